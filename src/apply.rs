@@ -1,0 +1,524 @@
+//! Executes a [`Plan`] against IAM and Secrets Manager: every step whose dependencies are
+//! done runs at once, up to a bound on calls in flight (IAM throttles hard). The first
+//! failure stops new steps from starting; steps already running finish, so the outcome
+//! records exactly what was done.
+
+use crate::error::{is_not_found, Error, Result};
+use crate::observe::Clients;
+use crate::plan::{Change, Plan, Store};
+use crate::spec::KeyStatus;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::fmt;
+use std::sync::Mutex;
+
+/// What the plan did that the response or a compensation needs to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub user_arn: Option<String>,
+    pub user_id: Option<String>,
+    pub created_user: bool,
+    pub secret_arn: Option<String>,
+    pub secret_created: bool,
+    pub key_issued: bool,
+}
+
+/// The secret value. Its Debug and Display never show the contents, so it cannot leak
+/// through a log line or an error chain by accident.
+struct SecretString(String);
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+fn credentials_json(key_id: &str, secret: &str, user: &str, user_arn: &str) -> SecretString {
+    SecretString(
+        serde_json::json!({
+            "AccessKeyId": key_id,
+            "SecretAccessKey": secret,
+            "UserName": user,
+            "UserArn": user_arn,
+        })
+        .to_string(),
+    )
+}
+
+pub struct Executor<'a> {
+    pub clients: &'a Clients,
+    pub user: &'a str,
+    /// Who the secret's description names, for a human browsing the console.
+    pub stack_id: &'a str,
+    pub max_in_flight: usize,
+    outcome: Mutex<Outcome>,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(
+        clients: &'a Clients,
+        user: &'a str,
+        stack_id: &'a str,
+        max_in_flight: usize,
+        known: Outcome,
+    ) -> Self {
+        Executor {
+            clients,
+            user,
+            stack_id,
+            max_in_flight: max_in_flight.max(1),
+            outcome: Mutex::new(known),
+        }
+    }
+
+    /// What was already there before the plan ran (user ARN, secret ARN).
+    pub fn set_known(&self, known: Outcome) {
+        self.record(|o| {
+            o.user_arn = o.user_arn.take().or(known.user_arn);
+            o.user_id = o.user_id.take().or(known.user_id);
+            o.secret_arn = o.secret_arn.take().or(known.secret_arn);
+        });
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        self.outcome.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Outcome)) {
+        if let Ok(mut o) = self.outcome.lock() {
+            f(&mut o);
+        }
+    }
+
+    pub async fn run(&self, plan: &Plan) -> Result<()> {
+        let n = plan.steps.len();
+        let mut done = vec![false; n];
+        let mut started = vec![false; n];
+        let mut running = FuturesUnordered::new();
+        let mut failure: Option<Error> = None;
+        loop {
+            if failure.is_none() {
+                for i in 0..n {
+                    if running.len() >= self.max_in_flight {
+                        break;
+                    }
+                    if !started[i] && plan.steps[i].after.iter().all(|&j| done[j]) {
+                        started[i] = true;
+                        let change = &plan.steps[i].change;
+                        running.push(async move { (i, self.apply(change).await) });
+                    }
+                }
+            }
+            match running.next().await {
+                None => break,
+                Some((i, Ok(()))) => done[i] = true,
+                Some((_, Err(e))) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None if done.iter().all(|d| *d) => Ok(()),
+            None => Err(Error::Internal("ordering the planned changes".into())),
+        }
+    }
+
+    async fn apply(&self, change: &Change) -> Result<()> {
+        let iam = &self.clients.iam;
+        let sm = &self.clients.sm;
+        let user = self.user;
+        match change {
+            Change::CreateUser {
+                path,
+                boundary,
+                tags,
+            } => {
+                let out = iam
+                    .create_user()
+                    .user_name(user)
+                    .path(path)
+                    .set_permissions_boundary(boundary.clone())
+                    .set_tags(Some(iam_tags(tags)?))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(format!("creating user {user}"), e))?;
+                let u = out.user;
+                self.record(|o| {
+                    o.created_user = true;
+                    o.user_arn = u.as_ref().map(|u| u.arn.clone());
+                    o.user_id = u.as_ref().map(|u| u.user_id.clone());
+                });
+                Ok(())
+            }
+            Change::UpdatePath(path) => iam
+                .update_user()
+                .user_name(user)
+                .new_path(path)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("moving user {user} to path {path}"), e)),
+            Change::PutBoundary(arn) => iam
+                .put_user_permissions_boundary()
+                .user_name(user)
+                .permissions_boundary(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    Error::aws(
+                        format!("setting permissions boundary {arn} on user {user}"),
+                        e,
+                    )
+                }),
+            Change::DeleteBoundary => gone_ok(
+                iam.delete_user_permissions_boundary()
+                    .user_name(user)
+                    .send()
+                    .await,
+                || format!("removing the permissions boundary of user {user}"),
+            ),
+            Change::TagUser(tags) => iam
+                .tag_user()
+                .user_name(user)
+                .set_tags(Some(iam_tags(tags)?))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("tagging user {user}"), e)),
+            Change::UntagUser(keys) => gone_ok(
+                iam.untag_user()
+                    .user_name(user)
+                    .set_tag_keys(Some(keys.clone()))
+                    .send()
+                    .await,
+                || format!("removing tags {} from user {user}", keys.join(", ")),
+            ),
+            Change::AttachPolicy(arn) => iam
+                .attach_user_policy()
+                .user_name(user)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("attaching policy {arn} to user {user}"), e)),
+            Change::DetachPolicy(arn) => gone_ok(
+                iam.detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(arn)
+                    .send()
+                    .await,
+                || format!("detaching policy {arn} from user {user}"),
+            ),
+            Change::PutInlinePolicy { name, document } => iam
+                .put_user_policy()
+                .user_name(user)
+                .policy_name(name)
+                .policy_document(document)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("putting inline policy {name} on user {user}"), e)),
+            Change::DeleteInlinePolicy(name) => gone_ok(
+                iam.delete_user_policy()
+                    .user_name(user)
+                    .policy_name(name)
+                    .send()
+                    .await,
+                || format!("deleting inline policy {name} of user {user}"),
+            ),
+            Change::AddToGroup(group) => iam
+                .add_user_to_group()
+                .user_name(user)
+                .group_name(group)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("adding user {user} to group {group}"), e)),
+            Change::RemoveFromGroup(group) => gone_ok(
+                iam.remove_user_from_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+                    .await,
+                || format!("removing user {user} from group {group}"),
+            ),
+            Change::SetKeyStatus { key_id, status } => self.set_key_status(key_id, *status).await,
+            Change::DeleteKey(key_id) => self.delete_key(key_id).await,
+            Change::IssueKey { status, store } => self.issue_key(*status, store).await,
+            Change::TagSecret { secret_id, tags } => sm
+                .tag_resource()
+                .secret_id(secret_id)
+                .set_tags(Some(sm_tags(tags)))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("tagging secret {secret_id}"), e)),
+            Change::UntagSecret { secret_id, keys } => sm
+                .untag_resource()
+                .secret_id(secret_id)
+                .set_tag_keys(Some(keys.clone()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(format!("removing tags from secret {secret_id}"), e)),
+            Change::SetSecretKms {
+                secret_id,
+                kms_key_id,
+            } => sm
+                .update_secret()
+                .secret_id(secret_id)
+                .kms_key_id(kms_key_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    Error::aws(
+                        format!("setting KMS key {kms_key_id} on secret {secret_id}"),
+                        e,
+                    )
+                }),
+            Change::DeleteSecret(secret_id) => {
+                // No recovery window: the key the secret held is deleted in the same
+                // operation, and a pending deletion would block re-creating the name.
+                match sm
+                    .delete_secret()
+                    .secret_id(secret_id)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(e.code()) => Ok(()),
+                    Err(e) => Err(Error::aws(format!("deleting secret {secret_id}"), e)),
+                }
+            }
+            Change::DeleteLoginProfile => gone_ok(
+                iam.delete_login_profile().user_name(user).send().await,
+                || format!("deleting the console password of user {user}"),
+            ),
+            Change::DeactivateMfa(serial) => gone_ok(
+                iam.deactivate_mfa_device()
+                    .user_name(user)
+                    .serial_number(serial)
+                    .send()
+                    .await,
+                || format!("deactivating MFA device {serial} of user {user}"),
+            ),
+            Change::DeleteSigningCertificate(id) => gone_ok(
+                iam.delete_signing_certificate()
+                    .user_name(user)
+                    .certificate_id(id)
+                    .send()
+                    .await,
+                || format!("deleting signing certificate {id} of user {user}"),
+            ),
+            Change::DeleteSshPublicKey(id) => gone_ok(
+                iam.delete_ssh_public_key()
+                    .user_name(user)
+                    .ssh_public_key_id(id)
+                    .send()
+                    .await,
+                || format!("deleting SSH public key {id} of user {user}"),
+            ),
+            Change::DeleteServiceCredential(id) => gone_ok(
+                iam.delete_service_specific_credential()
+                    .user_name(user)
+                    .service_specific_credential_id(id)
+                    .send()
+                    .await,
+                || format!("deleting service-specific credential {id} of user {user}"),
+            ),
+            Change::DeleteUser => gone_ok(iam.delete_user().user_name(user).send().await, || {
+                format!("deleting user {user}")
+            }),
+        }
+    }
+
+    async fn set_key_status(&self, key_id: &str, status: KeyStatus) -> Result<()> {
+        let user = self.user;
+        self.clients
+            .iam
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(match status {
+                KeyStatus::Active => StatusType::Active,
+                KeyStatus::Inactive => StatusType::Inactive,
+            })
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                Error::aws(
+                    format!(
+                        "setting the access key of user {user} to {}",
+                        status.as_str()
+                    ),
+                    e,
+                )
+            })
+    }
+
+    async fn delete_key(&self, key_id: &str) -> Result<()> {
+        let user = self.user;
+        gone_ok(
+            self.clients
+                .iam
+                .delete_access_key()
+                .user_name(user)
+                .access_key_id(key_id)
+                .send()
+                .await,
+            || format!("deleting an access key of user {user}"),
+        )
+    }
+
+    async fn issue_key(&self, status: KeyStatus, store: &Store) -> Result<()> {
+        let user = self.user;
+        let created = self
+            .clients
+            .iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
+        let Some(key) = created.access_key else {
+            return Err(Error::Internal(format!(
+                "reading the access key IAM created for user {user}"
+            )));
+        };
+        let key_id = key.access_key_id().to_string();
+        let user_arn = self.outcome().user_arn.unwrap_or_default();
+        let value = credentials_json(&key_id, key.secret_access_key(), user, &user_arn);
+        drop(key);
+
+        match self.store(store, value).await {
+            Ok(arn) => {
+                self.record(|o| {
+                    o.secret_arn = Some(arn);
+                    o.key_issued = true;
+                    o.secret_created |= matches!(store, Store::Create { .. });
+                });
+            }
+            Err(e) => {
+                // A key nobody holds is a live credential nobody can rotate or audit.
+                if let Err(cleanup) = self.delete_key(&key_id).await {
+                    tracing::error!(error = %cleanup, user, "could not delete the access key whose secret failed to store");
+                }
+                return Err(e);
+            }
+        }
+        if status == KeyStatus::Inactive {
+            self.set_key_status(&key_id, status).await?;
+        }
+        Ok(())
+    }
+
+    async fn store(&self, store: &Store, value: SecretString) -> Result<String> {
+        let sm = &self.clients.sm;
+        match store {
+            Store::Create {
+                name,
+                kms_key_id,
+                tags,
+            } => {
+                let out = sm
+                    .create_secret()
+                    .name(name)
+                    .description(format!(
+                        "Access key of IAM user {} (Custom::PlantonIamUser in {})",
+                        self.user, self.stack_id
+                    ))
+                    .set_kms_key_id(kms_key_id.clone())
+                    .secret_string(value.0)
+                    .set_tags(Some(sm_tags(tags)))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws(format!("creating secret {name}"), e))?;
+                Ok(out.arn().unwrap_or(name).to_string())
+            }
+            Store::Put { secret_id, restore } => {
+                if *restore {
+                    sm.restore_secret()
+                        .secret_id(secret_id)
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws(format!("restoring secret {secret_id}"), e))?;
+                }
+                let out = sm
+                    .put_secret_value()
+                    .secret_id(secret_id)
+                    .secret_string(value.0)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::aws(
+                            format!("storing the new access key in secret {secret_id}"),
+                            e,
+                        )
+                    })?;
+                Ok(out.arn().unwrap_or(secret_id).to_string())
+            }
+        }
+    }
+}
+
+/// Cleanup steps: "not there" is success.
+fn gone_ok<T, E, R>(
+    r: std::result::Result<T, aws_sdk_iam::error::SdkError<E, R>>,
+    action: impl FnOnce() -> String,
+) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(e.code()) => Ok(()),
+        Err(e) => Err(Error::aws(action(), e)),
+    }
+}
+
+fn iam_tags(tags: &[(String, String)]) -> Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::Internal(format!("building tag {k}: {e}")))
+        })
+        .collect()
+}
+
+fn sm_tags(tags: &[(String, String)]) -> Vec<aws_sdk_secretsmanager::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_string_debug_is_redacted() {
+        let s = credentials_json("AKIAEXAMPLE", "wJalrXUtnFEMI", "u", "arn:aws:iam::1:user/u");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+        assert!(s.0.contains("wJalrXUtnFEMI"));
+        let v: serde_json::Value = serde_json::from_str(&s.0).unwrap();
+        for k in ["AccessKeyId", "SecretAccessKey", "UserName", "UserArn"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+    }
+}

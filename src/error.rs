@@ -1,0 +1,132 @@
+//! Typed errors. Every variant renders as a sentence a CloudFormation user can act on,
+//! because the `Display` text becomes the `Reason` of a FAILED response.
+
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::fmt;
+
+/// One broken rule in the resource properties: which property, which rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub property: String,
+    pub rule: String,
+}
+
+impl Violation {
+    pub fn new(property: impl Into<String>, rule: impl Into<String>) -> Self {
+        Violation {
+            property: property.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.property, self.rule)
+    }
+}
+
+/// All violations found in one event, reported together so a template author fixes
+/// everything in one deployment instead of one per hour-long rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Violations(pub Vec<Violation>);
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid properties: {0}")]
+    Invalid(Violations),
+
+    #[error("the event is not a usable CloudFormation request: {0}")]
+    BadEvent(String),
+
+    #[error(
+        "IAM user {user} already exists and is not managed by this resource \
+         (its planton:stack-id/planton:logical-resource-id tags are missing or name another \
+         owner); nothing was changed. Choose another UserName"
+    )]
+    UserNotOwned { user: String },
+
+    #[error(
+        "secret {name} already exists and is not managed by this resource for this stack; \
+         nothing was changed. Choose another SecretName or delete that secret"
+    )]
+    SecretNotOwned { name: String },
+
+    #[error("{action}: {code}: {message}")]
+    Aws {
+        action: String,
+        code: String,
+        message: String,
+    },
+
+    #[error("timed out while {step}: the Lambda deadline was about to pass")]
+    Timeout { step: String },
+
+    #[error("internal error while {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an SDK error with the action that failed ("attaching policy X to user Y").
+    /// Only the service's code and message are kept: never the request, which for
+    /// PutSecretValue/CreateSecret would carry the secret.
+    pub fn aws<E, R>(action: impl Into<String>, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let code = err.code().unwrap_or("Unknown").to_string();
+        let message = match err.message() {
+            Some(m) => m.to_string(),
+            None => match &err {
+                SdkError::ServiceError(_) => "no message".to_string(),
+                SdkError::TimeoutError(_) => "the request timed out".to_string(),
+                SdkError::DispatchFailure(_) => {
+                    format!(
+                        "could not reach the service ({})",
+                        DisplayErrorContext(&err)
+                    )
+                }
+                _ => DisplayErrorContext(&err).to_string(),
+            },
+        };
+        Error::Aws {
+            action: action.into(),
+            code,
+            message,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// The error code of an SDK error, without consuming it.
+pub fn code_of<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    err.code()
+}
+
+/// IAM and Secrets Manager say "not there" in several ways; at every cleanup step all of
+/// them mean the same thing: already done.
+pub fn is_not_found(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("NoSuchEntity") | Some("ResourceNotFoundException") | Some("NoSuchEntityException")
+    )
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

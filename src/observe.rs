@@ -1,0 +1,366 @@
+//! Reads the current state from IAM and Secrets Manager. Every read of one observation
+//! runs concurrently: the observation costs one round trip (two when inline policy
+//! documents must be fetched), whatever the number of policies, groups or keys.
+
+use crate::error::{is_not_found, Error, Result};
+use crate::state::{Extras, ObservedKey, ObservedSecret, ObservedUser};
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
+use futures::future::{try_join_all, OptionFuture};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The SDK clients, built once per process and shared by every invocation.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+}
+
+/// How much of the user to read: Create/Update need policy documents to compare; Delete
+/// needs every credential type that blocks DeleteUser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Converge,
+    Delete,
+}
+
+fn tag_pairs(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// `None` when the user does not exist.
+pub async fn user(c: &Clients, name: &str, depth: Depth) -> Result<Option<ObservedUser>> {
+    let iam = &c.iam;
+    let reading = |what: &str| format!("reading {what} of user {name}");
+
+    let get = async {
+        match iam.get_user().user_name(name).send().await {
+            Ok(out) => Ok(out.user),
+            Err(e) if is_not_found(e.code()) => Ok(None),
+            Err(e) => Err(Error::aws(format!("reading user {name}"), e)),
+        }
+    };
+    let managed = async {
+        iam.list_attached_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| {
+                v.into_iter()
+                    .filter_map(|p| p.policy_arn)
+                    .collect::<std::collections::BTreeSet<_>>()
+            })
+            .or_else(|e| missing_ok(e, reading("managed policies")))
+    };
+    let inline_names = async {
+        iam.list_user_policies()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_else(|e| missing_ok(e, reading("inline policies")))
+    };
+    let groups = async {
+        iam.list_groups_for_user()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| v.into_iter().map(|g| g.group_name).collect::<Vec<_>>())
+            .or_else(|e| missing_ok(e, reading("groups")))
+    };
+    let keys = async {
+        iam.list_access_keys()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| {
+                v.into_iter()
+                    .filter_map(|k| {
+                        Some(ObservedKey {
+                            active: k.status() == Some(&StatusType::Active),
+                            id: k.access_key_id?,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .or_else(|e| missing_ok(e, reading("access keys")))
+    };
+    let extras: OptionFuture<_> = (depth == Depth::Delete).then(|| extras(c, name)).into();
+
+    let (user, managed, inline_names, groups, keys, extras) =
+        futures::try_join!(get, managed, inline_names, groups, keys, async {
+            extras.await.transpose()
+        })?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+
+    let inline = match depth {
+        Depth::Delete => inline_names
+            .into_iter()
+            .map(|n| (n, Value::Null))
+            .collect::<BTreeMap<_, _>>(),
+        Depth::Converge => try_join_all(inline_names.into_iter().map(|policy| async move {
+            let out = iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::aws(format!("reading inline policy {policy} of user {name}"), e)
+                })?;
+            Ok::<_, Error>((policy, parse_document(out.policy_document())))
+        }))
+        .await?
+        .into_iter()
+        .collect(),
+    };
+
+    Ok(Some(ObservedUser {
+        name: user.user_name.clone(),
+        arn: user.arn.clone(),
+        user_id: user.user_id.clone(),
+        path: user.path.clone(),
+        boundary: user
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
+        tags: tag_pairs(user.tags()),
+        managed,
+        inline,
+        groups,
+        keys,
+        extras: extras.unwrap_or_default(),
+    }))
+}
+
+async fn extras(c: &Clients, name: &str) -> Result<Extras> {
+    let iam = &c.iam;
+    let reading = |what: &str| format!("reading {what} of user {name}");
+    let login = async {
+        match iam.get_login_profile().user_name(name).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(e.code()) => Ok(false),
+            Err(e) => Err(Error::aws(reading("login profile"), e)),
+        }
+    };
+    let mfa = async {
+        iam.list_mfa_devices()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| v.into_iter().map(|d| d.serial_number).collect())
+            .or_else(|e| missing_ok(e, reading("MFA devices")))
+    };
+    let certs = async {
+        iam.list_signing_certificates()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| v.into_iter().map(|c| c.certificate_id).collect())
+            .or_else(|e| missing_ok(e, reading("signing certificates")))
+    };
+    let ssh = async {
+        iam.list_ssh_public_keys()
+            .user_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map(|v| v.into_iter().map(|k| k.ssh_public_key_id).collect())
+            .or_else(|e| missing_ok(e, reading("SSH public keys")))
+    };
+    let creds = async {
+        match iam
+            .list_service_specific_credentials()
+            .user_name(name)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .service_specific_credentials()
+                .iter()
+                .map(|c| c.service_specific_credential_id().to_string())
+                .collect()),
+            Err(e) if is_not_found(e.code()) => Ok(Vec::new()),
+            Err(e) => Err(Error::aws(reading("service-specific credentials"), e)),
+        }
+    };
+    let (login_profile, mfa_devices, signing_certificates, ssh_public_keys, service_credentials) =
+        futures::try_join!(login, mfa, certs, ssh, creds)?;
+    Ok(Extras {
+        login_profile,
+        mfa_devices,
+        signing_certificates,
+        ssh_public_keys,
+        service_credentials,
+    })
+}
+
+/// A list call on a user that does not exist answers NoSuchEntity; GetUser, run
+/// alongside, reports the absence, so the list is simply empty.
+fn missing_ok<T: Default, E>(e: E, action: String) -> Result<T>
+where
+    E: Into<ListError>,
+{
+    let e: ListError = e.into();
+    if is_not_found(e.code.as_deref()) {
+        Ok(T::default())
+    } else {
+        Err(Error::Aws {
+            action,
+            code: e.code.unwrap_or_else(|| "Unknown".into()),
+            message: e.message,
+        })
+    }
+}
+
+/// The code and message of a paginator's error, whatever its operation.
+pub struct ListError {
+    code: Option<String>,
+    message: String,
+}
+
+impl<E, R> From<aws_sdk_iam::error::SdkError<E, R>> for ListError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(e: aws_sdk_iam::error::SdkError<E, R>) -> Self {
+        let code = e.code().map(str::to_string);
+        let message = match Error::aws("", e) {
+            Error::Aws { message, .. } => message,
+            other => other.to_string(),
+        };
+        ListError { code, message }
+    }
+}
+
+/// IAM returns documents URL-encoded; accept a plain document too.
+pub fn parse_document(raw: &str) -> Value {
+    serde_json::from_str(raw)
+        .or_else(|_| serde_json::from_str(&percent_decode(raw)))
+        .unwrap_or(Value::String(raw.to_string()))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `None` when the secret does not exist. The secret's value is read only to learn
+/// which key it holds; the secret access key is dropped at once.
+pub async fn secret(c: &Clients, name: &str) -> Result<Option<ObservedSecret>> {
+    let sm = &c.sm;
+    let describe = async {
+        match sm.describe_secret().secret_id(name).send().await {
+            Ok(out) => Ok(Some(out)),
+            Err(e) if is_not_found(e.code()) => Ok(None),
+            Err(e) => Err(Error::aws(format!("reading secret {name}"), e)),
+        }
+    };
+    let value = async {
+        match sm.get_secret_value().secret_id(name).send().await {
+            Ok(out) => Ok(out.secret_string().and_then(held_key_id)),
+            // Not found, scheduled for deletion, or no AWSCURRENT version yet: no key.
+            Err(e)
+                if is_not_found(e.code())
+                    || matches!(e.code(), Some("InvalidRequestException")) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Error::aws(
+                format!("reading the key id held by secret {name}"),
+                e,
+            )),
+        }
+    };
+    let (desc, access_key_id) = futures::try_join!(describe, value)?;
+    let Some(desc) = desc else {
+        return Ok(None);
+    };
+    Ok(Some(ObservedSecret {
+        name: desc.name().unwrap_or(name).to_string(),
+        arn: desc.arn().unwrap_or(name).to_string(),
+        tags: desc
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+            .collect(),
+        kms_key_id: desc.kms_key_id().map(str::to_string),
+        pending_deletion: desc.deleted_date().is_some(),
+        access_key_id,
+    }))
+}
+
+fn held_key_id(secret_string: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(secret_string).ok()?;
+    v.get("AccessKeyId")?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_parse_plain_or_url_encoded() {
+        let plain = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        assert_eq!(parse_document(plain), parse_document(encoded));
+        assert_eq!(parse_document(plain)["Version"], "2012-10-17");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn key_id_is_read_without_keeping_the_secret() {
+        let s = r#"{"AccessKeyId":"AKIA1","SecretAccessKey":"s3cr3t","UserName":"u"}"#;
+        assert_eq!(held_key_id(s).as_deref(), Some("AKIA1"));
+        assert_eq!(held_key_id("not json"), None);
+    }
+}

@@ -1,0 +1,515 @@
+//! The pure planner: (desired spec, observed state) -> the changes that converge them.
+//!
+//! A plan is a small dependency graph rather than a list, so the executor can run every
+//! independent call at once and the critical path stays at the true dependency chain
+//! (CreateUser -> CreateAccessKey -> CreateSecret), whatever the number of policies.
+//! An empty plan means "already converged": no write call is made.
+
+use crate::error::Error;
+use crate::spec::{KeyStatus, UserSpec};
+use crate::state::{
+    tag, ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
+};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Where a freshly issued key is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    Create {
+        name: String,
+        kms_key_id: Option<String>,
+        tags: Vec<(String, String)>,
+    },
+    /// A new version of an existing secret; `restore` first if it is scheduled for
+    /// deletion.
+    Put { secret_id: String, restore: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    CreateUser {
+        path: String,
+        boundary: Option<String>,
+        tags: Vec<(String, String)>,
+    },
+    UpdatePath(String),
+    PutBoundary(String),
+    DeleteBoundary,
+    TagUser(Vec<(String, String)>),
+    UntagUser(Vec<String>),
+    AttachPolicy(String),
+    DetachPolicy(String),
+    PutInlinePolicy {
+        name: String,
+        document: String,
+    },
+    DeleteInlinePolicy(String),
+    AddToGroup(String),
+    RemoveFromGroup(String),
+    SetKeyStatus {
+        key_id: String,
+        status: KeyStatus,
+    },
+    DeleteKey(String),
+    /// CreateAccessKey, then store it; if storing fails the new key is deleted again, so
+    /// no key ever lives without a secret holding it.
+    IssueKey {
+        status: KeyStatus,
+        store: Store,
+    },
+    TagSecret {
+        secret_id: String,
+        tags: Vec<(String, String)>,
+    },
+    UntagSecret {
+        secret_id: String,
+        keys: Vec<String>,
+    },
+    SetSecretKms {
+        secret_id: String,
+        kms_key_id: String,
+    },
+    DeleteSecret(String),
+    DeleteLoginProfile,
+    DeactivateMfa(String),
+    DeleteSigningCertificate(String),
+    DeleteSshPublicKey(String),
+    DeleteServiceCredential(String),
+    DeleteUser,
+}
+
+impl Change {
+    /// Whether this change touches the access key or its secret; used to order the
+    /// secret's metadata after the key flow.
+    fn is_key_flow(&self) -> bool {
+        matches!(self, Change::IssueKey { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub change: Change,
+    /// Indices of steps that must finish first.
+    pub after: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    fn add(&mut self, change: Change, after: Vec<usize>) -> usize {
+        self.steps.push(Step { change, after });
+        self.steps.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.steps.iter().map(|s| &s.change)
+    }
+
+    /// Length of the longest dependency chain: the number of sequential round trips the
+    /// plan costs (IssueKey counts two: create the key, then store it).
+    pub fn depth(&self) -> usize {
+        let mut d = vec![0usize; self.steps.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            let own = if s.change.is_key_flow() { 2 } else { 1 };
+            d[i] = own + s.after.iter().map(|&j| d[j]).max().unwrap_or(0);
+        }
+        d.into_iter().max().unwrap_or(0)
+    }
+}
+
+/// Tags the user must carry: the template's plus ownership and the secret's name.
+pub fn desired_user_tags(spec: &UserSpec, owner: &Owner) -> Vec<(String, String)> {
+    let mut tags = spec.tags.clone();
+    tags.extend(owner.tags());
+    if spec.key.is_some() {
+        tags.push((TAG_SECRET_NAME.to_string(), spec.secret_name.clone()));
+    }
+    tags
+}
+
+pub fn desired_secret_tags(spec: &UserSpec, owner: &Owner) -> Vec<(String, String)> {
+    let mut tags = spec.tags.clone();
+    tags.extend(owner.tags());
+    tags.push((TAG_USER_NAME.to_string(), spec.user_name.clone()));
+    let serial = spec.key.as_ref().map(|k| k.serial).unwrap_or(0);
+    tags.push((TAG_KEY_SERIAL.to_string(), serial.to_string()));
+    tags
+}
+
+/// The observed secrets relevant to a Create or Update.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets<'a> {
+    /// The secret at the spec's SecretName.
+    pub desired: Option<&'a ObservedSecret>,
+    /// The secret the user's `planton:secret-name` tag points to, when it differs
+    /// (SecretName changed, or keys are being disabled).
+    pub previous: Option<&'a ObservedSecret>,
+}
+
+/// Plans a Create or Update. Refuses (before any write) to touch a user or a secret that
+/// this resource does not own.
+pub fn plan(
+    spec: &UserSpec,
+    owner: &Owner,
+    user: Option<&ObservedUser>,
+    secrets: Secrets<'_>,
+) -> Result<Plan, Error> {
+    if let Some(u) = user {
+        if !owner.owns(&u.tags) {
+            return Err(Error::UserNotOwned {
+                user: u.name.clone(),
+            });
+        }
+    }
+    if spec.key.is_some() {
+        if let Some(s) = secrets.desired {
+            if !owner.owns(&s.tags) {
+                return Err(Error::SecretNotOwned {
+                    name: s.name.clone(),
+                });
+            }
+        }
+    }
+
+    let mut p = Plan::default();
+    let empty = ObservedUser::default();
+    let (base, observed) = match user {
+        None => {
+            let i = p.add(
+                Change::CreateUser {
+                    path: spec.path.clone(),
+                    boundary: spec.permissions_boundary.clone(),
+                    tags: desired_user_tags(spec, owner),
+                },
+                vec![],
+            );
+            (vec![i], &empty)
+        }
+        Some(u) => (vec![], u),
+    };
+    if user.is_some() {
+        plan_user_attributes(&mut p, spec, owner, observed);
+    }
+    plan_policies_and_groups(&mut p, spec, observed, &base);
+    plan_key(&mut p, spec, owner, observed, &secrets, &base);
+    Ok(p)
+}
+
+fn plan_user_attributes(p: &mut Plan, spec: &UserSpec, owner: &Owner, u: &ObservedUser) {
+    if u.path != spec.path {
+        p.add(Change::UpdatePath(spec.path.clone()), vec![]);
+    }
+    match (&spec.permissions_boundary, &u.boundary) {
+        (Some(want), have) if have.as_ref() != Some(want) => {
+            p.add(Change::PutBoundary(want.clone()), vec![]);
+        }
+        (None, Some(_)) => {
+            p.add(Change::DeleteBoundary, vec![]);
+        }
+        _ => {}
+    }
+    let want = desired_user_tags(spec, owner);
+    // Keys are case-insensitive: a key whose case changed is removed, then re-added.
+    let untag: Vec<String> = u
+        .tags
+        .iter()
+        .filter(|(k, _)| !want.iter().any(|(w, _)| w == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let retag: Vec<(String, String)> = want
+        .iter()
+        .filter(|(k, v)| !u.tags.iter().any(|(hk, hv)| hk == k && hv == v))
+        .cloned()
+        .collect();
+    let untag_step = (!untag.is_empty()).then(|| p.add(Change::UntagUser(untag), vec![]));
+    if !retag.is_empty() {
+        p.add(Change::TagUser(retag), untag_step.into_iter().collect());
+    }
+}
+
+/// Removals run first and additions wait for them: IAM's per-user limits (20 managed
+/// policies, 2048 inline characters, 10 groups) count what is attached at each moment,
+/// so swapping one policy for another must never pass through "both attached".
+fn plan_policies_and_groups(p: &mut Plan, spec: &UserSpec, u: &ObservedUser, base: &[usize]) {
+    let detach: Vec<usize> = u
+        .managed
+        .iter()
+        .filter(|a| !spec.managed_policy_arns.contains(*a))
+        .map(|a| p.add(Change::DetachPolicy(a.clone()), base.to_vec()))
+        .collect();
+    for arn in spec.managed_policy_arns.difference(&u.managed) {
+        p.add(Change::AttachPolicy(arn.clone()), deps(base, &detach));
+    }
+
+    let delete_inline: Vec<usize> = u
+        .inline
+        .keys()
+        .filter(|n| !spec.inline_policies.contains_key(*n))
+        .map(|n| p.add(Change::DeleteInlinePolicy(n.clone()), base.to_vec()))
+        .collect();
+    for (name, doc) in &spec.inline_policies {
+        if u.inline.get(name) != Some(doc) {
+            p.add(
+                Change::PutInlinePolicy {
+                    name: name.clone(),
+                    document: compact(doc),
+                },
+                deps(base, &delete_inline),
+            );
+        }
+    }
+
+    let want: BTreeSet<String> = spec.groups.iter().map(|g| g.to_lowercase()).collect();
+    let have: BTreeSet<String> = u.groups.iter().map(|g| g.to_lowercase()).collect();
+    let leave: Vec<usize> = u
+        .groups
+        .iter()
+        .filter(|g| !want.contains(&g.to_lowercase()))
+        .map(|g| p.add(Change::RemoveFromGroup(g.clone()), base.to_vec()))
+        .collect();
+    for g in &spec.groups {
+        if !have.contains(&g.to_lowercase()) {
+            p.add(Change::AddToGroup(g.clone()), deps(base, &leave));
+        }
+    }
+}
+
+fn plan_key(
+    p: &mut Plan,
+    spec: &UserSpec,
+    owner: &Owner,
+    u: &ObservedUser,
+    secrets: &Secrets<'_>,
+    base: &[usize],
+) {
+    let user = spec.user_name.as_str();
+    let on_user = |id: &str| u.keys.iter().any(|k| k.id == id);
+    // A previous secret is ours to remove only if this resource wrote it for this user.
+    let previous = secrets
+        .previous
+        .filter(|s| s.name != spec.secret_name && s.belongs_to(owner, user));
+
+    let Some(ks) = &spec.key else {
+        // Keys disabled: every key goes, then the secrets that held them.
+        let deleted: Vec<usize> = u
+            .keys
+            .iter()
+            .map(|k| p.add(Change::DeleteKey(k.id.clone()), base.to_vec()))
+            .collect();
+        for s in [secrets.desired, previous].into_iter().flatten() {
+            if s.belongs_to(owner, user) {
+                p.add(Change::DeleteSecret(s.arn.clone()), deps(base, &deleted));
+            }
+        }
+        return;
+    };
+
+    let desired = secrets.desired;
+    // The key consumers use now: held by our secret, written for this user, and still
+    // on the user.
+    let current = desired
+        .filter(|s| s.user_name() == Some(user) && !s.pending_deletion)
+        .and_then(|s| s.access_key_id.clone())
+        .filter(|id| on_user(id));
+    let stored_serial = desired.map(|s| s.serial()).unwrap_or(0);
+    let rotate = current.is_some() && ks.serial > stored_serial;
+    let moving_from = previous
+        .and_then(|s| s.access_key_id.clone())
+        .filter(|id| on_user(id));
+    let issue = current.is_none() || rotate;
+
+    let mut secret_deps = base.to_vec();
+    if issue {
+        // Keys consumers may still be reading stay until the new key is stored; any
+        // other key goes first, so the 2-key limit never blocks CreateAccessKey.
+        let mut late: Vec<String> = Vec::new();
+        if rotate {
+            late.extend(current.clone());
+        }
+        late.extend(moving_from.clone());
+        if late.len() > 1 {
+            late.truncate(1);
+        }
+        let early: Vec<usize> = u
+            .keys
+            .iter()
+            .filter(|k| !late.contains(&k.id))
+            .map(|k| p.add(Change::DeleteKey(k.id.clone()), base.to_vec()))
+            .collect();
+        let store = match desired {
+            None => Store::Create {
+                name: spec.secret_name.clone(),
+                kms_key_id: ks.kms_key_id.clone(),
+                tags: desired_secret_tags(spec, owner),
+            },
+            Some(s) => Store::Put {
+                secret_id: s.arn.clone(),
+                restore: s.pending_deletion,
+            },
+        };
+        let issued = p.add(
+            Change::IssueKey {
+                status: ks.status,
+                store,
+            },
+            deps(base, &early),
+        );
+        secret_deps = vec![issued];
+        let late_steps: Vec<usize> = late
+            .iter()
+            .map(|id| p.add(Change::DeleteKey(id.clone()), vec![issued]))
+            .collect();
+        if let Some(prev) = previous {
+            p.add(Change::DeleteSecret(prev.arn.clone()), late_steps);
+        }
+    } else {
+        let current = current.unwrap_or_default();
+        let stray: Vec<usize> = u
+            .keys
+            .iter()
+            .filter(|k| k.id != current)
+            .map(|k| p.add(Change::DeleteKey(k.id.clone()), vec![]))
+            .collect();
+        if let Some(prev) = previous {
+            p.add(Change::DeleteSecret(prev.arn.clone()), stray);
+        }
+        if let Some(k) = u.keys.iter().find(|k| k.id == current) {
+            if k.active != (ks.status == KeyStatus::Active) {
+                p.add(
+                    Change::SetKeyStatus {
+                        key_id: current.clone(),
+                        status: ks.status,
+                    },
+                    vec![],
+                );
+            }
+        }
+    }
+
+    // Metadata of an existing secret converges after any new value is in place.
+    if let Some(s) = desired {
+        let want = desired_secret_tags(spec, owner);
+        let untag: Vec<String> = s
+            .tags
+            .iter()
+            .filter(|(k, _)| tag(&want, k).is_none() || !want.iter().any(|(w, _)| w == k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let retag: Vec<(String, String)> = want
+            .iter()
+            .filter(|kv| !s.tags.contains(kv))
+            .cloned()
+            .collect();
+        let untag_step = (!untag.is_empty()).then(|| {
+            p.add(
+                Change::UntagSecret {
+                    secret_id: s.arn.clone(),
+                    keys: untag,
+                },
+                secret_deps.clone(),
+            )
+        });
+        if !retag.is_empty() {
+            let mut after = secret_deps.clone();
+            after.extend(untag_step);
+            p.add(
+                Change::TagSecret {
+                    secret_id: s.arn.clone(),
+                    tags: retag,
+                },
+                after,
+            );
+        }
+        let want_kms = ks.kms_key_id.clone();
+        if want_kms != s.kms_key_id && !(want_kms.is_none() && is_default_kms(&s.kms_key_id)) {
+            p.add(
+                Change::SetSecretKms {
+                    secret_id: s.arn.clone(),
+                    kms_key_id: want_kms.unwrap_or_else(|| "alias/aws/secretsmanager".into()),
+                },
+                secret_deps.clone(),
+            );
+        }
+    }
+}
+
+fn is_default_kms(k: &Option<String>) -> bool {
+    match k {
+        None => true,
+        Some(k) => k.ends_with("alias/aws/secretsmanager"),
+    }
+}
+
+fn deps(base: &[usize], more: &[usize]) -> Vec<usize> {
+    base.iter().chain(more).copied().collect()
+}
+
+pub fn compact(doc: &Value) -> String {
+    serde_json::to_string(doc).unwrap_or_default()
+}
+
+/// Plans a Delete: everything DeleteUser requires gone first (all at once), then the user
+/// and, once the keys they held are gone, this resource's secrets for this user. A user
+/// this resource does not own is left alone; so is any secret not written for it.
+pub fn plan_delete(
+    owner: &Owner,
+    user_name: &str,
+    user: Option<&ObservedUser>,
+    secrets: &[ObservedSecret],
+) -> Plan {
+    let mut p = Plan::default();
+    let mut key_steps = Vec::new();
+    if let Some(u) = user.filter(|u| owner.owns(&u.tags)) {
+        let mut before = Vec::new();
+        for k in &u.keys {
+            let i = p.add(Change::DeleteKey(k.id.clone()), vec![]);
+            key_steps.push(i);
+            before.push(i);
+        }
+        let x = &u.extras;
+        let mut push = |p: &mut Plan, c: Change| before.push(p.add(c, vec![]));
+        if x.login_profile {
+            push(&mut p, Change::DeleteLoginProfile);
+        }
+        for m in &x.mfa_devices {
+            push(&mut p, Change::DeactivateMfa(m.clone()));
+        }
+        for c in &x.signing_certificates {
+            push(&mut p, Change::DeleteSigningCertificate(c.clone()));
+        }
+        for k in &x.ssh_public_keys {
+            push(&mut p, Change::DeleteSshPublicKey(k.clone()));
+        }
+        for c in &x.service_credentials {
+            push(&mut p, Change::DeleteServiceCredential(c.clone()));
+        }
+        for n in u.inline.keys() {
+            push(&mut p, Change::DeleteInlinePolicy(n.clone()));
+        }
+        for a in &u.managed {
+            push(&mut p, Change::DetachPolicy(a.clone()));
+        }
+        for g in &u.groups {
+            push(&mut p, Change::RemoveFromGroup(g.clone()));
+        }
+        p.add(Change::DeleteUser, before);
+    }
+    let mut seen = BTreeSet::new();
+    for s in secrets {
+        if s.belongs_to(owner, user_name) && seen.insert(s.arn.clone()) {
+            p.add(Change::DeleteSecret(s.arn.clone()), key_steps.clone());
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,572 @@
+//! Test harness: the strict emulator (moto in server mode, patched to refuse what AWS
+//! refuses), a local listener standing in for the presigned ResponseURL, and helpers
+//! that drive the real handler with CloudFormation-shaped events.
+#![allow(dead_code)]
+
+use planton_iam_user::handler::{self, App, Settings};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const CREATE: &str = include_str!("../../events/create.json");
+pub const UPDATE: &str = include_str!("../../events/update.json");
+pub const DELETE: &str = include_str!("../../events/delete.json");
+
+pub const STACK: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/test-stack/11111111-2222-3333-4444-555555555555";
+pub const OTHER_STACK: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/other-stack/99999999-2222-3333-4444-555555555555";
+
+struct Emulator {
+    url: String,
+    _child: Mutex<Child>,
+}
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+
+/// Starts the strict emulator once per test binary. It exits by itself when this process
+/// ends (its stdin closes), so no test leaves a server behind.
+pub fn emulator_url() -> &'static str {
+    &EMULATOR
+        .get_or_init(|| {
+            let root = env!("CARGO_MANIFEST_DIR");
+            let python = std::env::var("PLANTON_TEST_PYTHON")
+                .unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
+            let script = format!("{root}/tests/emulator/strict_moto.py");
+            let hint = "the AWS emulator could not be started. Install it with `scripts/test` \
+                        (or: python3 -m venv .venv && .venv/bin/pip install -r tests/emulator/requirements.txt)";
+            let mut child = Command::new(&python)
+                .arg(&script)
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{hint}: running {python}: {e}"));
+            let stdout = child.stdout.take().expect("emulator stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Some(Ok(line)) = lines.next() {
+                    if let Some(url) = line.strip_prefix("PLANTON_EMULATOR_READY ") {
+                        let _ = tx.send(url.trim().to_string());
+                    }
+                }
+            });
+            let url = rx
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("{hint}: it did not report ready within 120 s"));
+            // The SDK finds the emulator through the standard configuration only.
+            std::env::set_var("AWS_ENDPOINT_URL", &url);
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            std::env::remove_var("AWS_PROFILE");
+            Emulator {
+                url,
+                _child: Mutex::new(child),
+            }
+        })
+        .url
+}
+
+/// The app exactly as `main` builds it, from the environment.
+pub async fn app() -> App {
+    emulator_url();
+    let mut app = planton_iam_user::app_from_env().await.expect("app");
+    app.settings = Settings::default();
+    app
+}
+
+/// Test-side clients for arranging and inspecting state, on the same emulator.
+pub async fn aws() -> (aws_sdk_iam::Client, aws_sdk_secretsmanager::Client) {
+    emulator_url();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    (
+        aws_sdk_iam::Client::new(&conf),
+        aws_sdk_secretsmanager::Client::new(&conf),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Stands in for the presigned S3 URL: records every request and answers with the next
+/// queued status (200 once the queue is empty).
+#[derive(Clone)]
+pub struct CfnListener {
+    pub base: String,
+    pub seen: Arc<Mutex<Vec<Captured>>>,
+    pub statuses: Arc<Mutex<Vec<u16>>>,
+}
+
+impl CfnListener {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let statuses: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
+        let (s2, q2) = (seen.clone(), statuses.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, queue) = (s2.clone(), q2.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let Some(req) = read_request(&mut sock).await else {
+                            return;
+                        };
+                        seen.lock().unwrap().push(req);
+                        let status = {
+                            let mut q = queue.lock().unwrap();
+                            if q.is_empty() {
+                                200
+                            } else {
+                                q.remove(0)
+                            }
+                        };
+                        let resp = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        CfnListener {
+            base,
+            seen,
+            statuses,
+        }
+    }
+
+    pub fn requests_for(&self, id: &str) -> Vec<Captured> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path.starts_with(&format!("/response/{id}?")))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Captured> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let path = first.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end + 4..].to_vec();
+    while body.len() < len {
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Captured {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// One CloudFormation-shaped request builder and driver.
+pub struct Cfn {
+    pub app: App,
+    pub listener: CfnListener,
+    pub stack_id: String,
+    pub logical_id: String,
+    /// Every response body this driver received, for the leak checks.
+    pub bodies: Mutex<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub raw: String,
+    pub json: Value,
+    pub lambda_result: Result<Value, String>,
+}
+
+impl Response {
+    pub fn status(&self) -> &str {
+        self.json["Status"].as_str().unwrap_or("")
+    }
+    pub fn reason(&self) -> &str {
+        self.json["Reason"].as_str().unwrap_or("")
+    }
+    pub fn physical_id(&self) -> &str {
+        self.json["PhysicalResourceId"].as_str().unwrap_or("")
+    }
+    pub fn data(&self, k: &str) -> Option<&str> {
+        self.json["Data"][k].as_str()
+    }
+    #[track_caller]
+    pub fn assert_success(&self) -> &Self {
+        assert_eq!(
+            self.status(),
+            "SUCCESS",
+            "expected SUCCESS, got {}",
+            self.raw
+        );
+        self
+    }
+    #[track_caller]
+    pub fn assert_failed(&self, needles: &[&str]) -> &Self {
+        assert_eq!(self.status(), "FAILED", "expected FAILED, got {}", self.raw);
+        for n in needles {
+            assert!(
+                self.reason().contains(n),
+                "Reason should mention {n:?}: {}",
+                self.reason()
+            );
+        }
+        self
+    }
+}
+
+impl Cfn {
+    pub async fn new(logical_id: &str) -> Self {
+        Cfn::with_stack(STACK, logical_id).await
+    }
+
+    pub async fn with_stack(stack_id: &str, logical_id: &str) -> Self {
+        Cfn {
+            app: app().await,
+            listener: CfnListener::start().await,
+            stack_id: stack_id.to_string(),
+            logical_id: logical_id.to_string(),
+            bodies: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn event(
+        &self,
+        request_type: &str,
+        physical_id: Option<&str>,
+        props: Value,
+        old_props: Option<Value>,
+    ) -> Value {
+        let mut e = json!({
+            "RequestType": request_type,
+            "RequestId": format!("req-{}", NEXT.fetch_add(1, Ordering::SeqCst)),
+            "ResponseURL": "placeholder",
+            "StackId": self.stack_id,
+            "LogicalResourceId": self.logical_id,
+            "ResourceType": "Custom::PlantonIamUser",
+            "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user",
+            "ResourceProperties": props,
+        });
+        if let Some(p) = physical_id {
+            e["PhysicalResourceId"] = json!(p);
+        }
+        if let Some(o) = old_props {
+            e["OldResourceProperties"] = o;
+        }
+        e
+    }
+
+    pub async fn create(&self, props: Value) -> Response {
+        self.send(self.event("Create", None, props, None)).await
+    }
+
+    pub async fn update(&self, physical_id: &str, props: Value, old: Value) -> Response {
+        self.send(self.event("Update", Some(physical_id), props, Some(old)))
+            .await
+    }
+
+    pub async fn delete(&self, physical_id: &str, props: Value) -> Response {
+        self.send(self.event("Delete", Some(physical_id), props, None))
+            .await
+    }
+
+    /// Sends one event through the real handler and returns the one answer it PUT.
+    /// Fails the test unless exactly one PUT arrived, with an empty Content-Type and a
+    /// body of at most 4096 bytes echoing the request's ids.
+    pub async fn send(&self, mut event: Value) -> Response {
+        let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
+        event["ResponseURL"] = json!(format!(
+            "{}/response/{id}?X-Amz-Signature=presigned-secret-{id}",
+            self.listener.base
+        ));
+        let ctx = lambda_runtime::Context::default();
+        let result = handler::handle(
+            &self.app,
+            lambda_runtime::LambdaEvent::new(event.clone(), ctx),
+        )
+        .await
+        .map_err(|e| e.to_string());
+        let puts = self.listener.requests_for(&id);
+        assert_eq!(
+            puts.len(),
+            1,
+            "exactly one answer per event, got {}",
+            puts.len()
+        );
+        let put = &puts[0];
+        assert_eq!(put.method, "PUT");
+        assert_eq!(
+            put.header("content-type"),
+            Some(""),
+            "Content-Type must be present and empty: {:?}",
+            put.headers
+        );
+        assert_eq!(
+            put.header("content-length")
+                .and_then(|v| v.parse::<usize>().ok()),
+            Some(put.body.len())
+        );
+        assert!(put.body.len() <= 4096, "body is {} bytes", put.body.len());
+        let raw = String::from_utf8(put.body.clone()).expect("utf-8 body");
+        let json: Value = serde_json::from_str(&raw).expect("JSON body");
+        assert_eq!(json["RequestId"], event["RequestId"]);
+        assert_eq!(json["StackId"], event["StackId"]);
+        assert_eq!(json["LogicalResourceId"], event["LogicalResourceId"]);
+        assert!(
+            !json["PhysicalResourceId"].as_str().unwrap_or("").is_empty(),
+            "PhysicalResourceId must never be empty: {raw}"
+        );
+        assert!(!raw.contains("SecretAccessKey"), "{raw}");
+        assert!(
+            result.is_ok(),
+            "after answering, the invocation succeeds: {result:?}"
+        );
+        self.bodies.lock().unwrap().push(raw.clone());
+        Response {
+            raw,
+            json,
+            lambda_result: result,
+        }
+    }
+
+    /// No answer body ever carried a secret access key or an access key id that exists
+    /// in the emulator now.
+    pub async fn assert_no_key_material_leaked(&self) {
+        let (iam, sm) = aws().await;
+        let mut needles = Vec::new();
+        let secrets = sm.list_secrets().max_results(100).send().await.unwrap();
+        for s in secrets.secret_list() {
+            if let Ok(v) = sm
+                .get_secret_value()
+                .secret_id(s.arn().unwrap())
+                .send()
+                .await
+            {
+                if let Some(text) = v.secret_string() {
+                    if let Ok(j) = serde_json::from_str::<Value>(text) {
+                        for k in ["SecretAccessKey", "AccessKeyId"] {
+                            if let Some(x) = j[k].as_str() {
+                                needles.push(x.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let users = iam.list_users().send().await.unwrap();
+        for u in users.users() {
+            let keys = iam
+                .list_access_keys()
+                .user_name(u.user_name())
+                .send()
+                .await
+                .unwrap();
+            for k in keys.access_key_metadata() {
+                needles.extend(k.access_key_id().map(str::to_string));
+            }
+        }
+        for body in self.bodies.lock().unwrap().iter() {
+            for n in &needles {
+                assert!(
+                    !body.contains(n.as_str()),
+                    "key material in a response body: {body}"
+                );
+            }
+        }
+    }
+}
+
+/// The state of one user as the tests inspect it.
+#[derive(Debug, Clone, Default)]
+pub struct UserState {
+    pub exists: bool,
+    pub path: String,
+    pub arn: String,
+    pub boundary: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub managed: Vec<String>,
+    pub inline: Vec<(String, Value)>,
+    pub groups: Vec<String>,
+    pub keys: Vec<(String, String)>,
+}
+
+impl UserState {
+    pub fn tag(&self, k: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub async fn user_state(name: &str) -> UserState {
+    let (iam, _) = aws().await;
+    let user = match iam.get_user().user_name(name).send().await {
+        Ok(u) => u.user.unwrap(),
+        Err(_) => return UserState::default(),
+    };
+    let managed = iam
+        .list_attached_user_policies()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let inline_names = iam
+        .list_user_policies()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let mut inline = Vec::new();
+    for n in inline_names.policy_names() {
+        let p = iam
+            .get_user_policy()
+            .user_name(name)
+            .policy_name(n)
+            .send()
+            .await
+            .unwrap();
+        inline.push((
+            n.clone(),
+            planton_iam_user::observe::parse_document(p.policy_document()),
+        ));
+    }
+    let groups = iam
+        .list_groups_for_user()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    let keys = iam.list_access_keys().user_name(name).send().await.unwrap();
+    let mut managed: Vec<String> = managed
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    managed.sort();
+    let mut tags: Vec<(String, String)> = user
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    tags.sort();
+    UserState {
+        exists: true,
+        path: user.path().to_string(),
+        arn: user.arn().to_string(),
+        boundary: user
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_string),
+        tags,
+        managed,
+        inline,
+        groups: groups
+            .groups()
+            .iter()
+            .map(|g| g.group_name().to_string())
+            .collect(),
+        keys: keys
+            .access_key_metadata()
+            .iter()
+            .map(|k| {
+                (
+                    k.access_key_id().unwrap_or("").to_string(),
+                    k.status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The secret's JSON value, or None when the secret does not exist.
+pub async fn secret_value(name: &str) -> Option<Value> {
+    let (_, sm) = aws().await;
+    let v = sm.get_secret_value().secret_id(name).send().await.ok()?;
+    serde_json::from_str(v.secret_string()?).ok()
+}
+
+pub async fn secret_exists(name: &str) -> bool {
+    let (_, sm) = aws().await;
+    sm.describe_secret().secret_id(name).send().await.is_ok()
+}
+
+pub async fn create_group(name: &str) {
+    let (iam, _) = aws().await;
+    let _ = iam.create_group().group_name(name).send().await;
+}
+
+/// A customer managed policy, created once; returns its ARN.
+pub async fn customer_policy(name: &str) -> String {
+    let (iam, _) = aws().await;
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    match iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+    {
+        Ok(o) => o.policy.unwrap().arn.unwrap(),
+        Err(_) => format!("arn:aws:iam::123456789012:policy/{name}"),
+    }
+}

@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+"""Strict moto launcher: moto 5.2.5 in server mode, patched to behave more like real AWS IAM.
+
+Usage:
+    python tests/emulator/strict_moto.py [--host 127.0.0.1] [--port 0] [--verbose] [--no-stdin-watch]
+
+When the server accepts connections it prints exactly one line to stdout,
+``PLANTON_EMULATOR_READY http://127.0.0.1:<port>``, and nothing else ever goes to
+stdout (moto's own prints and request logs go to stderr). It serves every service
+moto's server mode knows (IAM, Secrets Manager, STS, ...) on that one port, with
+threads, until it is killed or its stdin reaches EOF (so it never outlives the test
+process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works.
+
+Why: the Rust tests must FAIL when the Lambda forgets a cleanup step or drops a
+permissions boundary. Plain moto is lenient where AWS is strict, so a buggy Lambda
+would pass against it. Each deviation closed here (see /work/shared/reference/
+iam-and-secrets-manager.md):
+
+  1. Permissions boundaries on users: moto answers HTTP 500 for
+     Put/DeleteUserPermissionsBoundary, ignores CreateUser's PermissionsBoundary and
+     GetUser never returns one. -> implemented; GetUser/CreateUser return
+     PermissionsBoundary {PermissionsBoundaryType: PermissionsBoundaryPolicy (the only
+     value of that enum in the AWS model), PermissionsBoundaryArn} when set, omit it
+     otherwise; ListUsers never returns it (as AWS). Unknown user -> NoSuchEntity;
+     malformed ARN -> InvalidInput; policy that does not exist (AWS managed ones checked
+     against moto's loaded managed policies) -> NoSuchEntity "Policy ... does not exist
+     or is not attachable."
+  2. Service-specific credentials: moto answers 500 for List*; Create/Delete/Update/
+     Reset are implemented here, stored per user, so a test can create one by hand
+     and check that the Lambda deletes it.
+  3. DeleteUser: moto deletes users that still have access keys, a login profile,
+     group memberships (the group then still lists the deleted user), MFA devices,
+     signing certificates, SSH keys. AWS answers 409 DeleteConflict until ALL of:
+     access keys, login profile, MFA devices, signing certificates, SSH public keys,
+     service-specific credentials, inline policies, attached managed policies and
+     group memberships are gone. -> enforced; a successful delete leaves nothing
+     stale in groups, tags or virtual MFA devices.
+  4. User names are unique case-insensitively (CreateUser "Alice" when "alice"
+     exists -> 409 EntityAlreadyExists; same for UpdateUser NewUserName).
+  5. Input validation AWS does and moto skips:
+     - every top-level string parameter of every IAM operation is checked against the
+       min/max/pattern of the AWS service model (user name 1-64 of [\\w+=,.@-], path
+       "/" or "/<printable ASCII>/" up to 512, policy names, ARNs, ...)
+       -> 400 ValidationError "1 validation error detected: ...", as AWS answers;
+     - tags: key 1-128, value 0-256 chars of letters/digits/spaces/_.:/=+-@, the
+       "aws:" prefix is reserved (-> 400 ValidationError); keys are case-insensitive;
+       more than 50 tags on a user after CreateUser/TagUser -> 409 LimitExceeded;
+     - at most 20 managed policies attached per user (AWS quota 10 by default,
+       raisable to 20) -> 409 LimitExceeded;
+     - inline policies of a user: at most 2048 non-whitespace characters in total
+       -> 409 LimitExceeded.
+  6. UpdateUser with NewPath/NewUserName: moto stores tags under the user's ARN, which
+     contains the path and name, so moto silently LOSES the user's tags on a path
+     change or rename (and on rename leaves access keys pointing to the old name).
+     -> tags, keys, certificates and credentials follow the user.
+  7. Checked, no patch needed: GetUser returns Tags; GetUserPolicy URL-encodes
+     PolicyDocument exactly like AWS does.
+
+Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
+a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
+and the iam/sts/secretsmanager apps are created before the ready line is printed so
+the first concurrent calls do not race moto's lazy initialisation (which also loads
+~1000 AWS managed policies).
+
+Speed only: moto re-parses ~1600 AWS managed policies for each of its 6 IAM partition
+backends on every reset; they are parsed once and cached (reset ~1 s -> ~0.2 s).
+
+Patches are monkeypatches applied before the app is created; moto's files are not
+copied or modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import string
+import sys
+import threading
+import time
+
+READY_PREFIX = "PLANTON_EMULATOR_READY"
+
+# AWS limits enforced below (see the reference document).
+MAX_TAGS_PER_USER = 50
+MAX_MANAGED_POLICIES_PER_USER = 20
+MAX_INLINE_POLICY_CHARS_PER_USER = 2048
+MAX_SSC_PER_USER_PER_SERVICE = 2
+SSC_SUPPORTED_SERVICES = (
+    "codecommit.amazonaws.com",
+    "cassandra.amazonaws.com",
+    "bedrock.amazonaws.com",
+    "logs.amazonaws.com",
+)
+BOUNDARY_TYPE = "PermissionsBoundaryPolicy"  # the only value of PermissionsBoundaryAttachmentType
+
+_IAM_LOCK = threading.RLock()
+
+
+def install_patches() -> None:
+    """Monkeypatch moto's IAM backend and response classes. Call before creating the app."""
+    import moto
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.core.serialize import never_return
+    from moto.core.utils import get_service_model, utcnow
+    from moto.iam import models as m
+    from moto.iam.exceptions import (
+        DeleteConflictException,
+        DuplicateTags,
+        EntityAlreadyExists,
+        IAMException,
+        InvalidInput,
+        LimitExceededException,
+        NoSuchEntity,
+        ValidationError,
+    )
+    from moto.iam.responses import IamResponse
+
+    if moto.__version__ != "5.2.5":  # the patches below were written against moto 5.2.5
+        print(f"strict_moto: WARNING: moto {moto.__version__} is not 5.2.5", file=sys.stderr, flush=True)
+
+    User = m.User
+    IAMBackend = m.IAMBackend
+
+    # ------------------------------------------------------------------ helpers
+    def _find_user_ci(backend, name):
+        """The existing user whose name equals `name` ignoring case, or None."""
+        low = name.lower()
+        for existing_name, user in backend.users.items():
+            if existing_name.lower() == low:
+                return user
+        return None
+
+    def _nonws_len(doc: str) -> int:
+        return len(re.sub(r"\s", "", doc or ""))
+
+    tag_chars = re.compile(r"[\w _.:/=+\-@]*")  # ~ [\p{L}\p{Z}\p{N}_.:/=+\-@]
+
+    def _validate_tags(tags, existing_tags, owner="user"):
+        """Per-tag rules (ValidationError/InvalidInput) and the 50-tag quota (LimitExceeded)."""
+        seen = set()
+        for i, tag in enumerate(tags or [], start=1):
+            key = tag.get("Key") or ""
+            value = tag.get("Value")
+            value = "" if value is None else value
+            if not 1 <= len(key) <= 128:
+                raise ValidationError(
+                    f"1 validation error detected: Value '{key}' at 'tags.{i}.member.key' failed to "
+                    "satisfy constraint: Member must have length between 1 and 128"
+                )
+            if not tag_chars.fullmatch(key):
+                raise ValidationError(
+                    f"1 validation error detected: Value '{key}' at 'tags.{i}.member.key' failed to "
+                    "satisfy constraint: Member must satisfy regular expression pattern: "
+                    "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"
+                )
+            if key.lower().startswith("aws:"):
+                raise ValidationError(
+                    f"1 validation error detected: Value '{key}' at 'tags.{i}.member.key' failed to "
+                    "satisfy constraint: Tag keys starting with 'aws:' are reserved for AWS use"
+                )
+            if len(value) > 256:
+                raise ValidationError(
+                    f"1 validation error detected: Value '{value}' at 'tags.{i}.member.value' failed "
+                    "to satisfy constraint: Member must have length less than or equal to 256"
+                )
+            if not tag_chars.fullmatch(value):
+                raise ValidationError(
+                    f"1 validation error detected: Value '{value}' at 'tags.{i}.member.value' failed "
+                    "to satisfy constraint: Member must satisfy regular expression pattern: "
+                    "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*"
+                )
+            if key.lower() in seen:
+                raise DuplicateTags()
+            seen.add(key.lower())
+        total = {t["Key"].lower() for t in existing_tags or []} | seen
+        if len(total) > MAX_TAGS_PER_USER:
+            raise LimitExceededException(
+                f"The number of tags has reached the maximum limit. A {owner} can have at most "
+                f"{MAX_TAGS_PER_USER} tags."
+            )
+
+    def _tag_user_ci(backend, arn, tags):
+        """Tag with case-insensitive keys: a new spelling replaces the old key."""
+        existing = backend.tagger.list_tags_for_resource(arn)["Tags"]
+        new_lower = {t["Key"].lower() for t in tags}
+        stale = [t["Key"] for t in existing if t["Key"].lower() in new_lower]
+        if stale:
+            backend.tagger.untag_resource_using_names(arn, stale)
+        backend.tagger.tag_resource(arn, [{"Key": t["Key"], "Value": t.get("Value") or ""} for t in tags])
+
+    def _check_boundary(backend, arn):
+        if not backend.policy_arn_regex.match(arn or ""):
+            raise InvalidInput(f"ARN {arn} is not valid.")
+        if arn not in backend.managed_policies:
+            raise NoSuchEntity(f"Policy {arn} does not exist or is not attachable.")
+
+    def _sscs(user):
+        return user.__dict__.setdefault("_strict_sscs", {})
+
+    # ------------------------------------------------------- 1. boundary on users
+    def _user_permissions_boundary(self):
+        arn = getattr(self, "_strict_boundary_arn", None)
+        if not arn:
+            return None
+        return {"PermissionsBoundaryType": BOUNDARY_TYPE, "PermissionsBoundaryArn": arn}
+
+    User.permissions_boundary = property(_user_permissions_boundary)
+    IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER[
+        "ListUsersResponse.Users.User.PermissionsBoundary"
+    ] = never_return
+
+    def put_user_permissions_boundary(self, user_name, permissions_boundary):
+        user = self.get_user(user_name)
+        _check_boundary(self, permissions_boundary)
+        user._strict_boundary_arn = permissions_boundary
+
+    def delete_user_permissions_boundary(self, user_name):
+        user = self.get_user(user_name)
+        user._strict_boundary_arn = None
+
+    IAMBackend.put_user_permissions_boundary = put_user_permissions_boundary
+    IAMBackend.delete_user_permissions_boundary = delete_user_permissions_boundary
+
+    def r_put_user_permissions_boundary(self):
+        self.backend.put_user_permissions_boundary(
+            self._get_param("UserName"), self._get_param("PermissionsBoundary")
+        )
+        return EmptyResult()
+
+    def r_delete_user_permissions_boundary(self):
+        self.backend.delete_user_permissions_boundary(self._get_param("UserName"))
+        return EmptyResult()
+
+    IamResponse.put_user_permissions_boundary = r_put_user_permissions_boundary
+    IamResponse.delete_user_permissions_boundary = r_delete_user_permissions_boundary
+
+    # ------------------- CreateUser: boundary, case-insensitive names (4), tags (5)
+    orig_create_user = IAMBackend.create_user
+
+    def create_user(self, region_name, user_name, path="/", tags=None, permissions_boundary=None):
+        if _find_user_ci(self, user_name) is not None:
+            raise EntityAlreadyExists(f"User with name {user_name} already exists.")
+        _validate_tags(tags or [], [])
+        if permissions_boundary:
+            _check_boundary(self, permissions_boundary)
+        user = orig_create_user(self, region_name, user_name, path=path, tags=tags)
+        user._strict_boundary_arn = permissions_boundary or None
+        return user
+
+    IAMBackend.create_user = create_user
+
+    def r_create_user(self):
+        user = self.backend.create_user(
+            self.region,
+            user_name=self._get_param("UserName"),
+            path=self._get_param("Path"),
+            tags=self._get_param("Tags", []),
+            permissions_boundary=self._get_param("PermissionsBoundary"),
+        )
+        return ActionResult({"User": user})
+
+    IamResponse.create_user = r_create_user
+
+    # ------------------------------------------------------- 5. tags on users
+    def tag_user(self, name, tags):
+        user = self.get_user(name)
+        _validate_tags(tags, self.tagger.list_tags_for_resource(user.arn)["Tags"])
+        _tag_user_ci(self, user.arn, tags)
+
+    def untag_user(self, name, tag_keys):
+        user = self.get_user(name)
+        wanted = {k.lower() for k in tag_keys}
+        existing = self.tagger.list_tags_for_resource(user.arn)["Tags"]
+        self.tagger.untag_resource_using_names(
+            user.arn, [t["Key"] for t in existing if t["Key"].lower() in wanted]
+        )
+
+    IAMBackend.tag_user = tag_user
+    IAMBackend.untag_user = untag_user
+
+    # ----------------------------------------- 5. managed policies per user quota
+    orig_attach_user_policy = IAMBackend.attach_user_policy
+
+    def attach_user_policy(self, policy_arn, user_name):
+        user = self.get_user(user_name)
+        if (
+            policy_arn in self.managed_policies
+            and policy_arn not in user.managed_policies
+            and len(user.managed_policies) >= MAX_MANAGED_POLICIES_PER_USER
+        ):
+            raise LimitExceededException(
+                f"Cannot exceed quota for PoliciesPerUser: {MAX_MANAGED_POLICIES_PER_USER}"
+            )
+        if policy_arn in user.managed_policies:
+            return  # AWS: attaching again is a no-op (moto would double-count)
+        orig_attach_user_policy(self, policy_arn, user_name)
+
+    IAMBackend.attach_user_policy = attach_user_policy
+
+    # --------------------------------------- 5. aggregate inline policy size quota
+    orig_put_user_policy = IAMBackend.put_user_policy
+
+    def put_user_policy(self, user_name, policy_name, policy_json):
+        user = self.get_user(user_name)
+        total = _nonws_len(policy_json) + sum(
+            _nonws_len(doc) for name, doc in user.policies.items() if name != policy_name
+        )
+        if total > MAX_INLINE_POLICY_CHARS_PER_USER:
+            raise LimitExceededException(
+                f"Maximum policy size of {MAX_INLINE_POLICY_CHARS_PER_USER} bytes exceeded for "
+                f"user {user.name}"
+            )
+        orig_put_user_policy(self, user_name, policy_name, policy_json)
+
+    IAMBackend.put_user_policy = put_user_policy
+
+    # ---------------------------------------------------- 6. UpdateUser keeps all
+    orig_update_user = IAMBackend.update_user
+
+    def update_user(self, user_name, new_path=None, new_user_name=None):
+        user = self.get_user(user_name)
+        if new_user_name and new_user_name != user_name:
+            other = _find_user_ci(self, new_user_name)
+            if other is not None and other is not user:
+                raise EntityAlreadyExists(f"User with name {new_user_name} already exists.")
+        old_arn = user.arn
+        tags = self.tagger.list_tags_for_resource(old_arn)["Tags"]
+        orig_update_user(self, user_name, new_path, new_user_name)
+        if user.arn != old_arn:
+            self.tagger.delete_all_tags_for_resource(old_arn)
+            if tags:
+                self.tagger.tag_resource(user.arn, tags)
+        if new_user_name:
+            for key in user.access_keys:
+                key.user_name = new_user_name
+            for key in user.ssh_public_keys:
+                key.user_name = new_user_name
+            for cert in user.signing_certificates.values():
+                cert.user_name = new_user_name
+            for cred in _sscs(user).values():
+                cred["UserName"] = new_user_name
+
+    IAMBackend.update_user = update_user
+
+    # ------------------------------------------------------ 3. strict DeleteUser
+    orig_delete_user = IAMBackend.delete_user
+
+    def delete_user(self, user_name):
+        user = self.get_user(user_name)
+        blockers = [
+            (user.password is not None, "must delete login profile first."),
+            (bool(user.access_keys), "must delete access keys first."),
+            (bool(user.signing_certificates), "must delete signing certificates first."),
+            (bool(user.ssh_public_keys), "must delete SSH public keys first."),
+            (bool(_sscs(user)), "must delete service specific credentials first."),
+            (bool(user.mfa_devices), "must delete MFA device first."),
+            (bool(user.policies), "must delete policies first."),
+            (bool(user.managed_policies), "must detach all policies first."),
+            (bool(self.get_groups_for_user(user_name)), "must remove user from all groups first."),
+        ]
+        for blocked, what in blockers:
+            if blocked:
+                raise DeleteConflictException(f"Cannot delete entity, {what}")
+        orig_delete_user(self, user_name)
+        # Nothing stale may remain (unreachable after the checks above; kept defensive).
+        for group in self.groups.values():
+            group.users = [u for u in group.users if u is not user]
+        for device in self.virtual_mfa_devices.values():
+            if getattr(device, "user", None) is user:
+                device.user = None
+                device.user_attribute = None
+                device.enable_date = None
+
+    IAMBackend.delete_user = delete_user
+
+    # ------------------------------------------ 2. service-specific credentials
+    def _ssc_user_for_call(resp, user_name):
+        """The named user, else the caller's user (None for unknown credentials)."""
+        if user_name:
+            return resp.backend.get_user(user_name)
+        return resp.backend.get_user_from_access_key_id(resp.get_access_key())
+
+    def _find_ssc(self, user_name, cred_id):
+        users = [self.get_user(user_name)] if user_name else list(self.users.values())
+        for user in users:
+            if cred_id in _sscs(user):
+                return user, _sscs(user)[cred_id]
+        raise NoSuchEntity(f"No such entity found for ServiceSpecificCredentialId {cred_id}.")
+
+    def r_create_service_specific_credential(self):
+        user = self.backend.get_user(self._get_param("UserName"))
+        service = self._get_param("ServiceName")
+        if service not in SSC_SUPPORTED_SERVICES:
+            raise IAMException("NotSupportedService", f"The service {service} is not supported.")
+        creds = _sscs(user)
+        if sum(1 for c in creds.values() if c["ServiceName"] == service) >= MAX_SSC_PER_USER_PER_SERVICE:
+            raise LimitExceededException(
+                "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: "
+                f"{MAX_SSC_PER_USER_PER_SERVICE}"
+            )
+        alphabet = string.ascii_uppercase + string.digits
+        cred = {
+            "UserName": user.name,
+            "Status": "Active",
+            "ServiceName": service,
+            "ServiceUserName": f"{user.name}-at-{self.current_account}",
+            "ServiceSpecificCredentialId": "ACCA" + "".join(secrets.choice(alphabet) for _ in range(17)),
+            "CreateDate": utcnow(),
+        }
+        creds[cred["ServiceSpecificCredentialId"]] = cred
+        return ActionResult({"ServiceSpecificCredential": dict(cred, ServicePassword=secrets.token_urlsafe(33))})
+
+    def r_list_service_specific_credentials(self):
+        service = self._get_param("ServiceName")
+        all_users = str(self._get_param("AllUsers", False)).lower() == "true"
+        if all_users:
+            users = list(self.backend.users.values())
+        else:
+            user = _ssc_user_for_call(self, self._get_param("UserName"))
+            users = [user] if user is not None else []
+        found = [
+            dict(cred)
+            for user in users
+            for cred in _sscs(user).values()
+            if not service or cred["ServiceName"] == service
+        ]
+        return ActionResult({"ServiceSpecificCredentials": found, "IsTruncated": False})
+
+    def r_delete_service_specific_credential(self):
+        user, cred = _find_ssc(
+            self.backend, self._get_param("UserName"), self._get_param("ServiceSpecificCredentialId")
+        )
+        del _sscs(user)[cred["ServiceSpecificCredentialId"]]
+        return EmptyResult()
+
+    def r_update_service_specific_credential(self):
+        _, cred = _find_ssc(
+            self.backend, self._get_param("UserName"), self._get_param("ServiceSpecificCredentialId")
+        )
+        cred["Status"] = self._get_param("Status")
+        return EmptyResult()
+
+    def r_reset_service_specific_credential(self):
+        _, cred = _find_ssc(
+            self.backend, self._get_param("UserName"), self._get_param("ServiceSpecificCredentialId")
+        )
+        return ActionResult({"ServiceSpecificCredential": dict(cred, ServicePassword=secrets.token_urlsafe(33))})
+
+    IamResponse.create_service_specific_credential = r_create_service_specific_credential
+    IamResponse.list_service_specific_credentials = r_list_service_specific_credentials
+    IamResponse.delete_service_specific_credential = r_delete_service_specific_credential
+    IamResponse.update_service_specific_credential = r_update_service_specific_credential
+    IamResponse.reset_service_specific_credential = r_reset_service_specific_credential
+
+    # ------------- 5. model-driven validation of top-level string params + IAM lock
+    iam_model = get_service_model("iam")
+
+    def _lower_camel(name):
+        return name[:1].lower() + name[1:]
+
+    def _validate_input_against_model(resp):
+        try:
+            op = iam_model.operation_model(resp._get_action())
+        except Exception:
+            return  # unknown action: let moto answer as usual
+        shape = op.input_shape
+        if shape is None:
+            return
+        for member_name, member in shape.members.items():
+            if member.type_name != "string":
+                continue
+            value = resp._get_param(member_name)
+            if not isinstance(value, str):
+                continue
+            meta = member.metadata
+            where = f"Value '{value}' at '{_lower_camel(member_name)}' failed to satisfy constraint"
+            if "min" in meta and len(value) < meta["min"]:
+                raise ValidationError(
+                    f"1 validation error detected: {where}: Member must have length greater than or "
+                    f"equal to {meta['min']}"
+                )
+            if "max" in meta and len(value) > meta["max"]:
+                raise ValidationError(
+                    f"1 validation error detected: {where}: Member must have length less than or "
+                    f"equal to {meta['max']}"
+                )
+            pattern = meta.get("pattern")
+            if pattern and "\\p{" not in pattern:  # Java-only classes: not checked here
+                if not re.fullmatch(f"(?:{pattern})", value, flags=re.ASCII | re.DOTALL):
+                    raise ValidationError(
+                        f"1 validation error detected: {where}: Member must satisfy regular "
+                        f"expression pattern: {pattern}"
+                    )
+
+    orig_call_action = IamResponse.call_action
+
+    def call_action(self):
+        with _IAM_LOCK:
+            try:
+                _validate_input_against_model(self)
+            except ServiceException as err:
+                status, headers, body = self.serialized(ActionResult(err))
+                headers, body = self._enrich_response(headers, body)
+                return status, headers, body
+            return orig_call_action(self)
+
+    IamResponse.call_action = call_action
+
+    # ------------- speed only (no behaviour change): AWS managed policies, parsed once
+    # moto builds ~1600 AWS managed policies per IAM backend (one per partition, 6 in all)
+    # by json-parsing one big string and re-dumping every document, and POST
+    # /moto-api/reset rebuilds them all twice. Parse once, build the objects from the cache.
+    managed_cache = []
+
+    def _init_aws_policies(self):
+        if not m.load_iam_aws_managed_policies():
+            return []
+        if not managed_cache:
+            import json
+            from datetime import datetime
+
+            for name, d in json.loads(m.aws_managed_policies_data).items():
+                managed_cache.append(
+                    (
+                        name,
+                        dict(
+                            default_version_id=d.get("DefaultVersionId"),
+                            path=d.get("Path"),
+                            document=json.dumps(d.get("Document")),
+                            create_date=datetime.fromisoformat(d["CreateDate"]),
+                            update_date=datetime.fromisoformat(d["UpdateDate"]),
+                        ),
+                    )
+                )
+        return [
+            m.AWSManagedPolicy(name, account_id=self.account_id, region=self.region_name, **kw)
+            for name, kw in managed_cache
+        ]
+
+    IAMBackend._init_aws_policies = _init_aws_policies
+
+
+def _prewarm(app) -> None:
+    """Create the IAM backend (loads the AWS managed policies) and the common apps now."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import get_account_id_from, iam_backends
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    with _IAM_LOCK:
+        iam_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        # Every request resolves its account through get_account_id_from(), which creates
+        # the IAM backend of every partition (~1 s in all); do it now, not in a request.
+        get_account_id_from("AKIASTRICTMOTOPREWARM")
+    with app.lock:
+        for service in ("iam", "sts", "secretsmanager"):
+            if service not in app.app_instances:
+                app.app_instances[service] = create_backend_app(service)
+
+
+def _watch_stdin() -> None:
+    """Exit the whole process when stdin reaches EOF (the parent test process died)."""
+    try:
+        while os.read(0, 65536):
+            pass
+    except OSError as err:  # no usable stdin: keep serving, say so on stderr
+        print(f"strict_moto: not watching stdin ({err})", file=sys.stderr, flush=True)
+        return
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument(
+        "--no-stdin-watch",
+        action="store_true",
+        help="do not exit on stdin EOF (for running by hand with stdin closed)",
+    )
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    # stdout carries only the ready line: everything else printed (moto prints some
+    # warnings with print()) goes to stderr.
+    ready_out = sys.stdout
+    sys.stdout = sys.stderr
+
+    if not args.no_stdin_watch:
+        threading.Thread(target=_watch_stdin, name="stdin-eof-watch", daemon=True).start()
+
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+    from werkzeug.serving import make_server
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    install_patches()
+
+    verbose = args.verbose
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code="-", size="-"):
+            if verbose:
+                super().log_request(code, size)
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
+    port = server.server_port
+    os.environ["MOTO_PORT"] = str(port)  # moto uses it when it calls itself
+    _prewarm(app)
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    ready_out.write(f"{READY_PREFIX} http://{host}:{port}\n")
+    ready_out.flush()
+    print(
+        f"strict_moto: ready on port {port} after {time.monotonic() - started:.2f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+#!/usr/bin/env python3
+"""Self-test of tests/emulator/strict_moto.py: starts the launcher as a subprocess and
+checks every patched behaviour (and the launcher contract) with boto3.
+
+Run:  .venv/bin/python tests/emulator/test_strict_moto.py
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAUNCHER = os.path.join(HERE, "strict_moto.py")
+READY_RE = re.compile(r"^PLANTON_EMULATOR_READY (http://127\.0\.0\.1:(\d+))\n$")
+READONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+ACCOUNT = "123456789012"
+
+
+def start_launcher(timeout=120.0):
+    """Start the launcher; returns (process, url, stderr_file, seconds_to_ready)."""
+    err = tempfile.TemporaryFile()
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=err,
+    )
+    box = {}
+    reader = threading.Thread(target=lambda: box.update(line=proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    line = box.get("line", b"").decode()
+    match = READY_RE.match(line)
+    if not match:
+        proc.kill()
+        err.seek(0)
+        raise RuntimeError(f"no ready line (got {line!r}); stderr:\n{err.read().decode()}")
+    return proc, match.group(1), err, time.monotonic() - started
+
+
+def policy_doc(n_actions=1, pad=""):
+    actions = [f"s3:GetObject{pad}{i}" for i in range(n_actions)]
+    return json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    )
+
+
+def self_signed_cert_pem():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "strict-moto-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+SSH_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7vbqajDhA1jpGzSYtnIcnLs3n4iQXb0Fyv1PWJQPk"
+    "nK1nxkfTfWaJ9NlH1uVSKMGVOkXsrTBWXqWg9FsSpAUEo0u4wpdLMvnaRp8vLoDmkS5oOc9nj45mQEG"
+    "r6SQzpCjHdPpx4bbYDsRMn9tsxGrqNgyFK2sl1pS2kF4n4P5EkkHy2ZqBEWRvs8X3yN4yFRZrC3jaJj"
+    "J6NvbZ2xC3vzq8w5VzsjS4kV0hWG4bH7kRrO8QeL9Fv2bJr9C2Zj1H0Z8NjPUxqXrWw0N5Rwz9ZrYVe"
+    "MHm5RNHiKBpGb3RJD8V0lE8eVwPL0s5Yz1XkHb8cC8tq4fVfE9b9mGxq1tI3zJ test@example"
+)
+
+
+class StrictMotoTest(unittest.TestCase):
+    proc = None
+    url = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.url, cls.stderr, cls.ready_seconds = start_launcher()
+        print(f"\nlauncher ready after {cls.ready_seconds:.2f}s at {cls.url}", file=sys.stderr)
+        cfg = botocore.config.Config(retries={"max_attempts": 1}, max_pool_connections=20)
+        kw = dict(
+            endpoint_url=cls.url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="secret",
+            config=cfg,
+        )
+        cls.iam = boto3.client("iam", **kw)
+        cls.sts = boto3.client("sts", **kw)
+        cls.sm = boto3.client("secretsmanager", **kw)
+        cls.raw = {}
+        cls.iam.meta.events.register(
+            "before-parse.iam.*",
+            lambda response_dict, **_: cls.raw.update(body=response_dict["body"]),
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proc is None:
+            return
+        # Closing stdin must end the emulator; stdout must hold nothing but the ready line.
+        cls.proc.stdin.close()
+        try:
+            code = cls.proc.wait(timeout=10)
+        finally:
+            if cls.proc.poll() is None:
+                cls.proc.kill()
+        rest = cls.proc.stdout.read()
+        cls.proc.stdout.close()
+        cls.stderr.close()
+        assert code == 0, f"emulator exit code {code}"
+        assert rest == b"", f"stdout carried more than the ready line: {rest!r}"
+
+    def setUp(self):
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            self.assertEqual(resp.status, 200)
+
+    # ----------------------------------------------------------------- helpers
+    def assertAwsError(self, code, status, fn, *args, **kwargs):
+        with self.assertRaises(ClientError) as ctx:
+            fn(*args, **kwargs)
+        err = ctx.exception.response
+        self.assertEqual(err["Error"]["Code"], code, err["Error"])
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], status, err["Error"])
+        return err["Error"]["Message"]
+
+    def user_names(self):
+        return [u["UserName"] for u in self.iam.list_users()["Users"]]
+
+    def create_policy(self, name):
+        return self.iam.create_policy(PolicyName=name, PolicyDocument=policy_doc())["Policy"]["Arn"]
+
+    # -------------------------------------------------------- launcher contract
+    def test_contract_services_on_one_port(self):
+        self.assertEqual(self.sts.get_caller_identity()["Account"], ACCOUNT)
+        self.sm.create_secret(Name="s1", SecretString="v1")
+        self.assertEqual(self.sm.get_secret_value(SecretId="s1")["SecretString"], "v1")
+        self.iam.create_user(UserName="u1")
+        self.assertEqual(self.user_names(), ["u1"])
+
+    def test_contract_reset_clears_state(self):
+        self.iam.create_user(UserName="gone")
+        self.setUp()  # POST /moto-api/reset
+        self.assertAwsError("NoSuchEntity", 404, self.iam.get_user, UserName="gone")
+
+    def test_contract_aws_managed_policies_loaded(self):
+        self.assertEqual(self.iam.get_policy(PolicyArn=READONLY)["Policy"]["PolicyName"], "ReadOnlyAccess")
+
+    def test_contract_concurrent_requests(self):
+        names = [f"c{i}" for i in range(12)]
+
+        def work(name):
+            self.iam.create_user(UserName=name, Tags=[{"Key": "k", "Value": name}])
+            self.iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=READONLY)
+            return self.iam.get_user(UserName=name)["User"]["UserName"]
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            got = sorted(pool.map(work, names))
+        self.assertEqual(got, sorted(names))
+        self.assertEqual(sorted(self.user_names()), sorted(names))
+
+    def test_contract_exits_on_stdin_eof(self):
+        proc, _, err, _ = start_launcher()
+        try:
+            proc.stdin.close()
+            self.assertEqual(proc.wait(timeout=10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            err.close()
+
+    # ------------------------------------------------ 1. permissions boundary
+    def test_boundary_create_get_put_delete(self):
+        created = self.iam.create_user(UserName="pb", PermissionsBoundary=READONLY)["User"]
+        expected = {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": READONLY}
+        self.assertEqual(created["PermissionsBoundary"], expected)
+        self.assertEqual(self.iam.get_user(UserName="pb")["User"]["PermissionsBoundary"], expected)
+        self.assertNotIn("PermissionsBoundary", self.iam.list_users()["Users"][0])
+
+        custom = self.create_policy("boundary")
+        self.iam.put_user_permissions_boundary(UserName="pb", PermissionsBoundary=custom)
+        self.assertEqual(
+            self.iam.get_user(UserName="pb")["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"], custom
+        )
+        self.iam.delete_user_permissions_boundary(UserName="pb")
+        self.assertNotIn("PermissionsBoundary", self.iam.get_user(UserName="pb")["User"])
+
+        self.iam.create_user(UserName="plain")
+        self.assertNotIn("PermissionsBoundary", self.iam.get_user(UserName="plain")["User"])
+
+    def test_boundary_errors(self):
+        self.assertAwsError(
+            "NoSuchEntity", 404, self.iam.put_user_permissions_boundary, UserName="nobody", PermissionsBoundary=READONLY
+        )
+        self.iam.create_user(UserName="pb")
+        for arn in (
+            "arn:aws:iam::aws:policy/NoSuchAwsManagedPolicyXyz",
+            f"arn:aws:iam::{ACCOUNT}:policy/missing",
+        ):
+            msg = self.assertAwsError(
+                "NoSuchEntity", 404, self.iam.put_user_permissions_boundary, UserName="pb", PermissionsBoundary=arn
+            )
+            self.assertIn("does not exist or is not attachable", msg)
+        self.assertAwsError(
+            "InvalidInput", 400, self.iam.put_user_permissions_boundary,
+            UserName="pb", PermissionsBoundary="not-an-arn-at-all-really",
+        )
+        self.assertAwsError(
+            "NoSuchEntity", 404, self.iam.create_user,
+            UserName="pb2", PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/missing",
+        )
+        self.assertNotIn("pb2", self.user_names())
+        self.assertAwsError("NoSuchEntity", 404, self.iam.delete_user_permissions_boundary, UserName="nobody")
+
+    # ------------------------------------------- 2. service-specific credentials
+    def test_service_specific_credentials(self):
+        self.iam.create_user(UserName="ssc")
+        self.assertEqual(self.iam.list_service_specific_credentials(UserName="ssc")["ServiceSpecificCredentials"], [])
+        cred = self.iam.create_service_specific_credential(UserName="ssc", ServiceName="codecommit.amazonaws.com")[
+            "ServiceSpecificCredential"
+        ]
+        self.assertTrue(cred["ServicePassword"])
+        self.assertEqual(cred["ServiceUserName"], f"ssc-at-{ACCOUNT}")
+        listed = self.iam.list_service_specific_credentials(UserName="ssc")["ServiceSpecificCredentials"]
+        self.assertEqual([c["ServiceSpecificCredentialId"] for c in listed], [cred["ServiceSpecificCredentialId"]])
+        self.assertEqual(listed[0]["Status"], "Active")
+        self.assertNotIn("ServicePassword", listed[0])
+        self.assertEqual(
+            self.iam.list_service_specific_credentials(UserName="ssc", ServiceName="cassandra.amazonaws.com")[
+                "ServiceSpecificCredentials"
+            ],
+            [],
+        )
+        self.iam.create_service_specific_credential(UserName="ssc", ServiceName="codecommit.amazonaws.com")
+        self.assertAwsError(
+            "LimitExceeded", 409, self.iam.create_service_specific_credential,
+            UserName="ssc", ServiceName="codecommit.amazonaws.com",
+        )
+        self.assertAwsError(
+            "NotSupportedService", 404, self.iam.create_service_specific_credential,
+            UserName="ssc", ServiceName="s3.amazonaws.com",
+        )
+        self.assertAwsError(
+            "NoSuchEntity", 404, self.iam.delete_service_specific_credential,
+            UserName="ssc", ServiceSpecificCredentialId="ACCANOSUCHCREDENTIAL1",
+        )
+        self.assertAwsError("NoSuchEntity", 404, self.iam.list_service_specific_credentials, UserName="nobody")
+        for c in self.iam.list_service_specific_credentials(UserName="ssc")["ServiceSpecificCredentials"]:
+            self.iam.delete_service_specific_credential(
+                UserName="ssc", ServiceSpecificCredentialId=c["ServiceSpecificCredentialId"]
+            )
+        self.assertEqual(self.iam.list_service_specific_credentials(UserName="ssc")["ServiceSpecificCredentials"], [])
+
+    # ----------------------------------------------------- 3. strict DeleteUser
+    def test_delete_user_conflicts_for_every_attachment(self):
+        self.iam.create_group(GroupName="grp")
+        managed = self.create_policy("attached")
+        cert = self_signed_cert_pem()
+
+        def access_key(u):
+            kid = self.iam.create_access_key(UserName=u)["AccessKey"]["AccessKeyId"]
+            return lambda: self.iam.delete_access_key(UserName=u, AccessKeyId=kid)
+
+        def login_profile(u):
+            self.iam.create_login_profile(UserName=u, Password="Passw0rd!Passw0rd!")
+            return lambda: self.iam.delete_login_profile(UserName=u)
+
+        def mfa(u):
+            serial = self.iam.create_virtual_mfa_device(VirtualMFADeviceName=f"mfa-{u}")["VirtualMFADevice"][
+                "SerialNumber"
+            ]
+            self.iam.enable_mfa_device(
+                UserName=u, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+            )
+            return lambda: self.iam.deactivate_mfa_device(UserName=u, SerialNumber=serial)
+
+        def signing_cert(u):
+            cid = self.iam.upload_signing_certificate(UserName=u, CertificateBody=cert)["Certificate"][
+                "CertificateId"
+            ]
+            return lambda: self.iam.delete_signing_certificate(UserName=u, CertificateId=cid)
+
+        def ssh_key(u):
+            kid = self.iam.upload_ssh_public_key(UserName=u, SSHPublicKeyBody=SSH_KEY)["SSHPublicKey"][
+                "SSHPublicKeyId"
+            ]
+            return lambda: self.iam.delete_ssh_public_key(UserName=u, SSHPublicKeyId=kid)
+
+        def ssc(u):
+            cid = self.iam.create_service_specific_credential(UserName=u, ServiceName="codecommit.amazonaws.com")[
+                "ServiceSpecificCredential"
+            ]["ServiceSpecificCredentialId"]
+            return lambda: self.iam.delete_service_specific_credential(UserName=u, ServiceSpecificCredentialId=cid)
+
+        def inline_policy(u):
+            self.iam.put_user_policy(UserName=u, PolicyName="inline", PolicyDocument=policy_doc())
+            return lambda: self.iam.delete_user_policy(UserName=u, PolicyName="inline")
+
+        def managed_policy(u):
+            self.iam.attach_user_policy(UserName=u, PolicyArn=managed)
+            return lambda: self.iam.detach_user_policy(UserName=u, PolicyArn=managed)
+
+        def group(u):
+            self.iam.add_user_to_group(GroupName="grp", UserName=u)
+            return lambda: self.iam.remove_user_from_group(GroupName="grp", UserName=u)
+
+        blockers = [access_key, login_profile, mfa, signing_cert, ssh_key, ssc, inline_policy, managed_policy, group]
+        for make in blockers:
+            with self.subTest(blocker=make.__name__):
+                user = f"del-{make.__name__}".replace("_", "-")
+                self.iam.create_user(UserName=user, Tags=[{"Key": "t", "Value": "v"}], PermissionsBoundary=READONLY)
+                undo = make(user)
+                msg = self.assertAwsError("DeleteConflict", 409, self.iam.delete_user, UserName=user)
+                self.assertTrue(msg.startswith("Cannot delete entity, must"), msg)
+                self.assertIn(user, self.user_names())
+                undo()
+                self.iam.delete_user(UserName=user)  # a permissions boundary does not block
+                self.assertNotIn(user, self.user_names())
+
+        # Everything at once, removed one by one: the user goes only after the last one.
+        self.iam.create_user(UserName="all")
+        undos = [make("all") for make in blockers]
+        for undo in undos:
+            self.assertAwsError("DeleteConflict", 409, self.iam.delete_user, UserName="all")
+            undo()
+        self.iam.delete_user(UserName="all")
+        self.assertEqual(self.iam.get_group(GroupName="grp")["Users"], [])
+        self.assertAwsError("NoSuchEntity", 404, self.iam.delete_user, UserName="all")
+
+    # ----------------------------------------- 4. case-insensitive user names
+    def test_user_names_unique_case_insensitively(self):
+        self.iam.create_user(UserName="alice")
+        msg = self.assertAwsError("EntityAlreadyExists", 409, self.iam.create_user, UserName="Alice")
+        self.assertIn("Alice", msg)
+        self.assertAwsError("EntityAlreadyExists", 409, self.iam.create_user, UserName="alice")
+        self.iam.create_user(UserName="bob")
+        self.assertAwsError("EntityAlreadyExists", 409, self.iam.update_user, UserName="bob", NewUserName="ALICE")
+        self.assertEqual(sorted(self.user_names()), ["alice", "bob"])
+
+    # -------------------------------------------------------- 5. validation
+    def test_user_name_validation(self):
+        self.iam.create_user(UserName="a" * 64)
+        self.iam.create_user(UserName="Ok+=,.@_-9")
+        for bad in ("b" * 65, "has space", "bang!", "slash/name", "arn:aws:iam::123456789012:user/x"):
+            with self.subTest(name=bad):
+                self.assertAwsError("ValidationError", 400, self.iam.create_user, UserName=bad)
+        # also on operations that only look a user up (e.g. an ARN passed instead of a name)
+        self.assertAwsError(
+            "ValidationError", 400, self.iam.get_user, UserName="arn:aws:iam::123456789012:user/x"
+        )
+        self.assertAwsError("ValidationError", 400, self.iam.update_user, UserName="Ok+=,.@_-9", NewUserName="x y")
+
+    def test_path_validation(self):
+        self.iam.create_user(UserName="p1", Path="/")
+        self.iam.create_user(UserName="p2", Path="/a/b-c_d/")
+        self.iam.create_user(UserName="p3", Path="/" + "x" * 510 + "/")
+        for bad in ("x", "/x", "x/", "/a b/", "/" + "x" * 511 + "/", "/tab\t/"):
+            with self.subTest(path=bad):
+                self.assertAwsError("ValidationError", 400, self.iam.create_user, UserName="pbad", Path=bad)
+        self.assertAwsError("ValidationError", 400, self.iam.update_user, UserName="p1", NewPath="nope")
+        self.assertEqual(sorted(self.user_names()), ["p1", "p2", "p3"])
+
+    def test_tag_validation_and_quota(self):
+        fifty = [{"Key": f"k{i}", "Value": "v"} for i in range(50)]
+        self.iam.create_user(UserName="t50", Tags=fifty)
+        self.assertEqual(len(self.iam.get_user(UserName="t50")["User"]["Tags"]), 50)
+        self.iam.tag_user(UserName="t50", Tags=[{"Key": "K0", "Value": "replaced"}])  # same key, other case
+        tags = self.iam.list_user_tags(UserName="t50")["Tags"]
+        self.assertEqual(len(tags), 50)
+        self.assertIn({"Key": "K0", "Value": "replaced"}, tags)
+        self.assertAwsError("LimitExceeded", 409, self.iam.tag_user, UserName="t50", Tags=[{"Key": "new", "Value": "v"}])
+        self.assertAwsError(
+            "LimitExceeded", 409, self.iam.create_user, UserName="t51", Tags=fifty + [{"Key": "k50", "Value": "v"}]
+        )
+        self.assertNotIn("t51", self.user_names())
+        self.iam.create_user(UserName="t")
+        for tags in (
+            [{"Key": "k" * 129, "Value": "v"}],
+            [{"Key": "k", "Value": "v" * 257}],
+            [{"Key": "aws:reserved", "Value": "v"}],
+            [{"Key": "bad#key", "Value": "v"}],
+        ):
+            with self.subTest(tags=str(tags)[:40]):
+                self.assertAwsError("ValidationError", 400, self.iam.tag_user, UserName="t", Tags=tags)
+                self.assertAwsError("ValidationError", 400, self.iam.create_user, UserName="tx", Tags=tags)
+        self.iam.tag_user(UserName="t", Tags=[{"Key": "k" * 128, "Value": "v" * 256}, {"Key": "empty", "Value": ""}])
+        self.iam.untag_user(UserName="t", TagKeys=["EMPTY"])  # keys are case-insensitive
+        self.assertEqual([t["Key"] for t in self.iam.list_user_tags(UserName="t")["Tags"]], ["k" * 128])
+
+    def test_managed_policy_quota(self):
+        self.iam.create_user(UserName="mp")
+        arns = [self.create_policy(f"p{i}") for i in range(21)]
+        for arn in arns[:20]:
+            self.iam.attach_user_policy(UserName="mp", PolicyArn=arn)
+        self.iam.attach_user_policy(UserName="mp", PolicyArn=arns[0])  # re-attach: no-op
+        self.assertAwsError("LimitExceeded", 409, self.iam.attach_user_policy, UserName="mp", PolicyArn=arns[20])
+        self.assertAwsError("LimitExceeded", 409, self.iam.attach_user_policy, UserName="mp", PolicyArn=READONLY)
+        self.assertEqual(len(self.iam.list_attached_user_policies(UserName="mp")["AttachedPolicies"]), 20)
+        self.assertAwsError(
+            "NoSuchEntity", 404, self.iam.attach_user_policy, UserName="mp", PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/nope"
+        )
+
+    def test_inline_policy_aggregate_size(self):
+        self.iam.create_user(UserName="ip")
+        doc = policy_doc(n_actions=40)  # ~ 840 non-whitespace chars
+        size = len(re.sub(r"\s", "", doc))
+        self.assertLess(2 * size, 2048)
+        self.assertGreater(3 * size, 2048)
+        self.iam.put_user_policy(UserName="ip", PolicyName="one", PolicyDocument=doc)
+        self.iam.put_user_policy(UserName="ip", PolicyName="two", PolicyDocument=doc)
+        self.iam.put_user_policy(UserName="ip", PolicyName="two", PolicyDocument=doc)  # replace: not counted twice
+        msg = self.assertAwsError(
+            "LimitExceeded", 409, self.iam.put_user_policy, UserName="ip", PolicyName="three", PolicyDocument=doc
+        )
+        self.assertIn("2048", msg)
+        # whitespace is not counted
+        self.iam.delete_user_policy(UserName="ip", PolicyName="two")
+        self.iam.put_user_policy(UserName="ip", PolicyName="spaced", PolicyDocument=json.dumps(json.loads(doc), indent=8))
+        self.assertEqual(sorted(self.iam.list_user_policies(UserName="ip")["PolicyNames"]), ["one", "spaced"])
+        self.assertAwsError("ValidationError", 400, self.iam.put_user_policy, UserName="ip", PolicyName="bad name", PolicyDocument=doc)
+
+    # ------------------------------------------------ 6. UpdateUser NewPath
+    def test_update_user_new_path_keeps_everything(self):
+        self.iam.create_user(UserName="mv", Path="/old/", Tags=[{"Key": "owner", "Value": "me"}], PermissionsBoundary=READONLY)
+        key = self.iam.create_access_key(UserName="mv")["AccessKey"]["AccessKeyId"]
+        self.iam.put_user_policy(UserName="mv", PolicyName="inline", PolicyDocument=policy_doc())
+        self.iam.attach_user_policy(UserName="mv", PolicyArn=READONLY)
+        self.iam.create_group(GroupName="g")
+        self.iam.add_user_to_group(GroupName="g", UserName="mv")
+        before = self.iam.get_user(UserName="mv")["User"]
+
+        self.iam.update_user(UserName="mv", NewPath="/new/path/")
+        after = self.iam.get_user(UserName="mv")["User"]
+        self.assertEqual(after["Path"], "/new/path/")
+        self.assertEqual(after["Arn"], f"arn:aws:iam::{ACCOUNT}:user/new/path/mv")
+        self.assertEqual(after["UserId"], before["UserId"])
+        self.assertEqual(after["Tags"], [{"Key": "owner", "Value": "me"}])
+        self.assertEqual(after["PermissionsBoundary"]["PermissionsBoundaryArn"], READONLY)
+        self.assertEqual(self.iam.list_user_tags(UserName="mv")["Tags"], [{"Key": "owner", "Value": "me"}])
+        self.assertEqual([k["AccessKeyId"] for k in self.iam.list_access_keys(UserName="mv")["AccessKeyMetadata"]], [key])
+        self.assertEqual(self.iam.list_user_policies(UserName="mv")["PolicyNames"], ["inline"])
+        self.assertEqual(len(self.iam.list_attached_user_policies(UserName="mv")["AttachedPolicies"]), 1)
+        self.assertEqual([g["GroupName"] for g in self.iam.list_groups_for_user(UserName="mv")["Groups"]], ["g"])
+
+        # rename keeps tags and keys too
+        self.iam.update_user(UserName="mv", NewUserName="mv2")
+        self.assertEqual(self.iam.get_user(UserName="mv2")["User"]["Tags"], [{"Key": "owner", "Value": "me"}])
+        self.iam.delete_access_key(UserName="mv2", AccessKeyId=key)
+        self.assertEqual(self.iam.list_access_keys(UserName="mv2")["AccessKeyMetadata"], [])
+        self.assertAwsError("NoSuchEntity", 404, self.iam.update_user, UserName="nobody", NewPath="/x/")
+
+    # ------------------------------------- 7. GetUser tags, GetUserPolicy encoding
+    def test_get_user_tags_and_policy_document_encoding(self):
+        self.iam.create_user(UserName="g", Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": ""}])
+        self.assertEqual(
+            sorted(self.iam.get_user(UserName="g")["User"]["Tags"], key=lambda t: t["Key"]),
+            [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": ""}],
+        )
+        self.iam.create_user(UserName="notags")
+        self.assertNotIn("Tags", self.iam.get_user(UserName="notags")["User"])
+        doc = policy_doc()
+        self.iam.put_user_policy(UserName="g", PolicyName="p", PolicyDocument=doc)
+        got = self.iam.get_user_policy(UserName="g", PolicyName="p")
+        self.assertEqual(got["PolicyDocument"], json.loads(doc))  # botocore decodes it
+        body = self.raw["body"].decode()
+        encoded = re.search(r"<PolicyDocument>(.*)</PolicyDocument>", body).group(1)
+        self.assertTrue(encoded.startswith("%7B%22Version%22"), encoded)  # URL-encoded like AWS
+        self.assertNotIn("{", encoded)
+        self.assertAwsError("NoSuchEntity", 404, self.iam.get_user_policy, UserName="g", PolicyName="nope")
+        self.assertAwsError("NoSuchEntity", 404, self.iam.get_user, UserName="nobody")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
