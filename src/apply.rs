@@ -99,13 +99,13 @@ impl<'a> Executor<'a> {
         let mut failure: Option<Error> = None;
         loop {
             if failure.is_none() {
-                for i in 0..n {
+                for (i, step) in plan.steps.iter().enumerate() {
                     if running.len() >= self.max_in_flight {
                         break;
                     }
-                    if !started[i] && plan.steps[i].after.iter().all(|&j| done[j]) {
+                    if !started[i] && step.after.iter().all(|&j| done[j]) {
                         started[i] = true;
-                        let change = &plan.steps[i].change;
+                        let change = &step.change;
                         running.push(async move { (i, self.apply(change).await) });
                     }
                 }

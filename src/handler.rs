@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
 
 /// Process-wide state, built once in `main` and shared by every invocation.
 #[derive(Clone, Debug)]
@@ -87,11 +88,20 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, lambd
         logical_id = %req.logical_id,
         cfn_request_id = %req.request_id,
     );
-    let _guard = span.enter();
+    respond_to(app, &req, ctx.deadline, started)
+        .instrument(span)
+        .await
+}
 
+async fn respond_to(
+    app: &App,
+    req: &Request,
+    deadline_ms: u64,
+    started: Instant,
+) -> Result<Value, lambda_runtime::Error> {
     let calls_before = app.calls.snapshot();
-    let budget = remaining(ctx.deadline).map(|r| r.saturating_sub(app.settings.deadline_margin));
-    let answer = answer(app, &req, budget).await;
+    let budget = remaining(deadline_ms).map(|r| r.saturating_sub(app.settings.deadline_margin));
+    let answer = answer(app, req, budget).await;
     let status = if answer.success { "SUCCESS" } else { "FAILED" };
     let calls = app.calls.snapshot().since(&calls_before);
     tracing::info!(
@@ -104,7 +114,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, lambd
         duration_ms = started.elapsed().as_millis() as u64,
         "request handled"
     );
-    let body = envelope::body(&req, &answer);
+    let body = envelope::body(req, &answer);
     match app.responder.send(&req.response_url, body).await {
         Ok(_) => Ok(json!({"Status": status, "PhysicalResourceId": answer.physical_id})),
         Err(e) => {
@@ -245,7 +255,14 @@ async fn create_or_update(
             let mut reason = e.to_string();
             if out.created_user {
                 // Leave nothing behind: this invocation made the user, so it removes it.
-                match delete_user(app, owner, &spec.user_name, &[spec.secret_name.clone()]).await {
+                match delete_user(
+                    app,
+                    owner,
+                    &spec.user_name,
+                    std::slice::from_ref(&spec.secret_name),
+                )
+                .await
+                {
                     Ok(()) => reason.push_str(". Everything this request created was removed"),
                     Err(c) => {
                         tracing::error!(error = %c, "could not remove the partially created user");

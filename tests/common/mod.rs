@@ -5,12 +5,12 @@
 
 use planton_iam_user::handler::{self, App, Settings};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::{Mutex, OnceLock};
+
+#[path = "../support/mod.rs"]
+pub mod support;
+pub use support::{CfnListener, Emulator};
 
 pub const CREATE: &str = include_str!("../../events/create.json");
 pub const UPDATE: &str = include_str!("../../events/update.json");
@@ -21,55 +21,20 @@ pub const STACK: &str =
 pub const OTHER_STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/other-stack/99999999-2222-3333-4444-555555555555";
 
-struct Emulator {
-    url: String,
-    _child: Mutex<Child>,
-}
-
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
 
-/// Starts the strict emulator once per test binary. It exits by itself when this process
-/// ends (its stdin closes), so no test leaves a server behind.
+/// Starts the strict emulator once per test binary and points the standard SDK
+/// configuration at it. It exits by itself when this process ends (its stdin closes),
+/// so no test leaves a server behind.
 pub fn emulator_url() -> &'static str {
     &EMULATOR
         .get_or_init(|| {
-            let root = env!("CARGO_MANIFEST_DIR");
-            let python = std::env::var("PLANTON_TEST_PYTHON")
-                .unwrap_or_else(|_| format!("{root}/.venv/bin/python"));
-            let script = format!("{root}/tests/emulator/strict_moto.py");
-            let hint = "the AWS emulator could not be started. Install it with `scripts/test` \
-                        (or: python3 -m venv .venv && .venv/bin/pip install -r tests/emulator/requirements.txt)";
-            let mut child = Command::new(&python)
-                .arg(&script)
-                .args(["--host", "127.0.0.1", "--port", "0"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{hint}: running {python}: {e}"));
-            let stdout = child.stdout.take().expect("emulator stdout");
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let mut lines = BufReader::new(stdout).lines();
-                while let Some(Ok(line)) = lines.next() {
-                    if let Some(url) = line.strip_prefix("PLANTON_EMULATOR_READY ") {
-                        let _ = tx.send(url.trim().to_string());
-                    }
-                }
-            });
-            let url = rx
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("{hint}: it did not report ready within 120 s"));
-            // The SDK finds the emulator through the standard configuration only.
-            std::env::set_var("AWS_ENDPOINT_URL", &url);
-            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-            std::env::set_var("AWS_REGION", "us-east-1");
-            std::env::remove_var("AWS_PROFILE");
-            Emulator {
-                url,
-                _child: Mutex::new(child),
+            let emu = Emulator::start(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+            for (k, v) in emu.env() {
+                std::env::set_var(k, v);
             }
+            std::env::remove_var("AWS_PROFILE");
+            emu
         })
         .url
 }
@@ -92,128 +57,6 @@ pub async fn aws() -> (aws_sdk_iam::Client, aws_sdk_secretsmanager::Client) {
         aws_sdk_iam::Client::new(&conf),
         aws_sdk_secretsmanager::Client::new(&conf),
     )
-}
-
-#[derive(Debug, Clone)]
-pub struct Captured {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Captured {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Stands in for the presigned S3 URL: records every request and answers with the next
-/// queued status (200 once the queue is empty).
-#[derive(Clone)]
-pub struct CfnListener {
-    pub base: String,
-    pub seen: Arc<Mutex<Vec<Captured>>>,
-    pub statuses: Arc<Mutex<Vec<u16>>>,
-}
-
-impl CfnListener {
-    pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let statuses: Arc<Mutex<Vec<u16>>> = Arc::new(Mutex::new(Vec::new()));
-        let (s2, q2) = (seen.clone(), statuses.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let (seen, queue) = (s2.clone(), q2.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let Some(req) = read_request(&mut sock).await else {
-                            return;
-                        };
-                        seen.lock().unwrap().push(req);
-                        let status = {
-                            let mut q = queue.lock().unwrap();
-                            if q.is_empty() {
-                                200
-                            } else {
-                                q.remove(0)
-                            }
-                        };
-                        let resp = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
-                        if sock.write_all(resp.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        CfnListener {
-            base,
-            seen,
-            statuses,
-        }
-    }
-
-    pub fn requests_for(&self, id: &str) -> Vec<Captured> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.path.starts_with(&format!("/response/{id}?")))
-            .cloned()
-            .collect()
-    }
-}
-
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Captured> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let header_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[header_end + 4..].to_vec();
-    while body.len() < len {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Captured {
-        method,
-        path,
-        headers,
-        body,
-    })
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -332,10 +175,7 @@ impl Cfn {
     /// body of at most 4096 bytes echoing the request's ids.
     pub async fn send(&self, mut event: Value) -> Response {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
-        event["ResponseURL"] = json!(format!(
-            "{}/response/{id}?X-Amz-Signature=presigned-secret-{id}",
-            self.listener.base
-        ));
+        event["ResponseURL"] = json!(self.listener.url(&id));
         let ctx = lambda_runtime::Context::default();
         let result = handler::handle(
             &self.app,
@@ -366,9 +206,14 @@ impl Cfn {
         assert!(put.body.len() <= 4096, "body is {} bytes", put.body.len());
         let raw = String::from_utf8(put.body.clone()).expect("utf-8 body");
         let json: Value = serde_json::from_str(&raw).expect("JSON body");
-        assert_eq!(json["RequestId"], event["RequestId"]);
-        assert_eq!(json["StackId"], event["StackId"]);
-        assert_eq!(json["LogicalResourceId"], event["LogicalResourceId"]);
+        for k in ["RequestId", "StackId", "LogicalResourceId"] {
+            // Echoed verbatim; a field missing from the event is echoed empty.
+            assert_eq!(
+                json[k].as_str(),
+                Some(event[k].as_str().unwrap_or("")),
+                "{k}"
+            );
+        }
         assert!(
             !json["PhysicalResourceId"].as_str().unwrap_or("").is_empty(),
             "PhysicalResourceId must never be empty: {raw}"
