@@ -11,7 +11,73 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::time::Instant;
+
+/// What the invocation is doing right now, readable from outside the work future, so a
+/// deadline can name the step it interrupted.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<ProgressState>>);
+
+#[derive(Debug, Default)]
+struct ProgressState {
+    phase: String,
+    in_flight: Vec<String>,
+}
+
+impl Progress {
+    pub fn phase(&self, phase: impl Into<String>) {
+        if let Ok(mut p) = self.0.lock() {
+            p.phase = phase.into();
+        }
+    }
+
+    fn start(&self, step: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            p.in_flight.push(step.to_string());
+        }
+    }
+
+    fn finish(&self, step: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            if let Some(i) = p.in_flight.iter().position(|s| s == step) {
+                p.in_flight.remove(i);
+            }
+        }
+    }
+
+    /// "attaching policy X to user Y (and 2 other steps)", or the phase.
+    pub fn describe(&self) -> String {
+        let Ok(p) = self.0.lock() else {
+            return "working".into();
+        };
+        match p.in_flight.as_slice() {
+            [] if p.phase.is_empty() => "starting".into(),
+            [] => p.phase.clone(),
+            [one] => one.clone(),
+            [first, rest @ ..] => format!(
+                "{first} (and {} other step{} in flight)",
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+/// When to stop starting new work, and where to report what is being done.
+#[derive(Debug, Clone, Default)]
+pub struct Budget {
+    /// After this instant no new step starts; steps in flight may finish.
+    pub stop_at: Option<Instant>,
+    pub progress: Progress,
+    pub max_in_flight: usize,
+}
+
+impl Budget {
+    pub fn expired(&self) -> bool {
+        self.stop_at.is_some_and(|t| Instant::now() >= t)
+    }
+}
 
 /// What the plan did that the response or a compensation needs to know.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,24 +117,18 @@ pub struct Executor<'a> {
     pub user: &'a str,
     /// Who the secret's description names, for a human browsing the console.
     pub stack_id: &'a str,
-    pub max_in_flight: usize,
+    budget: &'a Budget,
     outcome: Mutex<Outcome>,
 }
 
 impl<'a> Executor<'a> {
-    pub fn new(
-        clients: &'a Clients,
-        user: &'a str,
-        stack_id: &'a str,
-        max_in_flight: usize,
-        known: Outcome,
-    ) -> Self {
+    pub fn new(clients: &'a Clients, user: &'a str, stack_id: &'a str, budget: &'a Budget) -> Self {
         Executor {
             clients,
             user,
             stack_id,
-            max_in_flight: max_in_flight.max(1),
-            outcome: Mutex::new(known),
+            budget,
+            outcome: Mutex::new(Outcome::default()),
         }
     }
 
@@ -93,6 +153,8 @@ impl<'a> Executor<'a> {
 
     pub async fn run(&self, plan: &Plan) -> Result<()> {
         let n = plan.steps.len();
+        let limit = self.budget.max_in_flight.max(1);
+        let progress = &self.budget.progress;
         let mut done = vec![false; n];
         let mut started = vec![false; n];
         let mut running = FuturesUnordered::new();
@@ -100,17 +162,37 @@ impl<'a> Executor<'a> {
         loop {
             if failure.is_none() {
                 for (i, step) in plan.steps.iter().enumerate() {
-                    if running.len() >= self.max_in_flight {
+                    if running.len() >= limit {
                         break;
                     }
-                    if !started[i] && step.after.iter().all(|&j| done[j]) {
-                        started[i] = true;
-                        let change = &step.change;
-                        running.push(async move { (i, self.apply(change).await) });
+                    if started[i] || !step.after.iter().all(|&j| done[j]) {
+                        continue;
                     }
+                    let what = step.change.describe(self.user);
+                    if self.budget.expired() {
+                        // Out of time: start nothing new; what is in flight finishes.
+                        failure = Some(Error::Timeout { step: what });
+                        break;
+                    }
+                    started[i] = true;
+                    progress.start(&what);
+                    let change = &step.change;
+                    running.push(async move {
+                        let r = self.apply(change).await;
+                        progress.finish(&what);
+                        (i, r)
+                    });
                 }
             }
-            match running.next().await {
+            // Wake at the deadline once, so the step that would start next is named.
+            let next = match self.budget.stop_at {
+                Some(at) if failure.is_none() && !self.budget.expired() => tokio::select! {
+                    r = running.next() => r,
+                    _ = tokio::time::sleep_until(at) => continue,
+                },
+                _ => running.next().await,
+            };
+            match next {
                 None => break,
                 Some((i, Ok(()))) => done[i] = true,
                 Some((_, Err(e))) => {
@@ -129,6 +211,7 @@ impl<'a> Executor<'a> {
         let iam = &self.clients.iam;
         let sm = &self.clients.sm;
         let user = self.user;
+        let action = change.describe(user);
         match change {
             Change::CreateUser {
                 path,
@@ -143,7 +226,7 @@ impl<'a> Executor<'a> {
                     .set_tags(Some(iam_tags(tags)?))
                     .send()
                     .await
-                    .map_err(|e| Error::aws(format!("creating user {user}"), e))?;
+                    .map_err(|e| Error::aws(action, e))?;
                 let u = out.user;
                 self.record(|o| {
                     o.created_user = true;
@@ -159,7 +242,7 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("moving user {user} to path {path}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::PutBoundary(arn) => iam
                 .put_user_permissions_boundary()
                 .user_name(user)
@@ -167,18 +250,13 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| {
-                    Error::aws(
-                        format!("setting permissions boundary {arn} on user {user}"),
-                        e,
-                    )
-                }),
+                .map_err(|e| Error::aws(action, e)),
             Change::DeleteBoundary => gone_ok(
                 iam.delete_user_permissions_boundary()
                     .user_name(user)
                     .send()
                     .await,
-                || format!("removing the permissions boundary of user {user}"),
+                || action,
             ),
             Change::TagUser(tags) => iam
                 .tag_user()
@@ -187,14 +265,14 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("tagging user {user}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::UntagUser(keys) => gone_ok(
                 iam.untag_user()
                     .user_name(user)
                     .set_tag_keys(Some(keys.clone()))
                     .send()
                     .await,
-                || format!("removing tags {} from user {user}", keys.join(", ")),
+                || action,
             ),
             Change::AttachPolicy(arn) => iam
                 .attach_user_policy()
@@ -203,14 +281,14 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("attaching policy {arn} to user {user}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::DetachPolicy(arn) => gone_ok(
                 iam.detach_user_policy()
                     .user_name(user)
                     .policy_arn(arn)
                     .send()
                     .await,
-                || format!("detaching policy {arn} from user {user}"),
+                || action,
             ),
             Change::PutInlinePolicy { name, document } => iam
                 .put_user_policy()
@@ -220,14 +298,14 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("putting inline policy {name} on user {user}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::DeleteInlinePolicy(name) => gone_ok(
                 iam.delete_user_policy()
                     .user_name(user)
                     .policy_name(name)
                     .send()
                     .await,
-                || format!("deleting inline policy {name} of user {user}"),
+                || action,
             ),
             Change::AddToGroup(group) => iam
                 .add_user_to_group()
@@ -236,14 +314,14 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("adding user {user} to group {group}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::RemoveFromGroup(group) => gone_ok(
                 iam.remove_user_from_group()
                     .user_name(user)
                     .group_name(group)
                     .send()
                     .await,
-                || format!("removing user {user} from group {group}"),
+                || action,
             ),
             Change::SetKeyStatus { key_id, status } => self.set_key_status(key_id, *status).await,
             Change::DeleteKey(key_id) => self.delete_key(key_id).await,
@@ -255,7 +333,7 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("tagging secret {secret_id}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::UntagSecret { secret_id, keys } => sm
                 .untag_resource()
                 .secret_id(secret_id)
@@ -263,7 +341,7 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| Error::aws(format!("removing tags from secret {secret_id}"), e)),
+                .map_err(|e| Error::aws(action, e)),
             Change::SetSecretKms {
                 secret_id,
                 kms_key_id,
@@ -274,12 +352,7 @@ impl<'a> Executor<'a> {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| {
-                    Error::aws(
-                        format!("setting KMS key {kms_key_id} on secret {secret_id}"),
-                        e,
-                    )
-                }),
+                .map_err(|e| Error::aws(action, e)),
             Change::DeleteSecret(secret_id) => {
                 // No recovery window: the key the secret held is deleted in the same
                 // operation, and a pending deletion would block re-creating the name.
@@ -292,12 +365,12 @@ impl<'a> Executor<'a> {
                 {
                     Ok(_) => Ok(()),
                     Err(e) if is_not_found(e.code()) => Ok(()),
-                    Err(e) => Err(Error::aws(format!("deleting secret {secret_id}"), e)),
+                    Err(e) => Err(Error::aws(action, e)),
                 }
             }
             Change::DeleteLoginProfile => gone_ok(
                 iam.delete_login_profile().user_name(user).send().await,
-                || format!("deleting the console password of user {user}"),
+                || action,
             ),
             Change::DeactivateMfa(serial) => gone_ok(
                 iam.deactivate_mfa_device()
@@ -305,7 +378,7 @@ impl<'a> Executor<'a> {
                     .serial_number(serial)
                     .send()
                     .await,
-                || format!("deactivating MFA device {serial} of user {user}"),
+                || action,
             ),
             Change::DeleteSigningCertificate(id) => gone_ok(
                 iam.delete_signing_certificate()
@@ -313,7 +386,7 @@ impl<'a> Executor<'a> {
                     .certificate_id(id)
                     .send()
                     .await,
-                || format!("deleting signing certificate {id} of user {user}"),
+                || action,
             ),
             Change::DeleteSshPublicKey(id) => gone_ok(
                 iam.delete_ssh_public_key()
@@ -321,7 +394,7 @@ impl<'a> Executor<'a> {
                     .ssh_public_key_id(id)
                     .send()
                     .await,
-                || format!("deleting SSH public key {id} of user {user}"),
+                || action,
             ),
             Change::DeleteServiceCredential(id) => gone_ok(
                 iam.delete_service_specific_credential()
@@ -329,11 +402,11 @@ impl<'a> Executor<'a> {
                     .service_specific_credential_id(id)
                     .send()
                     .await,
-                || format!("deleting service-specific credential {id} of user {user}"),
+                || action,
             ),
-            Change::DeleteUser => gone_ok(iam.delete_user().user_name(user).send().await, || {
-                format!("deleting user {user}")
-            }),
+            Change::DeleteUser => {
+                gone_ok(iam.delete_user().user_name(user).send().await, || action)
+            }
         }
     }
 

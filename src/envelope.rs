@@ -81,6 +81,38 @@ fn text(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// Reads the raw payload. A payload that is valid JSON but not a readable value (nested
+/// deeper than the parser allows, a lone surrogate in a string) is read field by field,
+/// so the request can still be answered; the unreadable part is reported as its problem.
+pub fn parse_raw(raw: &str) -> Result<Request, Unanswerable> {
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return parse(&v);
+    }
+    let fields: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(raw).map_err(|e| {
+            Unanswerable(format!(
+                "the event is not a JSON object ({e}), so it has no ResponseURL to answer"
+            ))
+        })?;
+    let mut event = serde_json::Map::new();
+    let mut unreadable = Vec::new();
+    for (k, v) in &fields {
+        match serde_json::from_str::<Value>(v.get()) {
+            Ok(value) => {
+                event.insert(k.clone(), value);
+            }
+            Err(e) => unreadable.push(format!("{k} could not be read ({e})")),
+        }
+    }
+    let mut req = parse(&Value::Object(event))?;
+    if !unreadable.is_empty() {
+        let mut problems: Vec<String> = req.problem.take().into_iter().collect();
+        problems.extend(unreadable);
+        req.problem = Some(problems.join("; "));
+    }
+    Ok(req)
+}
+
 pub fn parse(event: &Value) -> Result<Request, Unanswerable> {
     if !event.is_object() {
         return Err(Unanswerable(

@@ -5,9 +5,10 @@
 //! request is answered, and the Lambda invocation itself then succeeds so Lambda's async
 //! retries never re-run the work.
 
-use crate::apply::{Executor, Outcome};
+use crate::apply::{Budget, Executor, Outcome, Progress};
 use crate::envelope::{self, Answer, Request, RequestType};
-use crate::error::Error;
+use crate::error::{Error, Violation, Violations};
+use crate::guardrails::Guardrails;
 use crate::observe::{self, Clients, Depth};
 use crate::plan::{self, Secrets};
 use crate::respond::Responder;
@@ -15,10 +16,12 @@ use crate::spec::{self, UserSpec};
 use crate::state::{tag, Owner, TAG_SECRET_NAME};
 use futures::FutureExt;
 use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Process-wide state, built once in `main` and shared by every invocation.
@@ -27,6 +30,7 @@ pub struct App {
     pub clients: Clients,
     pub responder: Responder,
     pub settings: Settings,
+    pub guardrails: Guardrails,
     pub calls: crate::calls::CallLog,
 }
 
@@ -34,7 +38,9 @@ pub struct App {
 pub struct Settings {
     /// AWS calls in flight per invocation.
     pub max_in_flight: usize,
-    /// Time kept in reserve before the Lambda deadline to answer CloudFormation.
+    /// Time kept in reserve before the Lambda deadline: no new AWS call starts after
+    /// `deadline - margin`; the work is abandoned at `deadline - margin/3` and the
+    /// answer is sent in what is left.
     pub deadline_margin: Duration,
 }
 
@@ -42,7 +48,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_in_flight: 8,
-            deadline_margin: Duration::from_secs(5),
+            deadline_margin: Duration::from_secs(10),
         }
     }
 }
@@ -66,11 +72,17 @@ impl Settings {
     }
 }
 
-/// Handles one invocation. Returns an error only when there is nobody to answer.
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+/// Handles one invocation. The payload is taken raw, so an event the runtime could not
+/// turn into a typed request (or even into a JSON value: too deeply nested, a lone
+/// surrogate) still reaches this code and gets an answer. Returns an error only when
+/// there is nobody to answer.
+pub async fn handle(
+    app: &App,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
     let started = Instant::now();
-    let req = match envelope::parse(&payload) {
+    let req = match envelope::parse_raw(payload.get()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "event cannot be answered");
@@ -88,20 +100,37 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, lambd
         logical_id = %req.logical_id,
         cfn_request_id = %req.request_id,
     );
-    respond_to(app, &req, ctx.deadline, started)
+    respond_to(app, &req, remaining(ctx.deadline), started)
         .instrument(span)
         .await
+}
+
+/// Convenience for callers holding a parsed value (tests, tools).
+pub async fn handle_value(
+    app: &App,
+    event: Value,
+    ctx: lambda_runtime::Context,
+) -> Result<Value, lambda_runtime::Error> {
+    let raw = serde_json::value::to_raw_value(&event)?;
+    handle(app, LambdaEvent::new(raw, ctx)).await
 }
 
 async fn respond_to(
     app: &App,
     req: &Request,
-    deadline_ms: u64,
+    remaining: Option<Duration>,
     started: Instant,
 ) -> Result<Value, lambda_runtime::Error> {
     let calls_before = app.calls.snapshot();
-    let budget = remaining(deadline_ms).map(|r| r.saturating_sub(app.settings.deadline_margin));
-    let answer = answer(app, req, budget).await;
+    let margin = app.settings.deadline_margin;
+    let budget = Budget {
+        stop_at: remaining.map(|r| started + r.saturating_sub(margin)),
+        progress: Progress::default(),
+        max_in_flight: app.settings.max_in_flight,
+    };
+    let abandon_at = remaining.map(|r| started + r.saturating_sub(margin / 3));
+    let answer = answer(app, req, &budget, abandon_at).await;
+
     let status = if answer.success { "SUCCESS" } else { "FAILED" };
     let calls = app.calls.snapshot().since(&calls_before);
     tracing::info!(
@@ -115,7 +144,12 @@ async fn respond_to(
         "request handled"
     );
     let body = envelope::body(req, &answer);
-    match app.responder.send(&req.response_url, body).await {
+    let send_until = remaining.map(|r| started + r.saturating_sub(Duration::from_millis(300)));
+    match app
+        .responder
+        .send(&req.response_url, body, send_until)
+        .await
+    {
         Ok(_) => Ok(json!({"Status": status, "PhysicalResourceId": answer.physical_id})),
         Err(e) => {
             tracing::error!(error = %e, "CloudFormation could not be answered");
@@ -134,34 +168,67 @@ fn remaining(deadline_ms: u64) -> Option<Duration> {
     (deadline > now).then(|| deadline - now)
 }
 
-/// Runs the request under the deadline guard and the panic guard.
-pub async fn answer(app: &App, req: &Request, budget: Option<Duration>) -> Answer {
+/// Runs the request under the panic guard and the deadline guard: whatever happens, an
+/// [`Answer`] comes out.
+pub async fn answer(
+    app: &App,
+    req: &Request,
+    budget: &Budget,
+    abandon_at: Option<Instant>,
+) -> Answer {
     let fallback_id = fallback_physical_id(req);
-    let work = AssertUnwindSafe(Box::pin(process(app, req))).catch_unwind();
-    let result = match budget {
-        Some(b) => match tokio::time::timeout(b, work).await {
+    guarded(
+        Box::pin(process(app, req, budget)),
+        abandon_at,
+        &budget.progress,
+        &fallback_id,
+    )
+    .await
+}
+
+/// The guard itself, separate so it can be tested with any work, panics included.
+pub async fn guarded<F>(
+    work: F,
+    abandon_at: Option<Instant>,
+    progress: &Progress,
+    fallback_id: &str,
+) -> Answer
+where
+    F: std::future::Future<Output = Answer>,
+{
+    let work = AssertUnwindSafe(work).catch_unwind();
+    let result = match abandon_at {
+        Some(at) => match tokio::time::timeout_at(at, work).await {
             Ok(r) => r,
             Err(_) => {
+                let step = progress.describe();
+                tracing::error!(step, "deadline reached; abandoning the work");
                 return Answer::failed(
                     fallback_id,
-                    Error::Timeout {
-                        step: format!(
-                            "handling {}",
-                            req.request_type
-                                .map(RequestType::as_str)
-                                .unwrap_or("the request")
-                        ),
-                    }
-                    .to_string(),
-                )
+                    format!(
+                        "{}. The rollback Delete or the next Update finishes what was started",
+                        Error::Timeout { step }
+                    ),
+                );
             }
         },
         None => work.await,
     };
-    result.unwrap_or_else(|_| {
+    result.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        // The panic message is logged for the operator but kept out of the Reason: it is
+        // internal detail, never input for a template author.
+        tracing::error!(panic = %what, step = %progress.describe(), "handler panicked");
         Answer::failed(
             fallback_id,
-            "internal error: the handler panicked; see the function's log. Nothing further was changed",
+            format!(
+                "internal error: the handler panicked while {}; see the function's log. Nothing further was changed",
+                progress.describe()
+            ),
         )
     })
 }
@@ -185,7 +252,7 @@ fn is_user_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
-async fn process(app: &App, req: &Request) -> Answer {
+async fn process(app: &App, req: &Request, budget: &Budget) -> Answer {
     let fallback_id = fallback_physical_id(req);
     if let Some(problem) = &req.problem {
         return Answer::failed(fallback_id, Error::BadEvent(problem.clone()).to_string());
@@ -195,11 +262,11 @@ async fn process(app: &App, req: &Request) -> Answer {
         logical_id: req.logical_id.clone(),
     };
     match req.request_type {
-        Some(RequestType::Create) => create_or_update(app, req, &owner, None).await,
+        Some(RequestType::Create) => create_or_update(app, req, &owner, None, budget).await,
         Some(RequestType::Update) => {
-            create_or_update(app, req, &owner, req.physical_id.as_deref()).await
+            create_or_update(app, req, &owner, req.physical_id.as_deref(), budget).await
         }
-        Some(RequestType::Delete) => delete(app, req, &owner, &fallback_id).await,
+        Some(RequestType::Delete) => delete(app, req, &owner, &fallback_id, budget).await,
         None => Answer::failed(fallback_id, "unknown RequestType"),
     }
 }
@@ -209,43 +276,39 @@ async fn create_or_update(
     req: &Request,
     owner: &Owner,
     existing_id: Option<&str>,
+    budget: &Budget,
 ) -> Answer {
     let partition = spec::partition_of(&req.stack_id);
-    let spec = match spec::parse(&req.props, partition) {
-        Ok(s) => s,
-        Err(v) => {
-            let id = existing_id
-                .map(str::to_string)
-                .unwrap_or_else(|| fallback_physical_id(req));
-            return Answer::failed(id, Error::Invalid(v).to_string());
-        }
+    let refuse = |v: Vec<Violation>| {
+        let id = existing_id
+            .map(str::to_string)
+            .unwrap_or_else(|| fallback_physical_id(req));
+        Answer::failed(id, Error::Invalid(Violations(v)).to_string())
     };
+    let mut spec = match spec::parse(&req.props, partition) {
+        Ok(s) => s,
+        Err(v) => return refuse(v.0),
+    };
+    let mut violations = app.guardrails.apply(&mut spec);
     if let Some(old) = existing_id {
         if old != spec.user_name && old.eq_ignore_ascii_case(&spec.user_name) {
-            return Answer::failed(
-                old,
-                Error::Invalid(crate::error::Violations(vec![crate::error::Violation::new(
-                    "UserName",
-                    format!(
-                        "{old} -> {}: IAM user names are case-insensitive, so a change of letter case alone cannot be a new user; choose a different name",
-                        spec.user_name
-                    ),
-                )]))
-                .to_string(),
-            );
+            violations.push(Violation::new(
+                "UserName",
+                format!(
+                    "{old} -> {}: IAM user names are case-insensitive, so a change of letter case alone cannot be a new user; choose a different name",
+                    spec.user_name
+                ),
+            ));
         }
+    }
+    if !violations.is_empty() {
+        return refuse(violations);
     }
     // On failure, an Update keeps its old id (a replacement that failed is no
     // replacement); a Create names the user it tried to make.
     let failed_id = existing_id.unwrap_or(&spec.user_name).to_string();
-    let exec = Executor::new(
-        &app.clients,
-        &spec.user_name,
-        &req.stack_id,
-        app.settings.max_in_flight,
-        Outcome::default(),
-    );
-    match converge(app, &exec, &spec, owner).await {
+    let exec = Executor::new(&app.clients, &spec.user_name, &req.stack_id, budget);
+    match converge(app, &exec, &spec, owner, budget).await {
         Ok(()) => {
             let out = exec.outcome();
             Answer::success(spec.user_name.clone(), data(&spec, &out))
@@ -253,16 +316,14 @@ async fn create_or_update(
         Err(e) => {
             let out = exec.outcome();
             let mut reason = e.to_string();
-            if out.created_user {
+            if out.created_user && !matches!(e, Error::Timeout { .. }) {
                 // Leave nothing behind: this invocation made the user, so it removes it.
-                match delete_user(
-                    app,
-                    owner,
-                    &spec.user_name,
-                    std::slice::from_ref(&spec.secret_name),
-                )
-                .await
-                {
+                budget.progress.phase(format!(
+                    "removing the partially created user {}",
+                    spec.user_name
+                ));
+                let names = std::slice::from_ref(&spec.secret_name);
+                match delete_user(app, owner, &spec.user_name, names, budget).await {
                     Ok(()) => reason.push_str(". Everything this request created was removed"),
                     Err(c) => {
                         tracing::error!(error = %c, "could not remove the partially created user");
@@ -271,6 +332,9 @@ async fn create_or_update(
                         ));
                     }
                 }
+            } else if matches!(e, Error::Timeout { .. }) {
+                reason
+                    .push_str(". The rollback Delete or the next Update finishes what was started");
             }
             Answer::failed(failed_id, reason)
         }
@@ -294,13 +358,26 @@ fn data(spec: &UserSpec, out: &Outcome) -> HashMap<String, String> {
     d
 }
 
+fn check_time(budget: &Budget, step: String) -> Result<(), Error> {
+    budget.progress.phase(step.clone());
+    if budget.expired() {
+        return Err(Error::Timeout { step });
+    }
+    Ok(())
+}
+
 async fn converge(
     app: &App,
     exec: &Executor<'_>,
     spec: &UserSpec,
     owner: &Owner,
+    budget: &Budget,
 ) -> Result<(), Error> {
     let c = &app.clients;
+    check_time(
+        budget,
+        format!("reading the current state of user {}", spec.user_name),
+    )?;
     let (user, desired) = futures::try_join!(
         observe::user(c, &spec.user_name, Depth::Converge),
         observe::secret(c, &spec.secret_name),
@@ -335,7 +412,13 @@ async fn converge(
     exec.run(&plan).await
 }
 
-async fn delete(app: &App, req: &Request, owner: &Owner, physical_id: &str) -> Answer {
+async fn delete(
+    app: &App,
+    req: &Request,
+    owner: &Owner,
+    physical_id: &str,
+    budget: &Budget,
+) -> Answer {
     if !is_user_name(physical_id) {
         tracing::info!(
             physical_id,
@@ -349,7 +432,7 @@ async fn delete(app: &App, req: &Request, owner: &Owner, physical_id: &str) -> A
     if let Some(n) = req.props.get("SecretName").and_then(Value::as_str) {
         names.push(n.to_string());
     }
-    match delete_user(app, owner, physical_id, &names).await {
+    match delete_user(app, owner, physical_id, &names, budget).await {
         Ok(()) => Answer::success(physical_id, HashMap::new()),
         Err(e) => Answer::failed(physical_id, e.to_string()),
     }
@@ -362,8 +445,10 @@ async fn delete_user(
     owner: &Owner,
     user_name: &str,
     secret_names: &[String],
+    budget: &Budget,
 ) -> Result<(), Error> {
     let c = &app.clients;
+    check_time(budget, format!("reading what user {user_name} still has"))?;
     let mut names: Vec<String> = secret_names.to_vec();
     names.retain(|n| spec::secret_name_rule(n).is_none());
     names.sort();
@@ -390,13 +475,65 @@ async fn delete_user(
         depth = plan.depth(),
         "planned delete"
     );
-    Executor::new(
-        c,
-        user_name,
-        &owner.stack_id,
-        app.settings.max_in_flight,
-        Outcome::default(),
-    )
-    .run(&plan)
-    .await
+    Executor::new(c, user_name, &owner.stack_id, budget)
+        .run(&plan)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_failed_answer_naming_the_step() {
+        let progress = Progress::default();
+        progress.phase("attaching policy X to user u");
+        let work = async {
+            if progress.describe().contains("policy") {
+                panic!("index out of bounds");
+            }
+            Answer::success("u", HashMap::new())
+        };
+        let a = guarded(work, None, &progress, "u").await;
+        assert!(!a.success);
+        assert_eq!(a.physical_id, "u");
+        assert!(
+            a.reason
+                .contains("panicked while attaching policy X to user u"),
+            "{}",
+            a.reason
+        );
+        assert!(
+            !a.reason.contains("index out of bounds"),
+            "panic text stays in the log"
+        );
+    }
+
+    #[tokio::test]
+    async fn work_still_running_at_the_abandon_time_is_answered_as_a_timeout() {
+        let progress = Progress::default();
+        progress.phase("creating user u");
+        let work = async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Answer::success("u", HashMap::new())
+        };
+        let at = Instant::now() + Duration::from_millis(50);
+        let a = guarded(work, Some(at), &progress, "u").await;
+        assert!(!a.success);
+        assert!(
+            a.reason.starts_with("timed out while creating user u"),
+            "{}",
+            a.reason
+        );
+    }
+
+    #[test]
+    fn unknown_deadlines_impose_no_limit() {
+        assert_eq!(remaining(0), None);
+        assert_eq!(remaining(600_000), None, "cargo lambda watch's constant");
+        let soon = SystemTime::now() + Duration::from_secs(30);
+        let ms = soon.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let r = remaining(ms).unwrap();
+        assert!(r <= Duration::from_secs(30) && r > Duration::from_secs(28));
+    }
 }

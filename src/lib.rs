@@ -9,6 +9,7 @@ pub mod apply;
 pub mod calls;
 pub mod envelope;
 pub mod error;
+pub mod guardrails;
 pub mod handler;
 pub mod observe;
 pub mod plan;
@@ -56,6 +57,7 @@ pub fn app_from_config(
         },
         responder: respond::Responder::new()?,
         settings,
+        guardrails: guardrails::Guardrails::from_env(),
         calls,
     })
 }

@@ -80,6 +80,65 @@ pub enum Change {
 }
 
 impl Change {
+    /// What this change does, in words: the context of an error and of a timeout
+    /// ("attaching policy X to user Y").
+    pub fn describe(&self, user: &str) -> String {
+        match self {
+            Change::CreateUser { .. } => format!("creating user {user}"),
+            Change::UpdatePath(p) => format!("moving user {user} to path {p}"),
+            Change::PutBoundary(a) => format!("setting permissions boundary {a} on user {user}"),
+            Change::DeleteBoundary => format!("removing the permissions boundary of user {user}"),
+            Change::TagUser(t) => format!(
+                "tagging user {user} with {}",
+                t.iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Change::UntagUser(k) => format!("removing tags {} from user {user}", k.join(", ")),
+            Change::AttachPolicy(a) => format!("attaching policy {a} to user {user}"),
+            Change::DetachPolicy(a) => format!("detaching policy {a} from user {user}"),
+            Change::PutInlinePolicy { name, .. } => {
+                format!("putting inline policy {name} on user {user}")
+            }
+            Change::DeleteInlinePolicy(n) => format!("deleting inline policy {n} of user {user}"),
+            Change::AddToGroup(g) => format!("adding user {user} to group {g}"),
+            Change::RemoveFromGroup(g) => format!("removing user {user} from group {g}"),
+            Change::SetKeyStatus { status, .. } => format!(
+                "setting the access key of user {user} to {}",
+                status.as_str()
+            ),
+            Change::DeleteKey(_) => format!("deleting an access key of user {user}"),
+            Change::IssueKey { store, .. } => match store {
+                Store::Create { name, .. } => {
+                    format!("creating an access key for user {user} and storing it in new secret {name}")
+                }
+                Store::Put { secret_id, .. } => {
+                    format!("creating an access key for user {user} and storing it in secret {secret_id}")
+                }
+            },
+            Change::TagSecret { secret_id, .. } => format!("tagging secret {secret_id}"),
+            Change::UntagSecret { secret_id, .. } => {
+                format!("removing tags from secret {secret_id}")
+            }
+            Change::SetSecretKms {
+                secret_id,
+                kms_key_id,
+            } => format!("setting KMS key {kms_key_id} on secret {secret_id}"),
+            Change::DeleteSecret(s) => format!("deleting secret {s}"),
+            Change::DeleteLoginProfile => format!("deleting the console password of user {user}"),
+            Change::DeactivateMfa(s) => format!("deactivating MFA device {s} of user {user}"),
+            Change::DeleteSigningCertificate(i) => {
+                format!("deleting signing certificate {i} of user {user}")
+            }
+            Change::DeleteSshPublicKey(i) => format!("deleting SSH public key {i} of user {user}"),
+            Change::DeleteServiceCredential(i) => {
+                format!("deleting service-specific credential {i} of user {user}")
+            }
+            Change::DeleteUser => format!("deleting user {user}"),
+        }
+    }
+
     /// Whether this change touches the access key or its secret; used to order the
     /// secret's metadata after the key flow.
     fn is_key_flow(&self) -> bool {

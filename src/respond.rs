@@ -45,15 +45,27 @@ impl Responder {
         })
     }
 
-    /// PUTs `body` until S3 accepts it. A 4xx other than 408/429 is final: the URL is
-    /// wrong or expired and retrying cannot help.
-    pub async fn send(&self, url: &str, body: Vec<u8>) -> Result<u16, DeliveryError> {
+    /// PUTs `body` until S3 accepts it, giving up at `until` (just before the Lambda
+    /// deadline). A 4xx other than 408/429 is final: the URL is wrong or expired and
+    /// retrying cannot help.
+    pub async fn send(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        until: Option<tokio::time::Instant>,
+    ) -> Result<u16, DeliveryError> {
         let shown = redact_url(url);
         let body = Bytes::from(body);
         let mut last = String::new();
         let started = Instant::now();
         for attempt in 1..=ATTEMPTS {
-            match self.attempt(url, body.clone()).await {
+            let limit = match until {
+                Some(u) => {
+                    ATTEMPT_TIMEOUT.min(u.saturating_duration_since(tokio::time::Instant::now()))
+                }
+                None => ATTEMPT_TIMEOUT,
+            };
+            match self.attempt(url, body.clone(), limit).await {
                 Ok(status) if status < 400 => {
                     tracing::info!(url = %shown, status, attempt, ms = started.elapsed().as_millis() as u64, "answered CloudFormation");
                     return Ok(status);
@@ -70,10 +82,17 @@ impl Responder {
                 }
                 Err(e) => last = e,
             }
-            tracing::warn!(url = %shown, attempt, error = %last, "answer not delivered, retrying");
-            if attempt < ATTEMPTS {
-                tokio::time::sleep(backoff(attempt)).await;
+            let pause = backoff(attempt);
+            let out_of_time = until.is_some_and(|u| tokio::time::Instant::now() + pause >= u);
+            if attempt == ATTEMPTS || out_of_time {
+                return Err(DeliveryError {
+                    url: shown,
+                    attempts: attempt,
+                    last,
+                });
             }
+            tracing::warn!(url = %shown, attempt, error = %last, "answer not delivered, retrying");
+            tokio::time::sleep(pause).await;
         }
         Err(DeliveryError {
             url: shown,
@@ -82,7 +101,7 @@ impl Responder {
         })
     }
 
-    async fn attempt(&self, url: &str, body: Bytes) -> Result<u16, String> {
+    async fn attempt(&self, url: &str, body: Bytes, limit: Duration) -> Result<u16, String> {
         let len = body.len();
         let req = Request::builder()
             .method(Method::PUT)
@@ -102,9 +121,9 @@ impl Responder {
             let _ = resp.into_body().collect().await;
             Ok(status)
         };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, call)
+        tokio::time::timeout(limit, call)
             .await
-            .map_err(|_| format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))?
+            .map_err(|_| format!("no answer within {} ms", limit.as_millis()))?
     }
 }
 

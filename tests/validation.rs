@@ -322,9 +322,10 @@ async fn an_event_without_a_response_url_is_an_invocation_error() {
         json!("hello"),
         json!({"ResponseURL": "ftp://x"}),
     ] {
-        let r = planton_iam_user::handler::handle(
+        let r = planton_iam_user::handler::handle_value(
             &app,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+            event,
+            lambda_runtime::Context::default(),
         )
         .await;
         assert!(r.is_err(), "nobody to answer: the invocation itself fails");

@@ -173,16 +173,18 @@ impl Cfn {
     /// Sends one event through the real handler and returns the one answer it PUT.
     /// Fails the test unless exactly one PUT arrived, with an empty Content-Type and a
     /// body of at most 4096 bytes echoing the request's ids.
-    pub async fn send(&self, mut event: Value) -> Response {
+    pub async fn send(&self, event: Value) -> Response {
+        self.send_with(event, lambda_runtime::Context::default())
+            .await
+    }
+
+    /// [`Cfn::send`] with a chosen invocation context (a deadline).
+    pub async fn send_with(&self, mut event: Value, ctx: lambda_runtime::Context) -> Response {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
         event["ResponseURL"] = json!(self.listener.url(&id));
-        let ctx = lambda_runtime::Context::default();
-        let result = handler::handle(
-            &self.app,
-            lambda_runtime::LambdaEvent::new(event.clone(), ctx),
-        )
-        .await
-        .map_err(|e| e.to_string());
+        let result = handler::handle_value(&self.app, event.clone(), ctx)
+            .await
+            .map_err(|e| e.to_string());
         let puts = self.listener.requests_for(&id);
         assert_eq!(
             puts.len(),
@@ -346,6 +348,7 @@ pub async fn user_state(name: &str) -> UserState {
         .filter_map(|p| p.policy_arn().map(str::to_string))
         .collect();
     managed.sort();
+    inline.sort_by(|a, b| a.0.cmp(&b.0));
     let mut tags: Vec<(String, String)> = user
         .tags()
         .iter()

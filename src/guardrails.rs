@@ -1,0 +1,417 @@
+//! Limits the operator sets in the function's environment, so that being allowed to
+//! deploy a stack does not mean being allowed to mint an administrator. Checked with
+//! the other validation rules, before any AWS call.
+
+use crate::error::Violation;
+use crate::spec::UserSpec;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    /// `PLANTON_ALLOWED_PATH_PREFIX`: users must live under this path.
+    pub allowed_path_prefix: String,
+    /// `PLANTON_PERMISSIONS_BOUNDARY`: every user gets this boundary.
+    pub permissions_boundary: Option<String>,
+    /// `PLANTON_DENIED_POLICY_ARNS`: managed policies that may never be attached.
+    pub denied_policy_arns: Vec<String>,
+    /// `PLANTON_ALLOW_PRIVILEGED_INLINE`: let inline policies grant `*`, `iam:*`, or
+    /// PassRole/CreateAccessKey/AttachUserPolicy on `*`.
+    pub allow_privileged_inline: bool,
+    /// `PLANTON_ALLOWED_GROUPS`: if set, the only groups users may join.
+    pub allowed_groups: Option<Vec<String>>,
+    /// `PLANTON_SECRET_NAME_PREFIX`: secrets must be named under this prefix (the
+    /// function's role can only write there anyway; this says so before trying).
+    pub secret_name_prefix: String,
+    /// Settings that could not be read: every Create/Update is refused until fixed,
+    /// rather than running without the intended limit.
+    pub config_errors: Vec<String>,
+}
+
+pub const PRIVILEGED_MANAGED: &[&str] =
+    &["AdministratorAccess", "IAMFullAccess", "PowerUserAccess"];
+const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
+const SENSITIVE_ON_STAR: &[&str] = &[
+    "iam:passrole",
+    "iam:createaccesskey",
+    "iam:attachuserpolicy",
+];
+
+pub fn default_denied() -> Vec<String> {
+    PARTITIONS
+        .iter()
+        .flat_map(|p| {
+            PRIVILEGED_MANAGED
+                .iter()
+                .map(move |n| format!("arn:{p}:iam::aws:policy/{n}"))
+        })
+        .collect()
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            allowed_path_prefix: "/".into(),
+            permissions_boundary: None,
+            denied_policy_arns: default_denied(),
+            allow_privileged_inline: false,
+            allowed_groups: None,
+            secret_name_prefix: String::new(),
+            config_errors: Vec::new(),
+        }
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Guardrails {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut g = Guardrails::default();
+        if let Some(p) = get("PLANTON_ALLOWED_PATH_PREFIX").filter(|p| !p.trim().is_empty()) {
+            let p = p.trim().to_string();
+            let p = if p.ends_with('/') { p } else { format!("{p}/") };
+            if !p.starts_with('/') || crate::spec::path_rule(&p).is_some() {
+                g.config_errors.push(format!(
+                    "PLANTON_ALLOWED_PATH_PREFIX {p:?} is not an IAM path like /service-accounts/"
+                ));
+            }
+            g.allowed_path_prefix = p;
+        }
+        if let Some(b) = get("PLANTON_PERMISSIONS_BOUNDARY").filter(|b| !b.trim().is_empty()) {
+            let b = b.trim().to_string();
+            if let Some(rule) = crate::spec::policy_arn_rule(&b, None) {
+                g.config_errors
+                    .push(format!("PLANTON_PERMISSIONS_BOUNDARY {rule}"));
+            }
+            g.permissions_boundary = Some(b);
+        }
+        if let Some(d) = get("PLANTON_DENIED_POLICY_ARNS") {
+            g.denied_policy_arns = list(&d);
+        }
+        if let Some(v) = get("PLANTON_ALLOW_PRIVILEGED_INLINE") {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "true" => g.allow_privileged_inline = true,
+                "false" | "" => {}
+                other => g.config_errors.push(format!(
+                    "PLANTON_ALLOW_PRIVILEGED_INLINE must be true or false, got {other:?}"
+                )),
+            }
+        }
+        if let Some(v) = get("PLANTON_ALLOWED_GROUPS").filter(|v| !v.trim().is_empty()) {
+            g.allowed_groups = Some(list(&v));
+        }
+        if let Some(v) = get("PLANTON_SECRET_NAME_PREFIX") {
+            g.secret_name_prefix = v.trim().to_string();
+        }
+        g
+    }
+
+    /// Checks `spec` against the limits; fills in the required boundary when the
+    /// template names none (so minimal templates keep working), and refuses one that
+    /// names a different boundary.
+    pub fn apply(&self, spec: &mut UserSpec) -> Vec<Violation> {
+        let mut v: Vec<Violation> = self
+            .config_errors
+            .iter()
+            .map(|e| Violation::new("(function configuration)", e.clone()))
+            .collect();
+        if !spec.path.starts_with(&self.allowed_path_prefix) {
+            v.push(Violation::new(
+                "Path",
+                format!(
+                    "{} is outside {}, the only path this function may manage (PLANTON_ALLOWED_PATH_PREFIX)",
+                    spec.path, self.allowed_path_prefix
+                ),
+            ));
+        }
+        if let Some(required) = &self.permissions_boundary {
+            match &spec.permissions_boundary {
+                None => spec.permissions_boundary = Some(required.clone()),
+                Some(b) if b == required => {}
+                Some(b) => v.push(Violation::new(
+                    "PermissionsBoundary",
+                    format!(
+                        "{b} is not allowed: every user gets {required} (PLANTON_PERMISSIONS_BOUNDARY); name that one or omit the property"
+                    ),
+                )),
+            }
+        }
+        for arn in &spec.managed_policy_arns {
+            if self
+                .denied_policy_arns
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(arn))
+            {
+                v.push(Violation::new(
+                    "ManagedPolicyArns",
+                    format!("{arn} may not be attached through this function (PLANTON_DENIED_POLICY_ARNS)"),
+                ));
+            }
+        }
+        if !self.allow_privileged_inline {
+            for (name, doc) in &spec.inline_policies {
+                if let Some(what) = privileged(doc) {
+                    v.push(Violation::new(
+                        format!("InlinePolicies.{name}"),
+                        format!(
+                            "grants {what}, which would let this user escalate its privileges; refused unless the operator sets PLANTON_ALLOW_PRIVILEGED_INLINE=true"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(allowed) = &self.allowed_groups {
+            for (i, g) in spec.groups.iter().enumerate() {
+                if !allowed.iter().any(|a| a.eq_ignore_ascii_case(g)) {
+                    v.push(Violation::new(
+                        format!("Groups[{i}]"),
+                        format!(
+                            "{g} is not one of the groups this function may add users to (PLANTON_ALLOWED_GROUPS: {})",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if spec.key.is_some() && !spec.secret_name.starts_with(&self.secret_name_prefix) {
+            v.push(Violation::new(
+                "SecretName",
+                format!(
+                    "{} does not start with {}, the only prefix this function may write (PLANTON_SECRET_NAME_PREFIX)",
+                    spec.secret_name, self.secret_name_prefix
+                ),
+            ));
+        }
+        v
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a policy document grants that an escalation needs, if anything.
+pub fn privileged(doc: &Value) -> Option<String> {
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => return None,
+    };
+    for st in statements {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        if st.get("NotAction").is_some() {
+            return Some("every action except those in NotAction".into());
+        }
+        let on_star =
+            st.get("NotResource").is_some() || strings(st.get("Resource")).iter().any(|r| r == "*");
+        for action in strings(st.get("Action")) {
+            let a = action.to_ascii_lowercase();
+            if a == "*" || a == "iam:*" {
+                return Some(format!("the action {action}"));
+            }
+            if on_star && SENSITIVE_ON_STAR.iter().any(|s| glob(&a, s)) {
+                return Some(format!("the action {action} on every resource (*)"));
+            }
+        }
+    }
+    None
+}
+
+/// IAM action wildcards: `*` any run, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(props: Value) -> UserSpec {
+        crate::spec::parse(&props, Some("aws")).unwrap()
+    }
+
+    fn statement(action: Value, resource: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+    }
+
+    #[test]
+    fn privileged_inline_documents_are_recognised() {
+        let cases = [
+            (statement(json!("*"), "arn:aws:s3:::b"), true),
+            (statement(json!("iam:*"), "arn:aws:iam::1:user/x"), true),
+            (
+                statement(json!(["s3:GetObject", "IAM:*"]), "arn:aws:s3:::b"),
+                true,
+            ),
+            (statement(json!("iam:PassRole"), "*"), true),
+            (statement(json!("iam:Pass*"), "*"), true),
+            (statement(json!("iam:CreateAccessKey"), "*"), true),
+            (statement(json!("iam:*AccessKey*"), "*"), true),
+            (statement(json!("iam:AttachUserPolicy"), "*"), true),
+            (
+                statement(json!("iam:PassRole"), "arn:aws:iam::123456789012:role/app"),
+                false,
+            ),
+            (statement(json!("iam:GetUser"), "*"), false),
+            (statement(json!("s3:*"), "*"), false),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}),
+                true,
+            ),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}),
+                false,
+            ),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/x"}}),
+                true,
+            ),
+        ];
+        for (doc, want) in cases {
+            assert_eq!(privileged(&doc).is_some(), want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn defaults_deny_admin_policies_in_every_partition_and_nothing_else() {
+        let g = Guardrails::default();
+        assert_eq!(g.denied_policy_arns.len(), 9);
+        let mut s = spec(json!({"UserName": "u", "ManagedPolicyArns": [
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"]}));
+        let v = g.apply(&mut s);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].rule.contains("AdministratorAccess"));
+        let mut cn = crate::spec::parse(
+            &json!({"UserName": "u", "ManagedPolicyArns": ["arn:aws-cn:iam::aws:policy/IAMFullAccess"]}),
+            Some("aws-cn"),
+        )
+        .unwrap();
+        assert_eq!(g.apply(&mut cn).len(), 1);
+    }
+
+    #[test]
+    fn environment_settings_are_enforced() {
+        let env = |k: &str| -> Option<String> {
+            match k {
+                "PLANTON_ALLOWED_PATH_PREFIX" => Some("/service-accounts".into()),
+                "PLANTON_PERMISSIONS_BOUNDARY" => {
+                    Some("arn:aws:iam::123456789012:policy/boundary".into())
+                }
+                "PLANTON_DENIED_POLICY_ARNS" => {
+                    Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into())
+                }
+                "PLANTON_ALLOWED_GROUPS" => Some("deployers, auditors".into()),
+                "PLANTON_SECRET_NAME_PREFIX" => Some("planton/".into()),
+                _ => None,
+            }
+        };
+        let g = Guardrails::from_lookup(env);
+        assert_eq!(g.allowed_path_prefix, "/service-accounts/");
+        assert!(g.config_errors.is_empty(), "{:?}", g.config_errors);
+
+        let mut ok = spec(
+            json!({"UserName": "u", "Path": "/service-accounts/ci/", "Groups": ["Deployers"]}),
+        );
+        assert!(g.apply(&mut ok).is_empty());
+        assert_eq!(
+            ok.permissions_boundary.as_deref(),
+            Some("arn:aws:iam::123456789012:policy/boundary"),
+            "required boundary filled in"
+        );
+
+        let mut bad = spec(json!({"UserName": "u", "Path": "/other/",
+            "PermissionsBoundary": "arn:aws:iam::123456789012:policy/other",
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AdministratorAccess"],
+            "Groups": ["admins"], "SecretName": "elsewhere/u"}));
+        let v = g.apply(&mut bad);
+        let props: Vec<&str> = v.iter().map(|x| x.property.as_str()).collect();
+        assert_eq!(
+            props,
+            vec![
+                "Path",
+                "PermissionsBoundary",
+                "ManagedPolicyArns",
+                "Groups[0]",
+                "SecretName"
+            ],
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn privileged_inline_can_be_allowed_explicitly() {
+        let doc = statement(json!("iam:*"), "*");
+        let mut s = spec(json!({"UserName": "u", "InlinePolicies": {"admin": doc}}));
+        assert_eq!(Guardrails::default().apply(&mut s).len(), 1);
+        let g = Guardrails::from_lookup(|k| {
+            (k == "PLANTON_ALLOW_PRIVILEGED_INLINE").then(|| "true".to_string())
+        });
+        assert!(g.apply(&mut s).is_empty());
+    }
+
+    #[test]
+    fn unreadable_settings_refuse_every_request() {
+        let g = Guardrails::from_lookup(|k| match k {
+            "PLANTON_PERMISSIONS_BOUNDARY" => Some("not-an-arn".into()),
+            "PLANTON_ALLOW_PRIVILEGED_INLINE" => Some("maybe".into()),
+            _ => None,
+        });
+        let mut s = spec(json!({"UserName": "u"}));
+        let v = g.apply(&mut s);
+        assert!(v.len() >= 2, "{v:?}");
+        assert!(v.iter().all(
+            |x| x.property == "(function configuration)" || x.property == "PermissionsBoundary"
+        ));
+    }
+
+    #[test]
+    fn glob_matches_like_iam() {
+        assert!(glob("iam:*", "iam:passrole"));
+        assert!(glob("iam:pass?ole", "iam:passrole"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("iam:get*", "iam:passrole"));
+        assert!(glob("iam:*key*", "iam:createaccesskey"));
+    }
+}
