@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod guardrails;
 pub mod handler;
+pub mod logging;
 pub mod observe;
 pub mod plan;
 pub mod respond;

@@ -3,7 +3,7 @@ use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    planton_iam_user::logging::init();
     let app = planton_iam_user::app_from_env().await?;
     let app = &app;
     lambda_runtime::run(service_fn(

@@ -178,6 +178,30 @@ impl Cfn {
             .await
     }
 
+    /// Sends a raw event text exactly as Lambda would deliver it (it may not even parse
+    /// into a `serde_json::Value`). Every occurrence of `RESPONSE_URL` in the text is
+    /// replaced by a fresh local ResponseURL. Returns the invocation's result and the
+    /// answers PUT for it (none when the event had no usable ResponseURL).
+    pub async fn send_raw(&self, text: &str) -> (Result<Value, String>, Vec<support::Captured>) {
+        let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
+        let text = text.replace("RESPONSE_URL", &self.listener.url(&id));
+        let raw = serde_json::value::RawValue::from_string(text).expect("the event is JSON");
+        let result = handler::handle(
+            &self.app,
+            lambda_runtime::LambdaEvent::new(raw, lambda_runtime::Context::default()),
+        )
+        .await
+        .map_err(|e| e.to_string());
+        let puts = self.listener.requests_for(&id);
+        for p in &puts {
+            self.bodies
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&p.body).into_owned());
+        }
+        (result, puts)
+    }
+
     /// [`Cfn::send`] with a chosen invocation context (a deadline).
     pub async fn send_with(&self, mut event: Value, ctx: lambda_runtime::Context) -> Response {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));

@@ -1,0 +1,130 @@
+//! The real `planton-iam-user` binary, run as Lambda runs it (under a local Runtime API),
+//! with logging at TRACE: the bundled events complete, every log line is structured
+//! JSON an operator can use, and no key material appears in anything it writes.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::runtime_api::RuntimeApi;
+use support::{CfnListener, Emulator};
+
+fn event(file: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(file);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_events_through_the_real_binary_leak_nothing_at_trace_level() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let emulator = Emulator::start(root);
+    let listener = CfnListener::start().await;
+    let runtime = RuntimeApi::start().await;
+    let log_path = std::env::temp_dir().join(format!("planton-binary-{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planton-iam-user"))
+        .envs(emulator.env())
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+        .env("RUST_LOG", "trace")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    for (k, v) in emulator.env() {
+        std::env::set_var(k, v);
+    }
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let mut secrets = Vec::new();
+    let mut answers = Vec::new();
+    for name in ["create", "update", "delete"] {
+        let mut e = event(&format!("{name}.json"));
+        e["ResponseURL"] = json!(listener.url(name));
+        let inv = runtime.invoke(name, e, Duration::from_secs(120)).await;
+        assert!(inv.ok, "{name}: {}", inv.body);
+        assert!(!inv.body.contains("SecretAccessKey"));
+        let puts = listener.requests_for(name);
+        assert_eq!(puts.len(), 1, "{name}: one answer");
+        let body: Value = serde_json::from_slice(&puts[0].body).unwrap();
+        assert_eq!(body["Status"], "SUCCESS", "{name}: {body}");
+        answers.push(String::from_utf8(puts[0].body.clone()).unwrap());
+        answers.push(inv.body);
+        if name != "delete" {
+            let v = sm
+                .get_secret_value()
+                .secret_id("planton/iam-user/payments-ci-deployer")
+                .send()
+                .await
+                .unwrap();
+            let j: Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+            secrets.push(j["SecretAccessKey"].as_str().unwrap().to_string());
+            secrets.push(j["AccessKeyId"].as_str().unwrap().to_string());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        secrets.len(),
+        4,
+        "two keys: created, then rotated by KeySerial 1 -> 2"
+    );
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.lines().count() >= 9,
+        "planned, handled and answered, per request"
+    );
+    for s in &secrets {
+        if let Some(line) = text.lines().find(|l| l.contains(s.as_str())) {
+            let shown: String = line
+                .replace(s.as_str(), "<KEY>")
+                .chars()
+                .take(600)
+                .collect();
+            panic!("key material in the function's output: {shown}");
+        }
+        for a in &answers {
+            assert!(!a.contains(s.as_str()), "key material in an answer");
+        }
+    }
+    assert!(
+        !text.contains("presigned-secret"),
+        "the ResponseURL signature is never logged"
+    );
+
+    // Operators get one structured record per request with what they alarm on.
+    let handled: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request handled")
+        .collect();
+    assert_eq!(handled.len(), 3, "one record per request");
+    for (v, kind) in handled.iter().zip(["Create", "Update", "Delete"]) {
+        assert_eq!(v["fields"]["outcome"], "SUCCESS");
+        assert!(v["fields"]["duration_ms"].is_u64());
+        assert!(v["fields"]["aws_calls"].as_u64().unwrap() > 0);
+        let span = &v["span"];
+        assert_eq!(span["request_type"], kind, "{v}");
+        assert_eq!(span["logical_id"], "DeployerUser");
+        assert!(span["stack_id"]
+            .as_str()
+            .unwrap()
+            .contains(":stack/payments-ci/"));
+        assert!(v["spans"].to_string().contains(kind), "{v}");
+    }
+    let _ = std::fs::remove_file(&log_path);
+}
