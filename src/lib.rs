@@ -24,7 +24,7 @@ use std::time::Duration;
 /// (`AWS_ENDPOINT_URL`) from the standard configuration, nothing else.
 pub async fn app_from_env() -> Result<handler::App, std::io::Error> {
     let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(8)
+        .with_max_attempts(10)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(5));
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
