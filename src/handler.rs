@@ -9,7 +9,7 @@ use crate::apply::{Budget, Executor, Outcome, Progress};
 use crate::envelope::{self, Answer, Request, RequestType};
 use crate::error::{Error, Violation, Violations};
 use crate::guardrails::Guardrails;
-use crate::observe::{self, Clients, Depth};
+use crate::observe::{self, Clients, Depth, Expect};
 use crate::plan::{self, Secrets};
 use crate::respond::Responder;
 use crate::spec::{self, UserSpec};
@@ -47,7 +47,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            max_in_flight: 8,
+            max_in_flight: 16,
             deadline_margin: Duration::from_secs(10),
         }
     }
@@ -308,7 +308,12 @@ async fn create_or_update(
     // replacement); a Create names the user it tried to make.
     let failed_id = existing_id.unwrap_or(&spec.user_name).to_string();
     let exec = Executor::new(&app.clients, &spec.user_name, &req.stack_id, budget);
-    match converge(app, &exec, &spec, owner, budget).await {
+    // A Create most likely finds nothing; an Update most likely finds everything.
+    let expect = match existing_id {
+        Some(old) if old == spec.user_name => Expect::Exists,
+        _ => Expect::Absent,
+    };
+    match Box::pin(converge(app, &exec, &spec, owner, budget, expect)).await {
         Ok(()) => {
             let out = exec.outcome();
             Answer::success(spec.user_name.clone(), data(&spec, &out))
@@ -323,7 +328,7 @@ async fn create_or_update(
                     spec.user_name
                 ));
                 let names = std::slice::from_ref(&spec.secret_name);
-                match delete_user(app, owner, &spec.user_name, names, budget).await {
+                match Box::pin(delete_user(app, owner, &spec.user_name, names, budget)).await {
                     Ok(()) => reason.push_str(". Everything this request created was removed"),
                     Err(c) => {
                         tracing::error!(error = %c, "could not remove the partially created user");
@@ -372,15 +377,18 @@ async fn converge(
     spec: &UserSpec,
     owner: &Owner,
     budget: &Budget,
+    expect: Expect,
 ) -> Result<(), Error> {
     let c = &app.clients;
     check_time(
         budget,
         format!("reading the current state of user {}", spec.user_name),
     )?;
+    // Boxed: these futures are large, and a deep stack of them overflows a 2 MiB
+    // thread stack in debug builds.
     let (user, desired) = futures::try_join!(
-        observe::user(c, &spec.user_name, Depth::Converge),
-        observe::secret(c, &spec.secret_name),
+        Box::pin(observe::user(c, &spec.user_name, Depth::Converge, expect)),
+        observe::secret(c, &spec.secret_name, expect),
     )?;
     // The secret the user's tag names, when it is not the one wanted now: SecretName
     // changed, or keys were disabled.
@@ -390,7 +398,7 @@ async fn converge(
         .filter(|n| *n != spec.secret_name)
         .map(str::to_string);
     let previous = match &previous_name {
-        Some(n) => observe::secret(c, n).await?,
+        Some(n) => observe::secret(c, n, Expect::Exists).await?,
         None => None,
     };
     let plan = plan::plan(
@@ -409,7 +417,7 @@ async fn converge(
         secret_arn: desired.as_ref().map(|s| s.arn.clone()),
         ..Outcome::default()
     });
-    exec.run(&plan).await
+    Box::pin(exec.run(&plan)).await
 }
 
 async fn delete(
@@ -432,7 +440,7 @@ async fn delete(
     if let Some(n) = req.props.get("SecretName").and_then(Value::as_str) {
         names.push(n.to_string());
     }
-    match delete_user(app, owner, physical_id, &names, budget).await {
+    match Box::pin(delete_user(app, owner, physical_id, &names, budget)).await {
         Ok(()) => Answer::success(physical_id, HashMap::new()),
         Err(e) => Answer::failed(physical_id, e.to_string()),
     }
@@ -454,12 +462,12 @@ async fn delete_user(
     names.sort();
     names.dedup();
     let (user, mut secrets) = futures::try_join!(
-        observe::user(c, user_name, Depth::Delete),
-        futures::future::try_join_all(names.iter().map(|n| observe::secret(c, n))),
+        Box::pin(observe::user(c, user_name, Depth::Delete, Expect::Exists)),
+        futures::future::try_join_all(names.iter().map(|n| observe::secret(c, n, Expect::Exists))),
     )?;
     if let Some(n) = user.as_ref().and_then(|u| tag(&u.tags, TAG_SECRET_NAME)) {
         if !names.iter().any(|x| x == n) {
-            secrets.push(observe::secret(c, n).await?);
+            secrets.push(observe::secret(c, n, Expect::Exists).await?);
         }
     }
     let secrets: Vec<_> = secrets.into_iter().flatten().collect();

@@ -31,8 +31,23 @@ fn tag_pairs(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What the caller expects to find. The answer decides the read strategy: a thing that
+/// most likely exists is read with every call at once (one round trip); one that most
+/// likely does not (a Create) is probed first, so a new user costs one GetUser instead
+/// of a handful of list calls that can only answer "no such user".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Exists,
+    Absent,
+}
+
 /// `None` when the user does not exist.
-pub async fn user(c: &Clients, name: &str, depth: Depth) -> Result<Option<ObservedUser>> {
+pub async fn user(
+    c: &Clients,
+    name: &str,
+    depth: Depth,
+    expect: Expect,
+) -> Result<Option<ObservedUser>> {
     let iam = &c.iam;
     let reading = |what: &str| format!("reading {what} of user {name}");
 
@@ -101,10 +116,18 @@ pub async fn user(c: &Clients, name: &str, depth: Depth) -> Result<Option<Observ
     };
     let extras: OptionFuture<_> = (depth == Depth::Delete).then(|| extras(c, name)).into();
 
-    let (user, managed, inline_names, groups, keys, extras) =
-        futures::try_join!(get, managed, inline_names, groups, keys, async {
+    let lists = async {
+        futures::try_join!(managed, inline_names, groups, keys, async {
             extras.await.transpose()
-        })?;
+        })
+    };
+    let (user, (managed, inline_names, groups, keys, extras)) = match expect {
+        Expect::Exists => futures::try_join!(get, lists)?,
+        Expect::Absent => match get.await? {
+            None => return Ok(None),
+            found => (found, lists.await?),
+        },
+    };
     let Some(user) = user else {
         return Ok(None);
     };
@@ -295,7 +318,7 @@ fn percent_decode(s: &str) -> String {
 
 /// `None` when the secret does not exist. The secret's value is read only to learn
 /// which key it holds; the secret access key is dropped at once.
-pub async fn secret(c: &Clients, name: &str) -> Result<Option<ObservedSecret>> {
+pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<ObservedSecret>> {
     let sm = &c.sm;
     let describe = async {
         match sm.describe_secret().secret_id(name).send().await {
@@ -320,7 +343,13 @@ pub async fn secret(c: &Clients, name: &str) -> Result<Option<ObservedSecret>> {
             )),
         }
     };
-    let (desc, access_key_id) = futures::try_join!(describe, value)?;
+    let (desc, access_key_id) = match expect {
+        Expect::Exists => futures::try_join!(describe, value)?,
+        Expect::Absent => match describe.await? {
+            None => return Ok(None),
+            found => (found, value.await?),
+        },
+    };
     let Some(desc) = desc else {
         return Ok(None);
     };
