@@ -88,7 +88,7 @@ pub fn parse_raw(raw: &str) -> Result<Request, Unanswerable> {
     if let Ok(v) = serde_json::from_str::<Value>(raw) {
         return parse(&v);
     }
-    let fields: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+    let fields: std::collections::BTreeMap<LooseKey, Box<serde_json::value::RawValue>> =
         serde_json::from_str(raw).map_err(|e| {
             Unanswerable(format!(
                 "the event is not a JSON object ({e}), so it has no ResponseURL to answer"
@@ -97,11 +97,16 @@ pub fn parse_raw(raw: &str) -> Result<Request, Unanswerable> {
     let mut event = serde_json::Map::new();
     let mut unreadable = Vec::new();
     for (k, v) in &fields {
+        let name: String = k.name.chars().take(64).collect();
+        if k.lossy {
+            unreadable.push(format!("field name {name:?} could not be read"));
+            continue;
+        }
         match serde_json::from_str::<Value>(v.get()) {
             Ok(value) => {
-                event.insert(k.clone(), value);
+                event.insert(k.name.clone(), value);
             }
-            Err(e) => unreadable.push(format!("{k} could not be read ({e})")),
+            Err(e) => unreadable.push(format!("{name} could not be read ({e})")),
         }
     }
     let mut req = parse(&Value::Object(event))?;
@@ -111,6 +116,45 @@ pub fn parse_raw(raw: &str) -> Result<Request, Unanswerable> {
         req.problem = Some(problems.join("; "));
     }
     Ok(req)
+}
+
+/// A field name read as bytes: a lone surrogate in a name must not make the whole
+/// event unreadable when its ResponseURL is fine.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct LooseKey {
+    name: String,
+    lossy: bool,
+}
+
+impl<'de> serde::Deserialize<'de> for LooseKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = LooseKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LooseKey, E> {
+                Ok(LooseKey {
+                    name: v.to_string(),
+                    lossy: false,
+                })
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<LooseKey, E> {
+                Ok(match std::str::from_utf8(v) {
+                    Ok(s) => LooseKey {
+                        name: s.to_string(),
+                        lossy: false,
+                    },
+                    Err(_) => LooseKey {
+                        name: String::from_utf8_lossy(v).into_owned(),
+                        lossy: true,
+                    },
+                })
+            }
+        }
+        d.deserialize_bytes(Visit)
+    }
 }
 
 pub fn parse(event: &Value) -> Result<Request, Unanswerable> {

@@ -30,10 +30,21 @@ pub struct Guardrails {
 pub const PRIVILEGED_MANAGED: &[&str] =
     &["AdministratorAccess", "IAMFullAccess", "PowerUserAccess"];
 const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
-const SENSITIVE_ON_STAR: &[&str] = &[
-    "iam:passrole",
-    "iam:createaccesskey",
-    "iam:attachuserpolicy",
+/// Actions that escalate when allowed broadly, with a resource that only a broad
+/// pattern matches.
+const SENSITIVE_ON_STAR: &[(&str, &str)] = &[
+    (
+        "iam:passrole",
+        "arn:aws:iam::000000000000:role/planton-probe",
+    ),
+    (
+        "iam:createaccesskey",
+        "arn:aws:iam::000000000000:user/planton-probe",
+    ),
+    (
+        "iam:attachuserpolicy",
+        "arn:aws:iam::000000000000:user/planton-probe",
+    ),
 ];
 
 pub fn default_denied() -> Vec<String> {
@@ -221,15 +232,29 @@ pub fn privileged(doc: &Value) -> Option<String> {
         if st.get("NotAction").is_some() {
             return Some("every action except those in NotAction".into());
         }
-        let on_star =
-            st.get("NotResource").is_some() || strings(st.get("Resource")).iter().any(|r| r == "*");
+        let resources = strings(st.get("Resource"));
+        let not_resource = st.get("NotResource").is_some();
         for action in strings(st.get("Action")) {
             let a = action.to_ascii_lowercase();
-            if a == "*" || a == "iam:*" {
-                return Some(format!("the action {action}"));
+            // A pattern matching an IAM action nobody has named covers every IAM
+            // action: `*`, `iam:*`, and spellings like `**`, `iam:**`, `i*`, `*:*`.
+            if glob(&a, "iam:planton-probe-no-such-action") {
+                return Some(format!("the action {action} (every IAM action)"));
             }
-            if on_star && SENSITIVE_ON_STAR.iter().any(|s| glob(&a, s)) {
-                return Some(format!("the action {action} on every resource (*)"));
+            for (sensitive, probe) in SENSITIVE_ON_STAR {
+                // Broad: a resource pattern matching a role or user nobody has named,
+                // in an account nobody has, is as good as `*`.
+                let broad = not_resource
+                    || resources
+                        .iter()
+                        .any(|r| glob(&r.to_ascii_lowercase(), probe));
+                if glob(&a, sensitive) && broad {
+                    let what = resources
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("NotResource");
+                    return Some(format!("the action {action} on every resource ({what})"));
+                }
             }
         }
     }
@@ -307,6 +332,29 @@ mod tests {
                 json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/x"}}),
                 true,
             ),
+            (
+                statement(json!("iam:**"), "arn:aws:iam::123456789012:user/u"),
+                true,
+            ),
+            (statement(json!("**"), "arn:aws:s3:::b"), true),
+            (statement(json!("i*"), "arn:aws:s3:::b"), true),
+            (
+                statement(json!("iam:PassRole"), "arn:aws:iam::*:role/*"),
+                true,
+            ),
+            (statement(json!("iam:PassRole"), "arn:*"), true),
+            (
+                statement(json!("iam:CreateAccessKey"), "arn:aws:iam::*:user/*"),
+                true,
+            ),
+            (
+                statement(
+                    json!("iam:PassRole"),
+                    "arn:aws:iam::123456789012:role/app-*",
+                ),
+                false,
+            ),
+            (statement(json!("s3:Get*"), "*"), false),
         ];
         for (doc, want) in cases {
             assert_eq!(privileged(&doc).is_some(), want, "{doc}");

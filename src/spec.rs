@@ -122,7 +122,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
             v.push(Violation::new(
-                key.clone(),
+                clip(key),
                 format!("not a property of Custom::PlantonIamUser{hint}"),
             ));
         }
@@ -669,6 +669,11 @@ fn tags(v: &mut Vec<Violation>, obj: &Map<String, Value>) -> Vec<(String, String
 
 /// A likely intended property for a typo, so "Usernme" gets a hint instead of a shrug.
 fn suggest(key: &str) -> Option<&'static str> {
+    // Longer than every property by more than 3: no property is within distance 3, and
+    // a hostile 256 KB key must not cost seconds of edit distance.
+    if key.chars().count() > 3 + PROPERTIES.iter().map(|p| p.len()).max().unwrap_or(0) {
+        return None;
+    }
     let lower = key.to_ascii_lowercase();
     PROPERTIES
         .iter()
