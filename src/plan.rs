@@ -488,7 +488,10 @@ fn plan_key(
             );
         }
         let want_kms = ks.kms_key_id.clone();
-        if want_kms != s.kms_key_id && !(want_kms.is_none() && is_default_kms(&s.kms_key_id)) {
+        // DescribeSecret names no key for the AWS managed one, however it was asked for.
+        let same = want_kms == s.kms_key_id
+            || (is_default_kms(&want_kms) && is_default_kms(&s.kms_key_id));
+        if !same {
             p.add(
                 Change::SetSecretKms {
                     secret_id: s.arn.clone(),

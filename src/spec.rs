@@ -15,9 +15,10 @@ pub const MAX_MANAGED_POLICIES: usize = 20;
 pub const MAX_GROUPS: usize = 10;
 pub const MAX_INLINE_TOTAL: usize = 2048;
 pub const MAX_TAGS_TOTAL: usize = 50;
-/// Tags this resource writes itself (stack id, logical id, secret name); they count
-/// toward IAM's 50-tag limit, so templates get the rest.
-pub const OWNERSHIP_TAGS: usize = 3;
+/// Tags this resource writes itself; they count toward the 50-tag limit of IAM users
+/// (stack id, logical id, secret name: 3) and of secrets (stack id, logical id, user
+/// name, key serial: 4). Template tags go on both, so they get what the secret leaves.
+pub const OWNERSHIP_TAGS: usize = 4;
 pub const MAX_SECRET_NAME: usize = 256;
 pub const RESERVED_TAG_PREFIX: &str = "planton:";
 pub const DEFAULT_SECRET_PREFIX: &str = "planton/iam-user/";
@@ -580,7 +581,7 @@ fn tags(v: &mut Vec<Violation>, obj: &Map<String, Value>) -> Vec<(String, String
         v.push(Violation::new(
             "Tags",
             format!(
-                "{} tags given; at most {max} (IAM allows {MAX_TAGS_TOTAL} per user and this resource uses {OWNERSHIP_TAGS} for ownership)",
+                "{} tags given; at most {max} (IAM and Secrets Manager allow {MAX_TAGS_TOTAL} and this resource uses {OWNERSHIP_TAGS} for ownership)",
                 items.len()
             ),
         ));

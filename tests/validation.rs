@@ -131,8 +131,8 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
         ),
         (
             "too many tags",
-            json!({"UserName": "v-t1", "Tags": tags(48)}),
-            vec!["Tags", "at most 47"],
+            json!({"UserName": "v-t1", "Tags": tags(47)}),
+            vec!["Tags", "at most 46"],
         ),
         (
             "aws: tag",

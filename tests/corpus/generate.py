@@ -197,7 +197,7 @@ CASES = [
     ("tags-aws-prefix", lambda nn: event(nn, answer("Tags[1].Key", "aws: prefix is reserved"),
         {"UserName": f"corpus-{nn}-tags", "Tags": [{"Key": "team", "Value": "corpus"},
                                                     {"Key": "AWS:cloudformation:stack-name", "Value": "x"}]})),
-    ("tags-too-many", lambda nn: event(nn, answer("Tags", "60 tags given", "at most 47"),
+    ("tags-too-many", lambda nn: event(nn, answer("Tags", "60 tags given", "at most 46"),
         {"UserName": f"corpus-{nn}-tags", "Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(60)]})),
     ("tags-ten-thousand-bad", lambda nn: event(nn, answer("Tags", "10000 tags given", "[truncated]"),
         {"UserName": f"corpus-{nn}-tags", "Tags": [{"Key": f"aws:k{i}", "Value": "v"} for i in range(10000)]})),
