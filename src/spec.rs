@@ -129,6 +129,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
         }
     }
 
+    let mut user_name_ok = false;
     let user_name = match obj.get("UserName") {
         None | Some(Value::Null) => {
             v.push(Violation::new("UserName", "is required"));
@@ -136,7 +137,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
         }
         Some(val) => match scalar(val) {
             Some(s) => {
-                check_iam_name(&mut v, "UserName", &s, MAX_USER_NAME);
+                user_name_ok = check_iam_name(&mut v, "UserName", &s, MAX_USER_NAME);
                 s
             }
             None => {
@@ -228,9 +229,18 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
     };
     let secret_name =
         opt_string(&mut v, obj, "SecretName").unwrap_or_else(|| default_secret_name(&user_name));
-    if obj.contains_key("SecretName") {
-        if let Some(rule) = secret_name_rule(&secret_name) {
+    if let Some(rule) = secret_name_rule(&secret_name) {
+        if obj.contains_key("SecretName") {
             v.push(Violation::new("SecretName", rule));
+        } else if user_name_ok && !disabled {
+            // IAM allows "," in user names; Secrets Manager does not in secret names.
+            v.push(Violation::new(
+                "SecretName",
+                format!(
+                    "not given, and the default {:?} is not a valid secret name (Secrets Manager allows only letters, digits and /_+=.@-): set SecretName",
+                    clip(&secret_name)
+                ),
+            ));
         }
     }
     let kms_key_id = opt_string(&mut v, obj, "SecretKmsKeyId");

@@ -3,6 +3,7 @@
 //! minimal Lambda Runtime API that drives the real binary.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use std::io::{BufRead, BufReader};
