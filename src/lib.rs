@@ -44,11 +44,23 @@ pub fn app_from_config(
     config: &aws_config::SdkConfig,
     settings: handler::Settings,
 ) -> Result<handler::App, std::io::Error> {
+    use aws_sdk_iam::config::retry::{RetryPartition, TokenBucket};
+    // The SDK's default retry quota (a token bucket of 500 shared by every client of a
+    // service in the process, 5 tokens per throttling retry) is a circuit breaker for
+    // outages; under IAM's routine throttling it runs dry and turns throttles into
+    // failures. Retries here are bounded by the attempt limit and the deadline instead.
+    let partition = |name: &'static str| {
+        RetryPartition::custom(name)
+            .token_bucket(TokenBucket::unlimited())
+            .build()
+    };
     let calls = calls::CallLog::default();
     let iam = aws_sdk_iam::config::Builder::from(config)
+        .retry_partition(partition("planton-iam"))
         .interceptor(calls.clone())
         .build();
     let sm = aws_sdk_secretsmanager::config::Builder::from(config)
+        .retry_partition(partition("planton-secretsmanager"))
         .interceptor(calls.clone())
         .build();
     Ok(handler::App {

@@ -15,6 +15,9 @@
 mod common;
 
 use common::*;
+
+/// Straight to the emulator.
+const FAULTS: Option<fn() -> FaultConfig> = None;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;

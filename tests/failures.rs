@@ -5,6 +5,9 @@
 mod common;
 
 use common::*;
+
+/// Straight to the emulator.
+const FAULTS: Option<fn() -> FaultConfig> = None;
 use planton_iam_user::guardrails::Guardrails;
 use planton_iam_user::handler;
 use serde_json::{json, Value};

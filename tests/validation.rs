@@ -4,6 +4,9 @@
 mod common;
 
 use common::*;
+
+/// Straight to the emulator.
+const FAULTS: Option<fn() -> FaultConfig> = None;
 use serde_json::{json, Value};
 
 fn big_doc(chars: usize) -> Value {

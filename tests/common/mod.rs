@@ -10,6 +10,7 @@ use std::sync::{Mutex, OnceLock};
 
 #[path = "../support/mod.rs"]
 pub mod support;
+pub use support::fault_proxy::{FaultConfig, FaultProxy};
 pub use support::{CfnListener, Emulator};
 
 pub const CREATE: &str = include_str!("../../events/create.json");
@@ -22,10 +23,12 @@ pub const OTHER_STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/other-stack/99999999-2222-3333-4444-555555555555";
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+static PROXY: OnceLock<FaultProxy> = OnceLock::new();
 
 /// Starts the strict emulator once per test binary and points the standard SDK
-/// configuration at it. It exits by itself when this process ends (its stdin closes),
-/// so no test leaves a server behind.
+/// configuration at it, or, when the test crate declares `FAULTS`, at a fault-injecting
+/// proxy in front of it. The emulator exits by itself when this process ends (its stdin
+/// closes), so no test leaves a server behind.
 pub fn emulator_url() -> &'static str {
     &EMULATOR
         .get_or_init(|| {
@@ -33,10 +36,22 @@ pub fn emulator_url() -> &'static str {
             for (k, v) in emu.env() {
                 std::env::set_var(k, v);
             }
+            if let Some(faults) = crate::FAULTS {
+                let proxy = FaultProxy::start(&emu.url);
+                proxy.set(faults());
+                std::env::set_var("AWS_ENDPOINT_URL", proxy.url());
+                let _ = PROXY.set(proxy);
+            }
             std::env::remove_var("AWS_PROFILE");
             emu
         })
         .url
+}
+
+/// The fault-injecting proxy the function talks through, if this test crate has one.
+pub fn proxy() -> Option<&'static FaultProxy> {
+    emulator_url();
+    PROXY.get()
 }
 
 /// The app exactly as `main` builds it, from the environment.
@@ -47,10 +62,12 @@ pub async fn app() -> App {
     app
 }
 
-/// Test-side clients for arranging and inspecting state, on the same emulator.
+/// Test-side clients for arranging and inspecting state: straight to the emulator,
+/// never through the fault proxy.
 pub async fn aws() -> (aws_sdk_iam::Client, aws_sdk_secretsmanager::Client) {
-    emulator_url();
+    let direct = emulator_url();
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(direct)
         .load()
         .await;
     (
