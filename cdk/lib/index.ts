@@ -1,0 +1,1 @@
+export * from './planton-iam-user';

@@ -1,0 +1,568 @@
+import { CustomResource, Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+/** The CloudFormation resource type served by the planton-iam-user function. */
+export const PLANTON_IAM_USER_RESOURCE_TYPE = 'Custom::PlantonIamUser';
+
+/** The user's access key, stored in Secrets Manager by the function. */
+export interface PlantonIamUserAccessKeyOptions {
+  /**
+   * Whether the user has an access key (and a secret holding it).
+   * `false` renders `DisableAccessKeys: "true"`: the function deletes the key and the secret.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Raise it to rotate the key (`KeySerial`). A lower or equal serial never rotates.
+   * @default 0 (the function's default; not rendered)
+   */
+  readonly serial?: number;
+  /** @default 'Active' (the function's default; not rendered) */
+  readonly status?: 'Active' | 'Inactive';
+}
+
+/** Where the access key is stored. */
+export interface PlantonIamUserSecretOptions {
+  /**
+   * The secret's name (`SecretName`).
+   * @default `planton/iam-user/<UserName>` (the function's default; not rendered)
+   */
+  readonly name?: string;
+  /**
+   * The KMS key that encrypts the secret (`SecretKmsKeyId`, rendered as the key ARN).
+   * @default the account's `aws/secretsmanager` key
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+export interface PlantonIamUserProps {
+  /** The ARN of the planton-iam-user function, e.g. `Fn.importValue('planton-iam-user-ServiceToken')`. */
+  readonly serviceToken: string;
+  /** 1-64 characters of `A-Za-z0-9+=,.@_-`. Changing it replaces the user. */
+  readonly userName: string;
+  /** `/` or `/a/b/`. @default '/' */
+  readonly path?: string;
+  /** At most 20. */
+  readonly managedPolicies?: iam.IManagedPolicy[];
+  /**
+   * Inline policies by name. Rendered at synth time, so statements added to a document
+   * after the user was declared are included. All documents together: at most 2048
+   * characters, whitespace not counted.
+   */
+  readonly inlinePolicies?: Record<string, iam.PolicyDocument>;
+  /** At most 10. */
+  readonly groups?: iam.IGroup[];
+  readonly permissionsBoundary?: iam.IManagedPolicy;
+  /** At most 47; `aws:` and `planton:` prefixes are reserved. Mirrored on the secret. */
+  readonly tags?: Record<string, string>;
+  readonly accessKey?: PlantonIamUserAccessKeyOptions;
+  readonly secret?: PlantonIamUserSecretOptions;
+  /**
+   * How long CloudFormation waits for the function's answer (`ServiceTimeout`).
+   * @default CloudFormation's default (3600 seconds)
+   */
+  readonly serviceTimeout?: Duration;
+}
+
+// The function's limits (src/spec.rs).
+const MAX_USER_NAME = 64;
+const MAX_IAM_NAME = 128;
+const MAX_PATH = 512;
+const MAX_MANAGED_POLICIES = 20;
+const MAX_GROUPS = 10;
+const MAX_INLINE_TOTAL = 2048;
+const MAX_TAGS_TOTAL = 50;
+const OWNERSHIP_TAGS = 3;
+const MAX_TAGS = MAX_TAGS_TOTAL - OWNERSHIP_TAGS;
+const MAX_SECRET_NAME = 256;
+
+/**
+ * An IAM service-account user created by the `Custom::PlantonIamUser` function, with its
+ * access key stored in Secrets Manager. The template only ever holds ARNs.
+ */
+export class PlantonIamUser extends Construct {
+  /** The user name (the resource's physical id). */
+  public readonly userName: string;
+  /** The user's ARN. */
+  public readonly userArn: string;
+  /** The user's unique id (`AIDA...`). */
+  public readonly userId: string;
+  /** The underlying custom resource. */
+  public readonly resource: CustomResource;
+
+  private readonly _secret?: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, givenProps: PlantonIamUserProps) {
+    super(scope, id);
+    // What is rendered and checked is what was given now, even if the caller's lists
+    // change later (documents are the exception: they are rendered at synth).
+    const props: PlantonIamUserProps = {
+      ...givenProps,
+      managedPolicies: givenProps.managedPolicies && [...givenProps.managedPolicies],
+      groups: givenProps.groups && [...givenProps.groups],
+      inlinePolicies: givenProps.inlinePolicies && { ...givenProps.inlinePolicies },
+      tags: givenProps.tags && { ...givenProps.tags },
+    };
+
+    const violations = validateProps(props, Stack.of(this).partition);
+    if (violations.length > 0) {
+      throw new Error(this.formatViolations(violations));
+    }
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: props.serviceToken,
+      resourceType: PLANTON_IAM_USER_RESOURCE_TYPE,
+      serviceTimeout: props.serviceTimeout,
+      properties: renderProperties(props),
+    });
+
+    // Documents are mutable and rendered lazily: check them (and anything that needs
+    // resolving) when the app is synthesized.
+    this.node.addValidation({
+      validate: () => {
+        const v = validateAtSynth(Stack.of(this), props);
+        // CDK prefixes each message with the construct path.
+        return v.map(([prop, rule]) => `PlantonIamUser ${prop}: ${rule}`);
+      },
+    });
+
+    this.userName = this.resource.ref;
+    this.userArn = this.resource.getAttString('Arn');
+    this.userId = this.resource.getAttString('UserId');
+
+    if (props.accessKey?.enabled !== false) {
+      this._secret = secretsmanager.Secret.fromSecretAttributes(this, 'Secret', {
+        secretCompleteArn: this.resource.getAttString('SecretArn'),
+        encryptionKey: props.secret?.encryptionKey,
+      });
+    }
+  }
+
+  /**
+   * The secret holding the access key (`{AccessKeyId, SecretAccessKey, UserName, UserArn}`),
+   * from the resource's `SecretArn` attribute. Throws when access keys are disabled.
+   */
+  public get secret(): secretsmanager.ISecret {
+    if (!this._secret) {
+      throw new Error(
+        `PlantonIamUser ${this.node.path}: this user has no secret because accessKey.enabled is false (DisableAccessKeys); enable access keys to read or grant its credentials`,
+      );
+    }
+    return this._secret;
+  }
+
+  /**
+   * Lets `grantee` read the credentials: `secretsmanager:GetSecretValue` and
+   * `secretsmanager:DescribeSecret` on the secret and, when the secret has its own key,
+   * `kms:Decrypt` on that key through Secrets Manager (`kms:ViaService`). Throws when
+   * access keys are disabled.
+   */
+  public grantReadCredentials(grantee: iam.IGrantable): iam.Grant {
+    const secret = this.secret;
+    // For a key whose policy this app controls, grantRead adds kms:Decrypt to the key
+    // policy; for an imported key it silently adds nothing. The identity-policy statement
+    // below covers both (IAM policies count for keys whose policy trusts the account).
+    const grant = secret.grantRead(grantee);
+    const key = secret.encryptionKey;
+    if (!key) return grant;
+    const decrypt = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt'],
+      resourceArns: [key.keyArn],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+      },
+    });
+    return grant.combine(decrypt);
+  }
+
+  private formatViolations(violations: Violation[]): string {
+    return (
+      violations.map(([prop, rule]) => `PlantonIamUser ${prop}: ${rule}`).join('\n') +
+      `\n(in construct ${this.node.path})`
+    );
+  }
+}
+
+type Violation = [property: string, rule: string];
+
+const unresolved = (v: unknown): boolean => Token.isUnresolved(v);
+
+/** Renders the function's properties; everything the user did not give is omitted. */
+function renderProperties(props: PlantonIamUserProps): Record<string, unknown> {
+  const p: Record<string, unknown> = { UserName: props.userName };
+  if (props.path !== undefined) p.Path = props.path;
+  if (props.managedPolicies && props.managedPolicies.length > 0) {
+    p.ManagedPolicyArns = props.managedPolicies.map((m) => m.managedPolicyArn);
+  }
+  const inline = Object.entries(props.inlinePolicies ?? {});
+  if (inline.length > 0) {
+    p.InlinePolicies = Object.fromEntries(
+      inline.map(([name, doc]) => [name, Lazy.any({ produce: () => doc.toJSON() })]),
+    );
+  }
+  if (props.groups && props.groups.length > 0) {
+    p.Groups = props.groups.map((g) => g.groupName);
+  }
+  if (props.permissionsBoundary) {
+    p.PermissionsBoundary = props.permissionsBoundary.managedPolicyArn;
+  }
+  const tags = Object.entries(props.tags ?? {});
+  if (tags.length > 0) {
+    p.Tags = tags.map(([Key, Value]) => ({ Key, Value }));
+  }
+  const key = props.accessKey ?? {};
+  if (key.enabled === false) p.DisableAccessKeys = 'true';
+  if (key.serial !== undefined) p.KeySerial = Tokenization.stringifyNumber(key.serial);
+  if (key.status !== undefined) p.KeyStatus = key.status;
+  // Rendered even when keys are disabled: the function needs it to find the secret to remove.
+  if (props.secret?.name !== undefined) p.SecretName = props.secret.name;
+  if (props.secret?.encryptionKey) p.SecretKmsKeyId = props.secret.encryptionKey.keyArn;
+  return p;
+}
+
+/** The function's rules (src/spec.rs) for everything known when the user is declared. */
+function validateProps(props: PlantonIamUserProps, stackPartition: string): Violation[] {
+  const v: Violation[] = [];
+  const partition = unresolved(stackPartition) ? undefined : stackPartition;
+
+  if (typeof props.userName !== 'string') {
+    v.push(['UserName', 'is required']);
+  } else if (!unresolved(props.userName)) {
+    const rule = iamNameRule(props.userName, MAX_USER_NAME);
+    if (rule) v.push(['UserName', rule]);
+  }
+
+  if (props.path !== undefined && !unresolved(props.path)) {
+    const rule = pathRule(props.path);
+    if (rule) v.push(['Path', rule]);
+  }
+
+  const managed = props.managedPolicies ?? [];
+  if (managed.length > MAX_MANAGED_POLICIES) {
+    v.push([
+      'ManagedPolicyArns',
+      `${managed.length} policies given; IAM attaches at most ${MAX_MANAGED_POLICIES} managed policies to a user`,
+    ]);
+  }
+  managed.forEach((m, i) => {
+    const arn = m.managedPolicyArn;
+    if (!unresolved(arn)) {
+      const rule = policyArnRule(arn, partition);
+      if (rule) v.push([`ManagedPolicyArns[${i}]`, rule]);
+    }
+  });
+
+  const inlineNames = Object.keys(props.inlinePolicies ?? {});
+  for (const name of inlineNames) {
+    if (unresolved(name)) continue;
+    const rule = iamNameRule(name, MAX_IAM_NAME);
+    if (rule) v.push([`InlinePolicies.${clip(name)}`, rule]);
+  }
+
+  const groups = props.groups ?? [];
+  if (groups.length > MAX_GROUPS) {
+    v.push(['Groups', `${groups.length} groups given; IAM puts a user in at most ${MAX_GROUPS} groups`]);
+  }
+  groups.forEach((g, i) => {
+    const name = g.groupName;
+    if (unresolved(name)) return;
+    const rule = iamNameRule(name, MAX_IAM_NAME);
+    if (rule) v.push([`Groups[${i}]`, rule]);
+  });
+
+  if (props.permissionsBoundary) {
+    const arn = props.permissionsBoundary.managedPolicyArn;
+    if (!unresolved(arn)) {
+      const rule = policyArnRule(arn, partition);
+      if (rule) v.push(['PermissionsBoundary', rule]);
+    }
+  }
+
+  v.push(...tagViolations(props.tags ?? {}));
+
+  const key = props.accessKey ?? {};
+  if (key.serial !== undefined && !unresolved(key.serial)) {
+    if (typeof key.serial !== 'number' || !Number.isSafeInteger(key.serial) || key.serial < 0) {
+      v.push(['KeySerial', `must be a whole number 0 or greater, got ${clip(String(key.serial))}`]);
+    }
+  }
+  if (key.status !== undefined && !unresolved(key.status)) {
+    const s = String(key.status).toLowerCase();
+    if (s !== 'active' && s !== 'inactive') {
+      v.push(['KeyStatus', `must be Active or Inactive, got ${quote(String(key.status))}`]);
+    }
+  }
+
+  const secretName = props.secret?.name;
+  if (secretName !== undefined && !unresolved(secretName)) {
+    const rule = secretNameRule(secretName);
+    if (rule) v.push(['SecretName', rule]);
+  }
+  const kmsKey = props.secret?.encryptionKey?.keyArn;
+  if (kmsKey !== undefined && !unresolved(kmsKey)) {
+    if (kmsKey.length === 0 || kmsKey.length > 2048 || /[\s\p{Cc}]/u.test(kmsKey)) {
+      v.push([
+        'SecretKmsKeyId',
+        'must be a KMS key id, key ARN, alias name or alias ARN (1-2048 characters, no spaces)',
+      ]);
+    }
+  }
+  return v;
+}
+
+function tagViolations(tags: Record<string, string>): Violation[] {
+  const v: Violation[] = [];
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_TAGS) {
+    v.push([
+      'Tags',
+      `${entries.length} tags given; at most ${MAX_TAGS} (IAM allows ${MAX_TAGS_TOTAL} per user and this resource uses ${OWNERSHIP_TAGS} for ownership)`,
+    ]);
+  }
+  const seen = new Set<string>();
+  entries.forEach(([key, value], i) => {
+    const prop = `Tags[${i}]`;
+    if (unresolved(key)) return;
+    const kn = [...key].length;
+    if (kn === 0 || kn > 128 || !TAG_CHARS.test(key)) {
+      v.push([`${prop}.Key`, `must be 1-128 characters of letters, digits, spaces and _.:/=+-@ (got ${quote(key)})`]);
+      return;
+    }
+    const lower = key.toLowerCase();
+    if (lower.startsWith('aws:')) {
+      v.push([`${prop}.Key`, 'the aws: prefix is reserved by AWS']);
+      return;
+    }
+    if (lower.startsWith('planton:')) {
+      v.push([`${prop}.Key`, "the planton: prefix is reserved for this resource's ownership tags"]);
+      return;
+    }
+    if (!unresolved(value)) {
+      const text = String(value ?? '');
+      const vn = [...text].length;
+      if (vn > 256 || !TAG_CHARS.test(text)) {
+        v.push([
+          `${prop}.Value`,
+          `must be 0-256 characters of letters, digits, spaces and _.:/=+-@ (got ${vn} characters)`,
+        ]);
+        return;
+      }
+    }
+    if (seen.has(lower)) {
+      v.push([`${prop}.Key`, `${key} is given twice (tag keys are case-insensitive)`]);
+      return;
+    }
+    seen.add(lower);
+  });
+  return v;
+}
+
+/**
+ * Rules that need the resolved template: inline documents (shape and total size, as
+ * CloudFormation will deliver them) and duplicate policies or groups.
+ */
+function validateAtSynth(stack: Stack, props: PlantonIamUserProps): Violation[] {
+  const v: Violation[] = [];
+  const resolve = (x: unknown): unknown => {
+    try {
+      return stack.resolve(x);
+    } catch {
+      return undefined;
+    }
+  };
+
+  const seenPolicies = new Set<string>();
+  (props.managedPolicies ?? []).forEach((m, i) => {
+    const resolved = resolve(m.managedPolicyArn);
+    if (resolved === undefined) return;
+    const k = JSON.stringify(resolved);
+    if (seenPolicies.has(k)) {
+      v.push([`ManagedPolicyArns[${i}]`, `${display(resolved)} is listed twice`]);
+    }
+    seenPolicies.add(k);
+  });
+
+  const seenGroups = new Set<string>();
+  (props.groups ?? []).forEach((g, i) => {
+    const resolved = resolve(g.groupName);
+    if (resolved === undefined) return;
+    // IAM group names are case-insensitive.
+    const k = typeof resolved === 'string' ? `s:${resolved.toLowerCase()}` : JSON.stringify(resolved);
+    if (seenGroups.has(k)) {
+      v.push([`Groups[${i}]`, `group ${display(resolved)} is listed twice`]);
+    }
+    seenGroups.add(k);
+  });
+
+  let total = 0;
+  let exact = true;
+  for (const [name, doc] of Object.entries(props.inlinePolicies ?? {})) {
+    const prop = `InlinePolicies.${clip(name)}`;
+    const resolved = resolve(doc.toJSON());
+    if (resolved === undefined || resolved === null || typeof resolved !== 'object' || Array.isArray(resolved)) {
+      v.push([prop, 'document must have a Statement (an object or a non-empty list)']);
+      continue;
+    }
+    const d = resolved as Record<string, unknown>;
+    if (isIntrinsic(d)) continue; // the whole document is computed at deploy time
+    if (d.Version !== '2012-10-17') {
+      v.push([prop, 'document must have "Version": "2012-10-17"']);
+    }
+    const st = d.Statement;
+    const stOk = Array.isArray(st) ? st.length > 0 : st !== null && typeof st === 'object';
+    if (!stOk) {
+      v.push([prop, 'document must have a Statement (an object or a non-empty list)']);
+    }
+    const size = deliveredSize(d);
+    if (size === undefined) continue; // its size is only known at deploy time
+    total += size.chars;
+    exact = exact && size.exact;
+  }
+  if (total > MAX_INLINE_TOTAL) {
+    v.push([
+      'InlinePolicies',
+      `all documents together are ${exact ? '' : 'at least '}${total} characters (whitespace not counted); IAM allows at most ${MAX_INLINE_TOTAL} per user: use a managed policy for the rest`,
+    ]);
+  }
+  return v;
+}
+
+/**
+ * The size the function will measure: the document's JSON as CloudFormation delivers it
+ * (every scalar a string), counting characters that are not whitespace.
+ *
+ * Values computed at deploy time (`Ref`, `Fn::*`, dynamic references) count as an empty
+ * string, so the result is then a lower bound (`exact: false`). A document using
+ * `Fn::If` or `AWS::NoValue` may lose keys at deploy time: undefined (not checked).
+ */
+function deliveredSize(doc: unknown): { chars: number; exact: boolean } | undefined {
+  let exact = true;
+  let unknowable = false;
+  const deliver = (x: unknown): unknown => {
+    if (x === null || x === undefined) return x;
+    if (Array.isArray(x)) return x.map(deliver);
+    if (typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      if (isIntrinsic(o)) {
+        if ('Fn::If' in o || JSON.stringify(o).includes('AWS::NoValue')) unknowable = true;
+        exact = false;
+        return '';
+      }
+      return Object.fromEntries(Object.entries(o).map(([k, val]) => [k, deliver(val)]));
+    }
+    if (typeof x === 'string') {
+      if (x.includes('{{resolve:')) {
+        exact = false;
+        return '';
+      }
+      return x;
+    }
+    return String(x);
+  };
+  const delivered = deliver(doc);
+  if (unknowable) return undefined;
+  const json = JSON.stringify(delivered) ?? '';
+  return { chars: [...json.replace(/\p{White_Space}/gu, '')].length, exact };
+}
+
+/** A resolved value for a message: `arn:${AWS::Partition}:iam::aws:policy/X` for a join. */
+function display(resolved: unknown): string {
+  const part = (x: unknown): string => {
+    if (typeof x === 'string') return x;
+    if (x && typeof x === 'object' && !Array.isArray(x)) {
+      const o = x as Record<string, unknown>;
+      if (typeof o.Ref === 'string') return `\${${o.Ref}}`;
+      const join = o['Fn::Join'];
+      if (Array.isArray(join) && join[0] === '' && Array.isArray(join[1])) return join[1].map(part).join('');
+    }
+    return '${...}';
+  };
+  const s = part(resolved);
+  return s.length > 120 ? `${s.slice(0, 120)}...` : s;
+}
+
+function isIntrinsic(o: Record<string, unknown>): boolean {
+  const keys = Object.keys(o);
+  return keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'));
+}
+
+const IAM_NAME_CHARS = /^[A-Za-z0-9+=,.@_-]*$/;
+const TAG_CHARS = /^[\p{Alphabetic}\p{N} _.:/=+\-@]*$/u;
+const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@-]*$/;
+
+/** Shortens user input quoted back in a message, as the function does. */
+function clip(s: string): string {
+  const chars = [...s];
+  return chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : s;
+}
+
+function quote(s: string): string {
+  return JSON.stringify(clip(s));
+}
+
+function iamNameRule(s: string, max: number): string | undefined {
+  const n = [...s].length;
+  if (n === 0 || n > max || !IAM_NAME_CHARS.test(s)) {
+    return `must be 1-${max} characters of letters, digits and +=,.@_- (got ${quote(s)}, ${n} characters)`;
+  }
+  return undefined;
+}
+
+function pathRule(p: string): string | undefined {
+  const n = [...p].length;
+  if (n > MAX_PATH) return `must be at most ${MAX_PATH} characters (got ${n})`;
+  const printable = /^[\x21-\x7e]*$/.test(p);
+  if (p === '/' || (n >= 3 && p.startsWith('/') && p.endsWith('/') && printable && !p.includes('//'))) {
+    return undefined;
+  }
+  return `must be / or start and end with / with printable ASCII and no empty segment between, like /service-accounts/ (got ${quote(p)})`;
+}
+
+/** `arn:{aws,aws-cn,aws-us-gov}:iam::{aws|account}:policy/{path/}{name}`. */
+function policyArnRule(arn: string, stackPartition: string | undefined): string | undefined {
+  const bad = `must be a managed policy ARN like arn:aws:iam::aws:policy/ReadOnlyAccess or arn:aws:iam::123456789012:policy/name (got ${quote(arn)})`;
+  const parts = splitN(arn, ':', 6);
+  if (parts.length !== 6 || parts[0] !== 'arn' || parts[2] !== 'iam' || parts[3] !== '') return bad;
+  const partition = parts[1];
+  if (!['aws', 'aws-cn', 'aws-us-gov'].includes(partition)) {
+    return `partition ${quote(partition)} is not aws, aws-cn or aws-us-gov`;
+  }
+  const account = parts[4];
+  if (!(account === 'aws' || /^[0-9]{12}$/.test(account))) return bad;
+  if (!parts[5].startsWith('policy/')) return bad;
+  const rest = parts[5].slice('policy/'.length);
+  const slash = rest.lastIndexOf('/');
+  const path = slash >= 0 ? rest.slice(0, slash + 1) : '';
+  const name = slash >= 0 ? rest.slice(slash + 1) : rest;
+  if (name.length === 0 || name.length > 128 || !IAM_NAME_CHARS.test(name)) return bad;
+  if (path !== '' && pathRule(`/${path}`) !== undefined) return bad;
+  if (stackPartition !== undefined && stackPartition !== partition) {
+    return `is in partition ${partition} but the stack is in partition ${stackPartition}`;
+  }
+  return undefined;
+}
+
+function splitN(s: string, sep: string, n: number): string[] {
+  const out: string[] = [];
+  let rest = s;
+  while (out.length < n - 1) {
+    const i = rest.indexOf(sep);
+    if (i < 0) break;
+    out.push(rest.slice(0, i));
+    rest = rest.slice(i + sep.length);
+  }
+  out.push(rest);
+  return out;
+}
+
+function secretNameRule(s: string): string | undefined {
+  const n = [...s].length;
+  if (n === 0 || n > MAX_SECRET_NAME || !SECRET_NAME_CHARS.test(s)) {
+    return `must be 1-${MAX_SECRET_NAME} characters of letters, digits and /_+=.@- (got ${quote(s)}, ${n} characters)`;
+  }
+  return undefined;
+}
