@@ -1,0 +1,233 @@
+//! The benchmark behind `scripts/bench`: the real release binary under a local Lambda
+//! Runtime API, talking to the strict emulator through a proxy that adds a fixed latency
+//! L to every AWS call. Prints, for Create, Update (one tag) and Delete: wall time,
+//! wall time / L (the sequential round trips on the critical path), and the AWS calls
+//! per operation; then cold start, memory over 100 invocations, and the zip size.
+//!
+//! Environment: BENCH_LATENCY_MS (default 100), BENCH_RUNS (default 5).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::fault_proxy::{FaultConfig, FaultProxy};
+use support::runtime_api::RuntimeApi;
+use support::{CfnListener, Emulator};
+
+const STACK: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/bench/11111111-2222-3333-4444-555555555555";
+
+fn env_u64(k: &str, d: u64) -> u64 {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("planton-iam-user");
+    assert!(bin.exists(), "{} missing: run scripts/bench", bin.display());
+    bin
+}
+
+fn spawn(runtime: &RuntimeApi, endpoint: &str, emulator: &Emulator) -> Child {
+    Command::new(binary())
+        .envs(emulator.env())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the function")
+}
+
+/// (VmHWM, VmRSS) in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+struct Driver {
+    runtime: RuntimeApi,
+    listener: CfnListener,
+    n: u64,
+}
+
+impl Driver {
+    async fn send(&mut self, request_type: &str, physical: Option<&str>, props: Value) -> Value {
+        self.n += 1;
+        let id = format!("b{}", self.n);
+        let mut e = json!({
+            "RequestType": request_type, "RequestId": id, "ResponseURL": self.listener.url(&id),
+            "StackId": STACK, "LogicalResourceId": "BenchUser",
+            "ResourceType": "Custom::PlantonIamUser", "ResourceProperties": props,
+        });
+        if let Some(p) = physical {
+            e["PhysicalResourceId"] = json!(p);
+            e["OldResourceProperties"] = json!({});
+        }
+        let inv = self.runtime.invoke(&id, e, Duration::from_secs(120)).await;
+        assert!(inv.ok, "{}", inv.body);
+        let put = self.listener.requests_for(&id);
+        assert_eq!(put.len(), 1);
+        let body: Value = serde_json::from_slice(&put[0].body).unwrap();
+        assert_eq!(body["Status"], "SUCCESS", "{body}");
+        body
+    }
+}
+
+fn props(user: &str, tag: &str) -> Value {
+    let managed: Vec<String> = [
+        "ReadOnlyAccess", "SecurityAudit", "AmazonS3ReadOnlyAccess",
+        "AmazonEC2ReadOnlyAccess", "AmazonDynamoDBReadOnlyAccess", "CloudWatchReadOnlyAccess",
+    ]
+    .iter()
+    .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+    .collect();
+    let doc = |a: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]});
+    json!({
+        "UserName": user,
+        "Path": "/bench/",
+        "ManagedPolicyArns": managed,
+        "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
+        "Groups": ["bench-a", "bench-b"],
+        "Tags": [{"Key": "team", "Value": tag}, {"Key": "env", "Value": "bench"}],
+    })
+}
+
+fn calls(stats: &BTreeMap<String, u64>) -> String {
+    let total: u64 = stats.values().sum();
+    let detail: Vec<String> = stats.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("{total} ({})", detail.join(", "))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let latency = Duration::from_millis(env_u64("BENCH_LATENCY_MS", 100));
+    let runs = env_u64("BENCH_RUNS", 5).max(1);
+    let l = latency.as_secs_f64();
+    println!("planton-iam-user benchmark: L = {} ms per AWS call, {runs} runs, medians", latency.as_millis());
+
+    let emulator = Emulator::start(root);
+    for (k, v) in emulator.env() {
+        std::env::set_var(k, v);
+    }
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let iam = aws_sdk_iam::Client::new(&conf);
+    for g in ["bench-a", "bench-b"] {
+        let _ = iam.create_group().group_name(g).send().await;
+    }
+    let proxy = FaultProxy::start(&emulator.url);
+    proxy.set(FaultConfig { latency, ..FaultConfig::default() });
+
+    let runtime = RuntimeApi::start().await;
+    let mut child = spawn(&runtime, &proxy.url(), &emulator);
+    let pid = child.id();
+    let mut d = Driver { runtime, listener: CfnListener::start().await, n: 0 };
+
+    let mut rows: BTreeMap<&str, (Vec<f64>, String)> = BTreeMap::new();
+    for i in 0..runs {
+        let user = format!("bench-user-{i}");
+        for (op, request, physical, p) in [
+            ("1 Create (6 managed, 3 inline, 2 groups, tags, key)", "Create", None, props(&user, "a")),
+            ("2 Update (one tag changed)", "Update", Some(user.as_str()), props(&user, "b")),
+            ("3 Delete", "Delete", Some(user.as_str()), props(&user, "b")),
+        ] {
+            proxy.reset_stats();
+            let t = Instant::now();
+            d.send(request, physical, p).await;
+            let wall = t.elapsed().as_secs_f64();
+            let entry = rows.entry(op).or_default();
+            entry.0.push(wall);
+            entry.1 = calls(&proxy.stats().by_op);
+        }
+    }
+    println!();
+    println!("| operation | wall (median) | wall / L | AWS calls (last run) |");
+    println!("|---|---|---|---|");
+    for (op, (walls, c)) in &rows {
+        let m = median(walls.clone());
+        println!("| {} | {:.0} ms | {:.2} | {} |", &op[2..], m * 1000.0, m / l, c);
+    }
+
+    // Memory: 100 invocations on the same process, no added latency.
+    proxy.set(FaultConfig::default());
+    let (hwm_before, _) = memory(pid);
+    let mut rss_at_10 = 0;
+    for i in 0..100u64 {
+        let user = format!("bench-mem-{}", i / 3);
+        match i % 3 {
+            0 => d.send("Create", None, props(&user, "a")).await,
+            1 => d.send("Update", Some(&user), props(&user, "b")).await,
+            _ => d.send("Delete", Some(&user), props(&user, "b")).await,
+        };
+        if i == 9 {
+            rss_at_10 = memory(pid).1;
+        }
+    }
+    let (hwm, rss_at_100) = memory(pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    println!();
+    println!(
+        "memory: peak RSS {:.1} MiB after {} invocations (before the first: {:.1} MiB); RSS after 10: {:.1} MiB, after 100: {:.1} MiB",
+        hwm as f64 / 1024.0,
+        100 + 3 * runs,
+        hwm_before as f64 / 1024.0,
+        rss_at_10 as f64 / 1024.0,
+        rss_at_100 as f64 / 1024.0
+    );
+
+    // Cold start: process start to the first request for an event, 10 times.
+    let mut starts = Vec::new();
+    for _ in 0..10 {
+        let rt = RuntimeApi::start().await;
+        let t = Instant::now();
+        let mut c = spawn(&rt, &proxy.url(), &emulator);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = loop {
+            if let Some(at) = *rt.first_next.lock().unwrap() {
+                break at;
+            }
+            assert!(Instant::now() < deadline, "no request for an event within 10 s");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        starts.push(first.duration_since(t).as_secs_f64() * 1000.0);
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    println!(
+        "cold start: median {:.1} ms (min {:.1}, max {:.1}) from process start to the first request for an event",
+        median(starts.clone()),
+        starts.iter().cloned().fold(f64::MAX, f64::min),
+        starts.iter().cloned().fold(0.0, f64::max)
+    );
+    let bin = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
+    println!("binary: {:.2} MiB ({})", bin as f64 / 1048576.0, binary().display());
+    let zip = root.join("target/lambda/planton-iam-user/bootstrap.zip");
+    match std::fs::metadata(&zip) {
+        Ok(m) => println!("zip: {:.2} MiB ({})", m.len() as f64 / 1048576.0, zip.display()),
+        Err(_) => println!("zip: not built (scripts/package builds it)"),
+    }
+    drop(emulator);
+}

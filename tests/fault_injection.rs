@@ -1,0 +1,186 @@
+//! Targeted faults through the proxy, one scenario at a time (the proxy's settings are
+//! process-wide): secret storage failing after the key was minted, a rotation whose
+//! store fails, one call failing N times, and a deadline that arrives midway. All of it
+//! under a TRACE-level log capture that must never contain a minted secret.
+
+mod common;
+
+use common::*;
+use lambda_runtime::tracing::subscriber::filter::EnvFilter;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use support::fault_proxy::FailOp;
+
+/// Through the proxy, no faults until a scenario sets them.
+const FAULTS: Option<fn() -> FaultConfig> = Some(FaultConfig::default);
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn fail(op: &str, times: u32, status: u16, code: &str) -> FaultConfig {
+    FaultConfig {
+        fail_op: Some(FailOp {
+            op: op.into(),
+            times,
+            status,
+            code: code.into(),
+            message: format!("injected {code}"),
+        }),
+        ..FaultConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
+    // Everything the function logs, at TRACE, with the production filter.
+    let logs = Captured::default();
+    let sink = logs.clone();
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::new(
+            planton_iam_user::logging::filter_directives(Some("trace")),
+        ))
+        .with_writer(move || sink.clone())
+        .init();
+    let proxy = proxy().expect("proxy");
+    let cfn = Cfn::new("Faulty").await;
+
+    // A. CreateSecret keeps failing after CreateAccessKey succeeded.
+    proxy.set(fail("CreateSecret", 50, 500, "InternalServiceError"));
+    let keys_before = proxy.minted_key_ids().len();
+    let props = json!({"UserName": "fi-store", "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]});
+    let r = cfn.create(props.clone()).await;
+    r.assert_failed(&[
+        "creating secret planton/iam-user/fi-store",
+        "InternalServiceError",
+        "Everything this request created was removed",
+    ]);
+    assert!(
+        proxy.minted_key_ids().len() > keys_before,
+        "a key was minted before the store failed"
+    );
+    assert!(
+        !user_state("fi-store").await.exists,
+        "user and its key removed"
+    );
+    assert!(!secret_exists("planton/iam-user/fi-store").await);
+    proxy.set(FaultConfig::default());
+    cfn.delete("fi-store", props).await.assert_success();
+
+    // B. A rotation whose PutSecretValue keeps failing: the new key is deleted, the old
+    // one stays current.
+    let v1 = json!({"UserName": "fi-rotate", "KeySerial": "1"});
+    let v2 = json!({"UserName": "fi-rotate", "KeySerial": "2"});
+    cfn.create(v1.clone()).await.assert_success();
+    let old = user_state("fi-rotate").await.keys.clone();
+    proxy.set(fail("PutSecretValue", 50, 500, "InternalServiceError"));
+    let r = cfn.update("fi-rotate", v2.clone(), v1.clone()).await;
+    r.assert_failed(&[
+        "storing the new access key in secret",
+        "InternalServiceError",
+    ]);
+    assert_eq!(
+        user_state("fi-rotate").await.keys,
+        old,
+        "the unstored key was deleted"
+    );
+    assert_eq!(
+        secret_value("planton/iam-user/fi-rotate").await.unwrap()["AccessKeyId"],
+        old[0].0.as_str()
+    );
+    proxy.set(FaultConfig::default());
+    cfn.update("fi-rotate", v2.clone(), v1)
+        .await
+        .assert_success();
+    let now = user_state("fi-rotate").await.keys;
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].0, old[0].0, "retried later, the rotation completes");
+
+    // C. One chosen call fails 4 times, then succeeds: the SDK's retries ride it out.
+    proxy.reset_stats();
+    proxy.set(fail("AttachUserPolicy", 4, 500, "ServiceFailure"));
+    let r = cfn
+        .create(json!({"UserName": "fi-flaky", "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}))
+        .await;
+    r.assert_success();
+    assert_eq!(proxy.stats().failed_op, 4);
+    assert_eq!(user_state("fi-flaky").await.managed.len(), 1);
+
+    // D. The deadline arrives midway: 700 ms per call, 3 s left, 2 s margin. The answer
+    // names the step, arrives before the deadline, and the rollback Delete cleans up.
+    proxy.set(FaultConfig {
+        latency: Duration::from_millis(700),
+        ..FaultConfig::default()
+    });
+    let mut slow = Cfn::new("Slow").await;
+    slow.app.settings.deadline_margin = Duration::from_secs(2);
+    let mut ctx = lambda_runtime::Context::default();
+    let started = std::time::Instant::now();
+    ctx.deadline = (SystemTime::now() + Duration::from_secs(3))
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let props = json!({"UserName": "fi-deadline", "ManagedPolicyArns": [
+        "arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/SecurityAudit"]});
+    let e = slow.event("Create", None, props.clone(), None);
+    let r = slow.send_with(e, ctx).await;
+    r.assert_failed(&["timed out while", "fi-deadline"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered before the deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.physical_id(), "fi-deadline");
+    proxy.set(FaultConfig::default());
+    slow.delete("fi-deadline", props).await.assert_success();
+    assert!(
+        !user_state("fi-deadline").await.exists,
+        "the rollback Delete removed the late writes"
+    );
+    assert!(!secret_exists("planton/iam-user/fi-deadline").await);
+
+    // E. No secret access key minted in any scenario appears anywhere.
+    let secrets = proxy.minted_secrets();
+    assert!(secrets.len() >= 5, "{} keys minted", secrets.len());
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("request handled"),
+        "the capture saw the function's logs"
+    );
+    let bodies = [
+        cfn.bodies.lock().unwrap().clone(),
+        slow.bodies.lock().unwrap().clone(),
+    ]
+    .concat();
+    for s in &secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret access key in the logs"
+        );
+        for b in &bodies {
+            assert!(!b.contains(s.as_str()), "a secret access key in an answer");
+        }
+    }
+    for id in proxy.minted_key_ids() {
+        for b in &bodies {
+            assert!(!b.contains(id.as_str()), "an access key id in an answer");
+        }
+    }
+    println!(
+        "fault injection: {} keys minted, {} log bytes and {} answers checked, 4 scenarios passed",
+        secrets.len(),
+        text.len(),
+        bodies.len()
+    );
+}
