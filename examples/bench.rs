@@ -4,7 +4,9 @@
 //! wall time / L (the sequential round trips on the critical path), and the AWS calls
 //! per operation; then cold start, memory over 100 invocations, and the zip size.
 //!
-//! Environment: BENCH_LATENCY_MS (default 100), BENCH_RUNS (default 5).
+//! Environment: BENCH_LATENCY_MS (default 100), BENCH_RUNS (default 5),
+//! BENCH_THROTTLE_RATE (fraction of IAM calls answered Throttling during the timed runs,
+//! default 0), and PLANTON_MAX_IN_FLIGHT, passed through to the function.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -22,12 +24,19 @@ const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/bench/11111111-2222-3333-4444-555555555555";
 
 fn env_u64(k: &str, d: u64) -> u64 {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let bin = exe.parent().and_then(Path::parent).expect("target dir").join("planton-iam-user");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("planton-iam-user");
     assert!(bin.exists(), "{} missing: run scripts/bench", bin.display());
     bin
 }
@@ -97,8 +106,12 @@ impl Driver {
 
 fn props(user: &str, tag: &str) -> Value {
     let managed: Vec<String> = [
-        "ReadOnlyAccess", "SecurityAudit", "AmazonS3ReadOnlyAccess",
-        "AmazonEC2ReadOnlyAccess", "AmazonDynamoDBReadOnlyAccess", "CloudWatchReadOnlyAccess",
+        "ReadOnlyAccess",
+        "SecurityAudit",
+        "AmazonS3ReadOnlyAccess",
+        "AmazonEC2ReadOnlyAccess",
+        "AmazonDynamoDBReadOnlyAccess",
+        "CloudWatchReadOnlyAccess",
     ]
     .iter()
     .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
@@ -125,49 +138,100 @@ async fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let latency = Duration::from_millis(env_u64("BENCH_LATENCY_MS", 100));
     let runs = env_u64("BENCH_RUNS", 5).max(1);
+    let throttle: f64 = std::env::var("BENCH_THROTTLE_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     let l = latency.as_secs_f64();
-    println!("planton-iam-user benchmark: L = {} ms per AWS call, {runs} runs, medians", latency.as_millis());
+    println!(
+        "planton-iam-user benchmark: L = {} ms per AWS call, {runs} runs, medians, IAM throttling {:.0}%, PLANTON_MAX_IN_FLIGHT={}",
+        latency.as_millis(),
+        throttle * 100.0,
+        std::env::var("PLANTON_MAX_IN_FLIGHT").unwrap_or_else(|_| "default".into())
+    );
 
     let emulator = Emulator::start(root);
     for (k, v) in emulator.env() {
         std::env::set_var(k, v);
     }
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
     let iam = aws_sdk_iam::Client::new(&conf);
     for g in ["bench-a", "bench-b"] {
         let _ = iam.create_group().group_name(g).send().await;
     }
     let proxy = FaultProxy::start(&emulator.url);
-    proxy.set(FaultConfig { latency, ..FaultConfig::default() });
+    proxy.set(FaultConfig {
+        latency,
+        iam_throttle_rate: throttle,
+        ..FaultConfig::default()
+    });
 
     let runtime = RuntimeApi::start().await;
     let mut child = spawn(&runtime, &proxy.url(), &emulator);
     let pid = child.id();
-    let mut d = Driver { runtime, listener: CfnListener::start().await, n: 0 };
+    let mut d = Driver {
+        runtime,
+        listener: CfnListener::start().await,
+        n: 0,
+    };
 
-    let mut rows: BTreeMap<&str, (Vec<f64>, String)> = BTreeMap::new();
-    for i in 0..runs {
-        let user = format!("bench-user-{i}");
-        for (op, request, physical, p) in [
-            ("1 Create (6 managed, 3 inline, 2 groups, tags, key)", "Create", None, props(&user, "a")),
-            ("2 Update (one tag changed)", "Update", Some(user.as_str()), props(&user, "b")),
-            ("3 Delete", "Delete", Some(user.as_str()), props(&user, "b")),
-        ] {
-            proxy.reset_stats();
-            let t = Instant::now();
-            d.send(request, physical, p).await;
-            let wall = t.elapsed().as_secs_f64();
-            let entry = rows.entry(op).or_default();
-            entry.0.push(wall);
-            entry.1 = calls(&proxy.stats().by_op);
+    // Each operation at latency L and at latency 0: the difference divided by L is the
+    // number of sequential round trips, free of the emulator's own processing time.
+    type Row = (Vec<f64>, Vec<f64>, String);
+    let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
+    for (pass, lat) in [(0, latency), (1, Duration::ZERO)] {
+        proxy.set(FaultConfig {
+            latency: lat,
+            iam_throttle_rate: throttle,
+            ..FaultConfig::default()
+        });
+        for i in 0..runs {
+            let user = format!("bench-user-{pass}-{i}");
+            for (op, request, physical, p) in [
+                (
+                    "1 Create (6 managed, 3 inline, 2 groups, tags, key)",
+                    "Create",
+                    None,
+                    props(&user, "a"),
+                ),
+                (
+                    "2 Update (one tag changed)",
+                    "Update",
+                    Some(user.as_str()),
+                    props(&user, "b"),
+                ),
+                ("3 Delete", "Delete", Some(user.as_str()), props(&user, "b")),
+            ] {
+                proxy.reset_stats();
+                let t = Instant::now();
+                d.send(request, physical, p).await;
+                let wall = t.elapsed().as_secs_f64();
+                let entry = rows.entry(op).or_default();
+                if pass == 0 {
+                    entry.0.push(wall);
+                    entry.2 = calls(&proxy.stats().by_op);
+                } else {
+                    entry.1.push(wall);
+                }
+            }
         }
     }
     println!();
-    println!("| operation | wall (median) | wall / L | AWS calls (last run) |");
-    println!("|---|---|---|---|");
-    for (op, (walls, c)) in &rows {
-        let m = median(walls.clone());
-        println!("| {} | {:.0} ms | {:.2} | {} |", &op[2..], m * 1000.0, m / l, c);
+    println!("| operation | wall at L (median) | wall at 0 | round trips (wall at L - wall at 0) / L | wall at L / L | AWS calls (last run) |");
+    println!("|---|---|---|---|---|---|");
+    for (op, (walls, base, c)) in &rows {
+        let (m, b) = (median(walls.clone()), median(base.clone()));
+        println!(
+            "| {} | {:.0} ms | {:.0} ms | {:.2} | {:.2} | {} |",
+            &op[2..],
+            m * 1000.0,
+            b * 1000.0,
+            (m - b) / l,
+            m / l,
+            c
+        );
     }
 
     // Memory: 100 invocations on the same process, no added latency.
@@ -209,7 +273,10 @@ async fn main() {
             if let Some(at) = *rt.first_next.lock().unwrap() {
                 break at;
             }
-            assert!(Instant::now() < deadline, "no request for an event within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "no request for an event within 10 s"
+            );
             tokio::time::sleep(Duration::from_micros(200)).await;
         };
         starts.push(first.duration_since(t).as_secs_f64() * 1000.0);
@@ -223,10 +290,18 @@ async fn main() {
         starts.iter().cloned().fold(0.0, f64::max)
     );
     let bin = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
-    println!("binary: {:.2} MiB ({})", bin as f64 / 1048576.0, binary().display());
+    println!(
+        "binary: {:.2} MiB ({})",
+        bin as f64 / 1048576.0,
+        binary().display()
+    );
     let zip = root.join("target/lambda/planton-iam-user/bootstrap.zip");
     match std::fs::metadata(&zip) {
-        Ok(m) => println!("zip: {:.2} MiB ({})", m.len() as f64 / 1048576.0, zip.display()),
+        Ok(m) => println!(
+            "zip: {:.2} MiB ({})",
+            m.len() as f64 / 1048576.0,
+            zip.display()
+        ),
         Err(_) => println!("zip: not built (scripts/package builds it)"),
     }
     drop(emulator);
