@@ -14,7 +14,7 @@ mod support;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultConfig, FaultProxy};
 use support::runtime_api::RuntimeApi;
@@ -42,13 +42,9 @@ fn binary() -> PathBuf {
 }
 
 fn spawn(runtime: &RuntimeApi, endpoint: &str, emulator: &Emulator) -> Child {
-    Command::new(binary())
-        .envs(emulator.env())
+    runtime
+        .command(&binary(), emulator)
         .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -8,7 +8,6 @@ mod support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 use support::runtime_api::RuntimeApi;
 use support::{CfnListener, Emulator};
@@ -28,12 +27,8 @@ async fn main() {
 
     let log_path = root.join("target/demo-function.log");
     let log = std::fs::File::create(&log_path).expect("function log file");
-    let mut function = Command::new(&binary)
-        .envs(emulator.env())
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    let mut function = runtime
+        .command(&binary, &emulator)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
         .stdout(log.try_clone().expect("log"))

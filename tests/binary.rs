@@ -7,7 +7,6 @@ mod support;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::runtime_api::RuntimeApi;
 use support::{CfnListener, Emulator};
@@ -27,18 +26,13 @@ async fn bundled_events_through_the_real_binary_leak_nothing_at_trace_level() {
     let runtime = RuntimeApi::start().await;
     let log_path = std::env::temp_dir().join(format!("planton-binary-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_planton-iam-user"))
-        .envs(emulator.env())
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    let mut child = runtime
+        .command(Path::new(env!("CARGO_BIN_EXE_planton-iam-user")), &emulator)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
         .env("RUST_LOG", "trace")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
-        .stdin(Stdio::null())
         .spawn()
         .unwrap();
 

@@ -37,6 +37,24 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
+    /// The real function binary set up as Lambda starts it: this Runtime API, the
+    /// standard Lambda variables, and the emulator's SDK configuration. Callers add
+    /// logging settings and output handling.
+    pub fn command(
+        &self,
+        binary: &std::path::Path,
+        emulator: &super::Emulator,
+    ) -> std::process::Command {
+        let mut c = std::process::Command::new(binary);
+        c.envs(emulator.env())
+            .env("AWS_LAMBDA_RUNTIME_API", &self.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
