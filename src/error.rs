@@ -82,42 +82,35 @@ impl Error {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: fmt::Debug,
     {
-        let code = err.code().unwrap_or("Unknown").to_string();
-        let message = match err.message() {
-            Some(m) => m.to_string(),
-            None => match &err {
-                SdkError::ServiceError(_) => "no message".to_string(),
-                SdkError::TimeoutError(_) => "the request timed out".to_string(),
-                SdkError::DispatchFailure(_) => {
-                    format!(
-                        "could not reach the service ({})",
-                        DisplayErrorContext(&err)
-                    )
-                }
-                _ => DisplayErrorContext(&err).to_string(),
-            },
-        };
+        let (code, message) = code_and_message(&err);
         Error::Aws {
             action: action.into(),
             code,
             message,
         }
     }
-
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Error::Aws { code, .. } => Some(code),
-            _ => None,
-        }
-    }
 }
 
-/// The error code of an SDK error, without consuming it.
-pub fn code_of<E, R>(err: &SdkError<E, R>) -> Option<&str>
+/// The service's error code and message of an SDK error; for a failure that never
+/// reached the service (timeout, connection), a description of that instead.
+pub fn code_and_message<E, R>(err: &SdkError<E, R>) -> (String, String)
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
 {
-    err.code()
+    let code = err.code().unwrap_or("Unknown").to_string();
+    let message = match err.message() {
+        Some(m) => m.to_string(),
+        None => match err {
+            SdkError::ServiceError(_) => "no message".to_string(),
+            SdkError::TimeoutError(_) => "the request timed out".to_string(),
+            SdkError::DispatchFailure(_) => {
+                format!("could not reach the service ({})", DisplayErrorContext(err))
+            }
+            _ => DisplayErrorContext(err).to_string(),
+        },
+    };
+    (code, message)
 }
 
 /// IAM and Secrets Manager say "not there" in several ways; at every cleanup step all of

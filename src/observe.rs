@@ -272,12 +272,11 @@ where
     R: std::fmt::Debug,
 {
     fn from(e: aws_sdk_iam::error::SdkError<E, R>) -> Self {
-        let code = e.code().map(str::to_string);
-        let message = match Error::aws("", e) {
-            Error::Aws { message, .. } => message,
-            other => other.to_string(),
-        };
-        ListError { code, message }
+        let (_, message) = crate::error::code_and_message(&e);
+        ListError {
+            code: e.code().map(str::to_string),
+            message,
+        }
     }
 }
 

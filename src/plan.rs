@@ -8,7 +8,7 @@
 use crate::error::Error;
 use crate::spec::{KeyStatus, UserSpec};
 use crate::state::{
-    tag, ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
+    ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -459,7 +459,8 @@ fn plan_key(
         let untag: Vec<String> = s
             .tags
             .iter()
-            .filter(|(k, _)| tag(&want, k).is_none() || !want.iter().any(|(w, _)| w == k))
+            // Secrets Manager tag keys are case-sensitive: exact comparison.
+            .filter(|(k, _)| !want.iter().any(|(w, _)| w == k))
             .map(|(k, _)| k.clone())
             .collect();
         let retag: Vec<(String, String)> = want

@@ -56,47 +56,42 @@ impl Responder {
     ) -> Result<u16, DeliveryError> {
         let shown = redact_url(url);
         let body = Bytes::from(body);
-        let mut last = String::new();
+        let mut last;
         let started = Instant::now();
-        for attempt in 1..=ATTEMPTS {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
             let limit = match until {
                 Some(u) => {
                     ATTEMPT_TIMEOUT.min(u.saturating_duration_since(tokio::time::Instant::now()))
                 }
                 None => ATTEMPT_TIMEOUT,
             };
-            match self.attempt(url, body.clone(), limit).await {
+            let retryable = match self.attempt(url, body.clone(), limit).await {
                 Ok(status) if status < 400 => {
-                    tracing::info!(url = %shown, status, attempt, ms = started.elapsed().as_millis() as u64, "answered CloudFormation");
+                    tracing::info!(url = %shown, status, attempt = attempts, ms = started.elapsed().as_millis() as u64, "answered CloudFormation");
                     return Ok(status);
                 }
                 Ok(status) => {
                     last = format!("HTTP {status}");
-                    if status < 500 && status != 408 && status != 429 {
-                        return Err(DeliveryError {
-                            url: shown,
-                            attempts: attempt,
-                            last,
-                        });
-                    }
+                    status >= 500 || status == 408 || status == 429
                 }
-                Err(e) => last = e,
-            }
-            let pause = backoff(attempt);
+                Err(e) => {
+                    last = e;
+                    true
+                }
+            };
+            let pause = backoff(attempts);
             let out_of_time = until.is_some_and(|u| tokio::time::Instant::now() + pause >= u);
-            if attempt == ATTEMPTS || out_of_time {
-                return Err(DeliveryError {
-                    url: shown,
-                    attempts: attempt,
-                    last,
-                });
+            if !retryable || attempts == ATTEMPTS || out_of_time {
+                break;
             }
-            tracing::warn!(url = %shown, attempt, error = %last, "answer not delivered, retrying");
+            tracing::warn!(url = %shown, attempt = attempts, error = %last, "answer not delivered, retrying");
             tokio::time::sleep(pause).await;
         }
         Err(DeliveryError {
             url: shown,
-            attempts: ATTEMPTS,
+            attempts,
             last,
         })
     }
