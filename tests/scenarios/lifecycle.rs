@@ -400,6 +400,13 @@ async fn raising_key_serial_rotates_the_key() {
     cfn.update("lc-rot", v2, v1).await.assert_success();
     assert_ne!(user_state("lc-rot").await.keys[0].0, u.keys[0].0);
     cfn.assert_no_key_material_leaked().await;
+    for gone in [
+        old.as_str(),
+        old_secret["SecretAccessKey"].as_str().unwrap(),
+        s["SecretAccessKey"].as_str().unwrap(),
+    ] {
+        assert!(!cfn.any_answer_contains(gone), "rotated-away key material answered");
+    }
 }
 
 #[tokio::test]
