@@ -81,6 +81,11 @@ pub async fn handle(
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
+    match kind(payload.get()) {
+        Kind::Rotation(ev) => return rotate(app, ev).await,
+        Kind::Audit => return audit(app).await,
+        Kind::CustomResource => {}
+    }
     let started = Instant::now();
     let req = match envelope::parse_raw(payload.get()) {
         Ok(r) => r,
@@ -103,6 +108,94 @@ pub async fn handle(
     respond_to(app, &req, remaining(ctx.deadline), started)
         .instrument(span)
         .await
+}
+
+/// What invoked the function. One deployment serves three callers: CloudFormation
+/// (custom resource requests), Secrets Manager (rotation steps) and EventBridge (the
+/// scheduled audit).
+#[derive(Debug)]
+pub enum Kind {
+    CustomResource,
+    Rotation(crate::rotation::RotationEvent),
+    Audit,
+}
+
+/// Decides the caller from the payload's shape. Anything carrying a CloudFormation
+/// field, or not recognisably one of the other two, goes down the custom-resource path,
+/// which answers whatever it can.
+pub fn kind(raw: &str) -> Kind {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "RequestType")]
+        request_type: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "ResponseURL")]
+        response_url: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "Step")]
+        step: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "detail-type")]
+        detail_type: Option<String>,
+        source: Option<String>,
+    }
+    let Ok(p) = serde_json::from_str::<Probe>(raw) else {
+        return Kind::CustomResource;
+    };
+    if p.request_type.is_some() || p.response_url.is_some() {
+        return Kind::CustomResource;
+    }
+    if p.step.is_some() {
+        if let Ok(ev) = serde_json::from_str(raw) {
+            return Kind::Rotation(ev);
+        }
+    }
+    if p.detail_type.as_deref() == Some("Scheduled Event")
+        && p.source.as_deref() == Some("aws.events")
+    {
+        return Kind::Audit;
+    }
+    Kind::CustomResource
+}
+
+/// A rotation step's failure must fail the invocation: that is how Secrets Manager
+/// learns the step did not complete and retries it.
+async fn rotate(
+    app: &App,
+    ev: crate::rotation::RotationEvent,
+) -> Result<Value, lambda_runtime::Error> {
+    let span = tracing::info_span!("rotation", step = %ev.step, secret = %ev.secret_id);
+    let step = ev.step.clone();
+    match AssertUnwindSafe(crate::rotation::handle(app, ev).instrument(span))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(step, error = %e, "rotation step failed");
+            Err(Box::new(e))
+        }
+        Err(_) => {
+            tracing::error!(step, "rotation step panicked");
+            Err(Box::new(Error::Internal(format!("rotation step {step}"))))
+        }
+    }
+}
+
+async fn audit(app: &App) -> Result<Value, lambda_runtime::Error> {
+    match AssertUnwindSafe(
+        crate::audit::handle(app, SystemTime::now()).instrument(tracing::info_span!("audit")),
+    )
+    .catch_unwind()
+    .await
+    {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "audit failed");
+            Err(Box::new(e))
+        }
+        Err(_) => {
+            tracing::error!("audit panicked");
+            Err(Box::new(Error::Internal("the audit".into())))
+        }
+    }
 }
 
 /// Convenience for callers holding a parsed value (tests, tools).

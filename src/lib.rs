@@ -6,6 +6,7 @@
 //! [`respond`] (the one answer). [`handler`] wires them together.
 
 pub mod apply;
+pub mod audit;
 pub mod calls;
 pub mod envelope;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod observe;
 pub mod plan;
 pub mod respond;
+pub mod rotation;
 pub mod spec;
 pub mod state;
 
