@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod audit;
 pub mod calls;
+pub mod deployed;
 pub mod envelope;
 pub mod error;
 pub mod guardrails;

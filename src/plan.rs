@@ -184,10 +184,15 @@ impl Plan {
     }
 }
 
-/// Tags the user must carry: the template's plus ownership and the secret's name.
+/// Tags the user must carry: the template's plus ownership, the record of this
+/// deployment (for the audit's drift report) and the secret's name.
 pub fn desired_user_tags(spec: &UserSpec, owner: &Owner) -> Vec<(String, String)> {
     let mut tags = spec.tags.clone();
     tags.extend(owner.tags());
+    tags.push((
+        crate::deployed::TAG_DEPLOYED.to_string(),
+        crate::deployed::of_spec(spec, &spec.inline_policies).to_tag(),
+    ));
     if spec.key.is_some() {
         tags.push((TAG_SECRET_NAME.to_string(), spec.secret_name.clone()));
     }

@@ -16,8 +16,8 @@ pub const MAX_GROUPS: usize = 10;
 pub const MAX_INLINE_TOTAL: usize = 2048;
 pub const MAX_TAGS_TOTAL: usize = 50;
 /// Tags this resource writes itself; they count toward the 50-tag limit of IAM users
-/// (stack id, logical id, secret name: 3) and of secrets (stack id, logical id, user
-/// name, key serial: 4). Template tags go on both, so they get what the secret leaves.
+/// (stack id, logical id, deployed record, secret name: 4) and of secrets (stack id,
+/// logical id, user name, key serial: 4). Template tags go on both, so they get what the secret leaves.
 pub const OWNERSHIP_TAGS: usize = 4;
 pub const MAX_SECRET_NAME: usize = 256;
 pub const RESERVED_TAG_PREFIX: &str = "planton:";

@@ -1,4 +1,5 @@
 use super::*;
+use crate::deployed::TAG_DEPLOYED;
 use crate::state::{Extras, ObservedKey, TAG_LOGICAL, TAG_STACK};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -80,6 +81,12 @@ fn parse_spec(props: &Value) -> UserSpec {
     crate::spec::parse(props, None).unwrap_or_else(|v| panic!("test props are invalid: {v}"))
 }
 
+/// The `planton:deployed` record the planner writes for these properties.
+fn deployed_of(props: &Value) -> String {
+    let spec = parse_spec(props);
+    crate::deployed::of_spec(&spec, &spec.inline_policies).to_tag()
+}
+
 fn key(id: &str, active: bool) -> ObservedKey {
     ObservedKey {
         id: id.into(),
@@ -99,6 +106,7 @@ fn observed_user() -> ObservedUser {
             t("team", "core"),
             t(TAG_STACK, STACK),
             t(TAG_LOGICAL, LOGICAL),
+            t(TAG_DEPLOYED, &deployed_of(&base_props())),
             t(TAG_SECRET_NAME, SECRET),
         ],
         managed: [sv(RO), sv(APP)].into_iter().collect(),
@@ -199,10 +207,37 @@ fn canon(c: &Change) -> String {
     format!("{c:?}")
 }
 
-/// The plan's changes equal `expected` as a multiset.
+/// The change without the `planton:deployed` record, or `None` when the record was all
+/// it wrote. The record follows every template change, so the cases below would each
+/// have to restate it; `the_deployed_record_follows_the_template_not_the_drift` covers
+/// it once instead.
+fn without_record(c: &Change) -> Option<Change> {
+    let mut c = c.clone();
+    match &mut c {
+        Change::CreateUser { tags, .. } => tags.retain(|(k, _)| k != TAG_DEPLOYED),
+        Change::TagUser(tags) => {
+            tags.retain(|(k, _)| k != TAG_DEPLOYED);
+            if tags.is_empty() {
+                return None;
+            }
+        }
+        _ => {}
+    }
+    Some(c)
+}
+
+/// The plan's changes equal `expected` as a multiset (the deployed record aside).
 fn assert_changes(case: &str, p: &Plan, expected: &[Change]) {
-    let mut got: Vec<String> = p.changes().map(canon).collect();
-    let mut want: Vec<String> = expected.iter().map(canon).collect();
+    let mut got: Vec<String> = p
+        .changes()
+        .filter_map(without_record)
+        .map(|c| canon(&c))
+        .collect();
+    let mut want: Vec<String> = expected
+        .iter()
+        .filter_map(without_record)
+        .map(|c| canon(&c))
+        .collect();
     got.sort();
     want.sort();
     assert_eq!(got, want, "case {case:?}: changes differ; plan: {p:#?}");
@@ -225,9 +260,9 @@ fn assert_well_formed(case: &str, p: &Plan) {
 
 /// Index of the one step doing `c`.
 fn step(case: &str, p: &Plan, c: &Change) -> usize {
-    let want = canon(c);
+    let want = without_record(c).map(|c| canon(&c));
     let found: Vec<usize> = (0..p.steps.len())
-        .filter(|&i| canon(&p.steps[i].change) == want)
+        .filter(|&i| without_record(&p.steps[i].change).map(|c| canon(&c)) == want)
         .collect();
     assert_eq!(
         found.len(),
@@ -371,6 +406,7 @@ fn create_builds_the_user_then_everything_else_after_it() {
         t("team", "core"),
         t(TAG_STACK, STACK),
         t(TAG_LOGICAL, LOGICAL),
+        t(TAG_DEPLOYED, &deployed_of(&base_props())),
         t(TAG_SECRET_NAME, SECRET),
     ];
     let cases =
@@ -663,7 +699,12 @@ fn converged_state_plans_nothing() {
             })
             .secret(|s| s.tags.retain(|(k, _)| k != "team")),
     ];
-    for c in cases {
+    for mut c in cases {
+        // Converged means deployed with exactly these properties.
+        let record = deployed_of(&c.props);
+        if let Some(u) = c.user.as_mut() {
+            set_tag(&mut u.tags, TAG_DEPLOYED, &record);
+        }
         let p = c.run();
         assert!(p.is_empty(), "case {:?}: {p:#?}", c.name);
         assert_eq!(p.depth(), 0, "case {:?}", c.name);
@@ -1608,4 +1649,45 @@ fn delete_secret_of_an_owned_user_waits_for_key_deletion_but_not_for_delete_user
     assert!(waits_for(&p, del_secret, del_key));
     assert!(!waits_for(&p, del_secret, del_user));
     assert!(waits_for(&p, del_user, del_key));
+}
+
+#[test]
+fn the_deployed_record_follows_the_template_not_the_drift() {
+    let base = parse_spec(&base_props());
+    let record = |p: &Plan| -> Vec<String> {
+        p.changes()
+            .filter_map(|c| match c {
+                Change::CreateUser { tags, .. } | Change::TagUser(tags) => Some(tags),
+                _ => None,
+            })
+            .flatten()
+            .filter(|(k, _)| k == TAG_DEPLOYED)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let sec = observed_secret();
+    let secrets = |s| Secrets {
+        desired: Some(s),
+        previous: None,
+    };
+
+    let created = plan(&base, &owner(), None, Secrets::default()).unwrap();
+    assert_eq!(record(&created), vec![deployed_of(&base_props())]);
+
+    let converged = plan(&base, &owner(), Some(&observed_user()), secrets(&sec)).unwrap();
+    assert!(converged.is_empty(), "{converged:#?}");
+
+    let changed_props = props(json!({"Path": "/other/"}));
+    let changed = parse_spec(&changed_props);
+    let p = plan(&changed, &owner(), Some(&observed_user()), secrets(&sec)).unwrap();
+    assert_eq!(record(&p), vec![deployed_of(&changed_props)]);
+    assert_ne!(deployed_of(&changed_props), deployed_of(&base_props()));
+
+    // A policy attached by hand: the template did not change, so neither does the record.
+    let drifted = user_with(|u| {
+        u.managed.insert(sv("arn:aws:iam::aws:policy/Extra"));
+    });
+    let p = plan(&base, &owner(), Some(&drifted), secrets(&sec)).unwrap();
+    assert_eq!(p.changes().count(), 1, "{p:#?}");
+    assert!(record(&p).is_empty());
 }

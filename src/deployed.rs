@@ -1,0 +1,214 @@
+//! What a user was last deployed with, recorded on the user itself so the audit can
+//! tell a hand-made change from a deployment without asking CloudFormation.
+//!
+//! The record is one tag, `planton:deployed`, holding a short digest per aspect
+//! (path, boundary, managed policies, inline policies, groups, template tags, key
+//! status). A digest, not the desired state itself: an IAM tag value holds 256
+//! characters, a desired state can hold kilobytes. The audit recomputes the same digests
+//! from what it observes; an aspect whose digests differ drifted, and the audit then
+//! reports what that aspect holds now.
+
+use crate::plan::compact;
+use crate::spec::{KeyStatus, UserSpec};
+use crate::state::ObservedUser;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const TAG_DEPLOYED: &str = "planton:deployed";
+const VERSION: &str = "v1";
+
+/// The aspects a record covers, in the order they are written.
+pub const ASPECTS: [&str; 6] = ["p", "b", "m", "i", "g", "t"];
+
+/// Digests of one state, by aspect letter, plus the key status ("-" none, "A", "I").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub digests: BTreeMap<String, String>,
+    pub key: String,
+}
+
+impl Record {
+    /// The tag value: `v1 p=1a2b3c4d b=... m=... i=... g=... t=... k=A`.
+    pub fn to_tag(&self) -> String {
+        let mut out = String::from(VERSION);
+        for a in ASPECTS {
+            if let Some(d) = self.digests.get(a) {
+                out.push_str(&format!(" {a}={d}"));
+            }
+        }
+        out.push_str(&format!(" k={}", self.key));
+        out
+    }
+
+    /// Reads a tag value; `None` for a record this version cannot read (absent, edited
+    /// by hand, or written by a later version), which the audit reports as such.
+    pub fn from_tag(value: &str) -> Option<Record> {
+        let mut parts = value.split(' ');
+        if parts.next()? != VERSION {
+            return None;
+        }
+        let mut digests = BTreeMap::new();
+        let mut key = None;
+        for p in parts {
+            let (a, d) = p.split_once('=')?;
+            if a == "k" {
+                key = Some(d.to_string());
+            } else if ASPECTS.contains(&a) && d.len() == 8 {
+                digests.insert(a.to_string(), d.to_string());
+            } else {
+                return None;
+            }
+        }
+        (digests.len() == ASPECTS.len()).then_some(Record { digests, key: key? })
+    }
+}
+
+/// The record of a desired state. `inline` is every inline policy the user must carry,
+/// the function's own (the source-IP fence) included.
+pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
+    let key = match &spec.key {
+        None => "-",
+        Some(k) if k.status == KeyStatus::Active => "A",
+        Some(_) => "I",
+    };
+    Record {
+        digests: digests(
+            &spec.path,
+            spec.permissions_boundary.as_deref(),
+            spec.managed_policy_arns.iter().map(String::as_str),
+            inline,
+            spec.groups.iter().map(String::as_str),
+            spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        key: key.to_string(),
+    }
+}
+
+/// The record of an observed user. Tags under `planton:` are the function's own and not
+/// part of any aspect. The key status is left to the caller, which knows which key the
+/// secret holds.
+pub fn of_observed(u: &ObservedUser, key: &str) -> Record {
+    Record {
+        digests: digests(
+            &u.path,
+            u.boundary.as_deref(),
+            u.managed.iter().map(String::as_str),
+            &u.inline,
+            u.groups.iter().map(String::as_str),
+            u.tags
+                .iter()
+                .filter(|(k, _)| !is_own_tag(k))
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        key: key.to_string(),
+    }
+}
+
+pub fn is_own_tag(key: &str) -> bool {
+    key.len() >= crate::spec::RESERVED_TAG_PREFIX.len()
+        && key[..crate::spec::RESERVED_TAG_PREFIX.len()]
+            .eq_ignore_ascii_case(crate::spec::RESERVED_TAG_PREFIX)
+}
+
+fn digests<'a>(
+    path: &str,
+    boundary: Option<&str>,
+    managed: impl Iterator<Item = &'a str>,
+    inline: &BTreeMap<String, Value>,
+    groups: impl Iterator<Item = &'a str>,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<String, String> {
+    let mut managed: Vec<&str> = managed.collect();
+    managed.sort_unstable();
+    // Group names are case-insensitive in IAM.
+    let mut groups: Vec<String> = groups.map(str::to_lowercase).collect();
+    groups.sort_unstable();
+    let mut tags: Vec<String> = tags.map(|(k, v)| format!("{k}\u{1f}{v}")).collect();
+    tags.sort_unstable();
+    let inline: Vec<String> = inline
+        .iter()
+        .map(|(n, d)| format!("{n}\u{1f}{}", compact(d)))
+        .collect();
+    let mut out = BTreeMap::new();
+    out.insert("p".into(), digest([path]));
+    out.insert("b".into(), digest([boundary.unwrap_or("")]));
+    out.insert("m".into(), digest(managed));
+    out.insert("i".into(), digest(inline.iter().map(String::as_str)));
+    out.insert("g".into(), digest(groups.iter().map(String::as_str)));
+    out.insert("t".into(), digest(tags.iter().map(String::as_str)));
+    out
+}
+
+/// FNV-1a over the items with a separator, folded to 32 bits: stable across versions
+/// and platforms (unlike `std`'s hasher), and plenty to tell "changed" from "same".
+fn digest<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for item in items {
+        for b in item.bytes().chain([0x1e]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:08x}", (h ^ (h >> 32)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_survives_its_tag_and_fits_in_one() {
+        let spec = crate::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let r = of_spec(&spec, &spec.inline_policies);
+        let tag = r.to_tag();
+        assert!(tag.len() <= 256, "{tag}");
+        assert_eq!(Record::from_tag(&tag), Some(r));
+        assert_eq!(Record::from_tag("v2 p=00000000"), None);
+        assert_eq!(Record::from_tag("edited"), None);
+    }
+
+    #[test]
+    fn digests_are_stable_and_order_free() {
+        assert_eq!(digest(["a", "b"]), digest(["a", "b"]));
+        assert_ne!(digest(["a", "b"]), digest(["ab"]));
+        assert_ne!(digest(["a"]), digest(["b"]));
+        assert_eq!(digest([] as [&str; 0]).len(), 8);
+    }
+
+    #[test]
+    fn a_deployed_state_and_the_same_state_observed_agree() {
+        let spec = crate::spec::parse(
+            &serde_json::json!({
+                "UserName": "u", "Path": "/svc/",
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/A"],
+                "Groups": ["Deployers"],
+                "Tags": [{"Key": "team", "Value": "x"}],
+                "InlinePolicies": {"p": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}
+            }),
+            None,
+        )
+        .unwrap();
+        let u = ObservedUser {
+            path: "/svc/".into(),
+            managed: spec.managed_policy_arns.clone(),
+            inline: spec.inline_policies.clone(),
+            groups: vec!["deployers".into()],
+            tags: vec![
+                ("team".into(), "x".into()),
+                ("planton:stack-id".into(), "s".into()),
+            ],
+            ..ObservedUser::default()
+        };
+        let want = of_spec(&spec, &spec.inline_policies);
+        assert_eq!(of_observed(&u, &want.key), want);
+        let mut changed = u.clone();
+        changed.managed.insert("arn:aws:iam::aws:policy/C".into());
+        let got = of_observed(&changed, &want.key);
+        let differ: Vec<_> = ASPECTS
+            .iter()
+            .filter(|a| got.digests.get(**a) != want.digests.get(**a))
+            .collect();
+        assert_eq!(differ, vec![&"m"]);
+    }
+}
