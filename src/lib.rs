@@ -11,6 +11,7 @@ pub mod calls;
 pub mod deployed;
 pub mod envelope;
 pub mod error;
+pub mod fence;
 pub mod guardrails;
 pub mod handler;
 pub mod logging;
