@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Strict moto launcher: moto 5.2.5 in server mode, patched to behave more like real AWS IAM.
+"""Strict moto launcher: moto 5.2.5 in server mode, patched to behave more like real AWS.
 
 Usage:
     python tests/emulator/strict_moto.py [--host 127.0.0.1] [--port 0] [--verbose] [--no-stdin-watch]
@@ -55,6 +55,58 @@ iam-and-secrets-manager.md):
      -> tags, keys, certificates and credentials follow the user.
   7. Checked, no patch needed: GetUser returns Tags; GetUserPolicy URL-encodes
      PolicyDocument exactly like AWS does.
+  8. Secrets Manager RotateSecret without a Lambda: moto looks RotationLambdaARN up in
+     its own Lambda service (ResourceNotFoundException when absent) and invokes it (needs
+     Docker). Our tests play Secrets Manager themselves, sending the rotation steps to the
+     function, so when the ARN (given, or configured by an earlier call) is not a moto
+     Lambda, RotateSecret only records the configuration -- RotationLambdaARN,
+     RotationRules.AutomaticallyAfterDays (1-1000, else InvalidParameterException),
+     NextRotationDate (now + days), RotationEnabled (true when days > 0) -- and invokes
+     nothing (ScheduleExpression and Duration are not modelled). RotateImmediately=true
+     (the default): a new version, id ClientRequestToken (or a uuid), labelled AWSPENDING
+     with NO value (GetSecretValue on it answers ResourceNotFoundException until the
+     rotation function stores one with PutSecretValue) is returned as VersionId;
+     AWSPENDING leaves any other version.
+     RotateImmediately=false: no version; the response has no VersionId (optional in the
+     model). No ARN given and none configured -> InvalidRequestException; a token naming
+     an existing version -> ResourceExistsException. "Previous rotation in progress" is
+     AWS's rule (moto had it inverted): refused with InvalidRequestException "A previous
+     rotation isn't complete. ..." while AWSPENDING is on a version that is NOT also
+     AWSCURRENT; AWSPENDING on the AWSCURRENT version (a finished rotation), or nowhere,
+     proceeds. CancelRotateSecret sets RotationEnabled false (moto did), keeps the ARN and
+     AWSPENDING where it is, and returns as VersionId the unfinished version (moto: the
+     current one). A secret whose ARN IS a moto Lambda, a managed secret, a replica or a
+     deleted one still goes through moto's own code.
+  9. Secrets Manager staging labels, as AWS moves them (each label is on one version at
+     most; only the labels an operation names move; moving AWSCURRENT puts AWSPREVIOUS on
+     the version it left):
+     - GetSecretValue without VersionId/VersionStage answered moto's separate "default
+       version", which UpdateSecretVersionStage never moved: after a rotation's
+       finishSecret it kept returning the OLD value. The default is now whichever version
+       has AWSCURRENT.
+     - PutSecretValue(ClientRequestToken=t): a version t that has no value (made by
+       RotateSecret) takes the value (moto: the same, but it also overwrote a version
+       that HAS a value whenever it was labelled AWSPENDING); a version t with a value
+       accepts only the identical value (a no-op retry), else ResourceExistsException --
+       so a retried createSecret cannot silently replace the pending key. Labels
+       (default AWSCURRENT; AWSCURRENT added on a secret's first value) are attached
+       without wiping the old version's others. A secret marked for deletion ->
+       InvalidRequestException.
+     - PutSecretValue/UpdateSecret making a new AWSCURRENT: moto replaced ALL labels of
+       the old current version by AWSPREVIOUS, dropping an AWSPENDING left there by a
+       finished rotation; AWS keeps it, so the next RotateSecret is refused.
+     - UpdateSecretVersionStage: a label attached to another version can only be moved
+       with RemoveFromVersionId naming that version (moto checked AWSCURRENT only and
+       let AWSPENDING sit on two versions) -> InvalidParameterException;
+       RemoveFromVersionId alone removes the label.
+     - GetSecretValue(VersionId=x, VersionStage=y) with y not on x ->
+       ResourceNotFoundException (moto: InvalidRequestException).
+     - DescribeSecret/ListSecrets VersionIdsToStages and ListSecretVersionIds list only
+       versions that still have a label (IncludeDeprecated=true lists all);
+       ListSecretVersionIds returns the secret's ARN (moto: its name), each version's own
+       CreatedDate, and ResourceNotFoundException for an unknown secret (moto: HTTP 500).
+     (moto answers HTTP 404 for ResourceNotFoundException where AWS answers 400; the error
+     code is the same, left as is.) Secrets Manager calls are serialised with one lock.
 
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
@@ -72,6 +124,7 @@ copied or modified.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -96,6 +149,7 @@ SSC_SUPPORTED_SERVICES = (
 BOUNDARY_TYPE = "PermissionsBoundaryPolicy"  # the only value of PermissionsBoundaryAttachmentType
 
 _IAM_LOCK = threading.RLock()
+_SM_LOCK = threading.RLock()
 
 
 def install_patches() -> None:
@@ -541,6 +595,289 @@ def install_patches() -> None:
         ]
 
     IAMBackend._init_aws_policies = _init_aws_policies
+
+    _install_secretsmanager_patches()
+
+
+# ------------------------------------------------- 8./9. Secrets Manager rotation
+PREVIOUS_ROTATION_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
+NO_ROTATION_LAMBDA = (
+    "You tried to enable rotation on a secret that doesn't already have a Lambda function ARN "
+    "configured and you didn't include such an ARN as a parameter in this call."
+)
+MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
+
+
+def _install_secretsmanager_patches() -> None:
+    from moto.moto_api._internal import mock_random
+    from moto.secretsmanager import models as sm
+    from moto.secretsmanager.exceptions import (
+        InvalidParameterException,
+        InvalidRequestException,
+        OperationNotPermittedOnReplica,
+        ResourceExistsException,
+        ResourceNotFoundException,
+        SecretNotFoundException,
+        SecretStageVersionMismatchException,
+    )
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    FakeSecret = sm.FakeSecret
+    Backend = sm.SecretsManagerBackend
+
+    def _has_value(version):
+        return "secret_string" in version or "secret_binary" in version
+
+    def _primary(backend, secret_id):
+        """The secret (not a replica, not marked for deletion) or the AWS error."""
+        if not backend._is_valid_identifier(secret_id):
+            raise SecretNotFoundException()
+        secret = backend.secrets[secret_id]
+        if isinstance(secret, sm.ReplicaSecret):
+            raise OperationNotPermittedOnReplica
+        if secret.is_deleted():
+            raise InvalidRequestException(MARKED_FOR_DELETION)
+        return secret
+
+    def _attach(secret, version_id, stages):
+        """Attach each label to version_id and remove it from every other version (a label is
+        on one version at most); moving AWSCURRENT puts AWSPREVIOUS on the version it left.
+        Labels not named stay where they are."""
+        target = secret.versions[version_id]["version_stages"]
+        left_current = None
+        for stage in stages:
+            for vid, version in secret.versions.items():
+                if vid != version_id and stage in version["version_stages"]:
+                    version["version_stages"].remove(stage)
+                    if stage == "AWSCURRENT":
+                        left_current = vid
+            if stage not in target:
+                target.append(stage)
+        if left_current is not None:
+            _attach(secret, left_current, ["AWSPREVIOUS"])
+
+    # AWSCURRENT is the truth: moto keeps a separate default_version_id that
+    # UpdateSecretVersionStage never updates (GetSecretValue then kept answering the old
+    # value after a rotation's finishSecret). Derive it from the label instead.
+    def _current_version_id(self):
+        for vid, version in self.versions.items():
+            if "AWSCURRENT" in version["version_stages"]:
+                return vid
+        return None
+
+    FakeSecret.default_version_id = property(_current_version_id, lambda self, value: None)
+
+    def reset_default_version(self, secret_version, version_id):
+        """Store a new version carrying AWSCURRENT (UpdateSecret, PutSecretValue): moto replaced
+        ALL labels of the old current version by AWSPREVIOUS (dropping e.g. an AWSPENDING that
+        AWS leaves in place); move only the labels the new version carries."""
+        self.versions[version_id] = secret_version
+        stages = list(secret_version["version_stages"])
+        secret_version["version_stages"] = []
+        _attach(self, version_id, stages)
+
+    FakeSecret.reset_default_version = reset_default_version
+
+    # DescribeSecret/ListSecrets: AWS lists only versions that have staging labels.
+    def _form_version_ids_to_stages(self):
+        return {vid: v["version_stages"] for vid, v in self.versions.items() if v["version_stages"]}
+
+    FakeSecret._form_version_ids_to_stages = _form_version_ids_to_stages
+
+    def _lambda_in_moto(backend, arn):
+        try:
+            from moto.awslambda.utils import get_backend
+
+            get_backend(backend.account_id, backend.region_name).get_function(arn)
+            return True
+        except Exception:
+            return False
+
+    orig_rotate_secret = Backend.rotate_secret
+
+    def rotate_secret(
+        self,
+        secret_id,
+        client_request_token=None,
+        rotation_lambda_arn=None,
+        rotation_rules=None,
+        rotate_immediately=True,
+    ):
+        if not self._is_valid_identifier(secret_id):
+            raise SecretNotFoundException()
+        secret = self.secrets[secret_id]
+        if isinstance(secret, sm.ReplicaSecret) or secret.is_deleted() or secret.owning_service:
+            return orig_rotate_secret(
+                self, secret_id, client_request_token, rotation_lambda_arn, rotation_rules, rotate_immediately
+            )
+        lambda_arn = rotation_lambda_arn or secret.rotation_lambda_arn
+        if lambda_arn and _lambda_in_moto(self, lambda_arn):
+            # moto invokes the function (needs Docker), which may call back into this server:
+            # let go of the lock that call_action took meanwhile.
+            _SM_LOCK.release()
+            try:
+                return orig_rotate_secret(
+                    self, secret_id, client_request_token, rotation_lambda_arn, rotation_rules, rotate_immediately
+                )
+            finally:
+                _SM_LOCK.acquire()
+        if not lambda_arn:
+            raise InvalidRequestException(NO_ROTATION_LAMBDA)
+        if len(lambda_arn) > 2048:
+            raise InvalidParameterException("RotationLambdaARN must <= 2048 characters long.")
+        days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+        if days is not None and not 1 <= int(days) <= 1000:
+            raise InvalidParameterException("RotationRules.AutomaticallyAfterDays must be within 1-1000.")
+        if client_request_token:
+            self._client_request_token_validator(client_request_token)
+        # AWS: AWSPENDING on a version that is not also AWSCURRENT means a rotation is
+        # still in progress (moto refused exactly the other case).
+        if any(
+            "AWSPENDING" in v["version_stages"] and "AWSCURRENT" not in v["version_stages"]
+            for v in secret.versions.values()
+        ):
+            raise InvalidRequestException(PREVIOUS_ROTATION_INCOMPLETE)
+        new_version_id = client_request_token or str(mock_random.uuid4())
+        if rotate_immediately and new_version_id in secret.versions:
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {new_version_id} because that value is already in "
+                f"use for a version of secret {secret.arn}."
+            )
+
+        now = int(time.time())
+        secret.rotation_requested = True
+        secret.rotation_lambda_arn = lambda_arn
+        if days is not None:
+            secret.auto_rotate_after_days = int(days)
+            secret.next_rotation_date = now + int(days) * 86400
+        secret.rotation_enabled = secret.auto_rotate_after_days > 0
+        secret.last_rotation_date = now  # as moto does
+        result = {"ARN": secret.arn, "Name": secret.name}
+        if rotate_immediately:
+            # Nothing is invoked: the test plays Secrets Manager and sends the steps itself.
+            secret.versions[new_version_id] = {
+                "createdate": now,
+                "version_id": new_version_id,
+                "version_stages": [],
+            }
+            _attach(secret, new_version_id, ["AWSPENDING"])
+            result["VersionId"] = new_version_id
+        return json.dumps(result)
+
+    Backend.rotate_secret = rotate_secret
+
+    def cancel_rotate_secret(self, secret_id):
+        secret = _primary(self, secret_id)
+        if not secret.rotation_lambda_arn:
+            raise InvalidRequestException(NO_ROTATION_LAMBDA)
+        secret.rotation_enabled = False
+        result = {"ARN": secret.arn, "Name": secret.name}
+        pending = [
+            vid
+            for vid, v in secret.versions.items()
+            if "AWSPENDING" in v["version_stages"] and "AWSCURRENT" not in v["version_stages"]
+        ]
+        if pending:  # AWS: the version created by the cancelled rotation
+            result["VersionId"] = pending[0]
+        return json.dumps(result)
+
+    Backend.cancel_rotate_secret = cancel_rotate_secret
+
+    def put_secret_value(self, secret_id, secret_string, secret_binary, client_request_token, version_stages):
+        secret = _primary(self, secret_id)
+        version_id = self._from_client_request_token(client_request_token)
+        existing = secret.versions.get(version_id)
+        if existing is not None and _has_value(existing):
+            if (
+                existing.get("secret_string") == secret_string
+                and existing.get("secret_binary") == secret_binary
+            ):  # a retry of the same request: ignored
+                return secret.to_short_dict(include_version_stages=True, version_id=version_id)
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {version_id} because that value is already in use "
+                f"for a version of secret {secret.arn}."
+            )
+        stages = list(version_stages or ["AWSCURRENT"])
+        if secret.default_version_id is None and "AWSCURRENT" not in stages:
+            stages.append("AWSCURRENT")  # the first value of a secret is always AWSCURRENT
+        now = int(time.time())
+        # A version RotateSecret created has no value yet: the rotation function fills it.
+        version = existing or {"createdate": now, "version_id": version_id, "version_stages": []}
+        if secret_string is not None:
+            version["secret_string"] = secret_string
+        if secret_binary is not None:
+            version["secret_binary"] = secret_binary
+        secret.versions[version_id] = version
+        _attach(secret, version_id, stages)
+        secret.last_changed_date = now
+        return secret.to_short_dict(include_version_stages=True, version_id=version_id)
+
+    Backend.put_secret_value = put_secret_value
+
+    def update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+        secret = _primary(self, secret_id)
+        for vid in (remove_from_version_id, move_to_version_id):
+            if vid and vid not in secret.versions:
+                raise InvalidParameterException(f"Not a valid version: {vid}")
+        holder = next(
+            (vid for vid, v in secret.versions.items() if version_stage in v["version_stages"]), None
+        )
+        if remove_from_version_id and remove_from_version_id != holder:
+            raise InvalidParameterException(
+                f"Version stage {version_stage} not found in version {remove_from_version_id}"
+            )
+        if move_to_version_id:
+            if holder not in (None, move_to_version_id) and remove_from_version_id != holder:
+                raise InvalidParameterException(
+                    f"The parameter RemoveFromVersionId can't be empty. Staging label {version_stage} is "
+                    f"currently attached to version {holder}, so you must explicitly reference that "
+                    "version in RemoveFromVersionId."
+                )
+            _attach(secret, move_to_version_id, [version_stage])
+        elif remove_from_version_id:
+            secret.versions[remove_from_version_id]["version_stages"].remove(version_stage)
+        return secret.arn, secret.name
+
+    Backend.update_secret_version_stage = update_secret_version_stage
+
+    orig_get_secret_value = Backend.get_secret_value
+
+    def get_secret_value(self, secret_id, version_id, version_stage):
+        try:
+            return orig_get_secret_value(self, secret_id, version_id, version_stage)
+        except SecretStageVersionMismatchException:
+            # AWS: ResourceNotFoundException (moto: InvalidRequestException).
+            raise ResourceNotFoundException(
+                f"Secrets Manager can't find the specified secret value for VersionId: {version_id}"
+            ) from None
+
+    Backend.get_secret_value = get_secret_value
+
+    def r_list_secret_version_ids(self):
+        secret = self.backend.secrets.get(self._get_param("SecretId", if_none=""))
+        if secret is None:
+            raise SecretNotFoundException()
+        include_deprecated = str(self._get_param("IncludeDeprecated", False)).lower() == "true"
+        versions = [
+            {
+                "VersionId": vid,
+                "VersionStages": v["version_stages"],
+                "CreatedDate": v["createdate"],
+            }
+            for vid, v in secret.versions.items()
+            if v["version_stages"] or include_deprecated
+        ]
+        return json.dumps({"ARN": secret.arn, "Name": secret.name, "Versions": versions})
+
+    SecretsManagerResponse.list_secret_version_ids = r_list_secret_version_ids
+
+    orig_sm_call_action = SecretsManagerResponse.call_action
+
+    def sm_call_action(self):
+        with _SM_LOCK:
+            return orig_sm_call_action(self)
+
+    SecretsManagerResponse.call_action = sm_call_action
 
 
 def _prewarm(app) -> None:

@@ -29,6 +29,8 @@ LAUNCHER = os.path.join(HERE, "strict_moto.py")
 READY_RE = re.compile(r"^PLANTON_EMULATOR_READY (http://127\.0\.0\.1:(\d+))\n$")
 READONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 ACCOUNT = "123456789012"
+ROTATOR = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:planton-rotator"  # not in moto's Lambda
+TOKEN = "11111111-2222-4333-8444-555555555555"  # a ClientRequestToken (32-64 chars)
 
 
 def start_launcher(timeout=120.0):
@@ -150,6 +152,19 @@ class StrictMotoTest(unittest.TestCase):
 
     def user_names(self):
         return [u["UserName"] for u in self.iam.list_users()["Users"]]
+
+    def stages(self, secret_id):
+        """VersionIdsToStages of DescribeSecret, labels sorted."""
+        got = self.sm.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
+        return {vid: sorted(labels) for vid, labels in got.items()}
+
+    def rotated_secret(self, name="rot", value="v1", **rotate_kw):
+        """A secret with one value, then RotateSecret(ROTATOR, 30 days): (current id, pending id)."""
+        current = self.sm.create_secret(Name=name, SecretString=value)["VersionId"]
+        rotate_kw.setdefault("RotationLambdaARN", ROTATOR)
+        rotate_kw.setdefault("RotationRules", {"AutomaticallyAfterDays": 30})
+        pending = self.sm.rotate_secret(SecretId=name, **rotate_kw).get("VersionId")
+        return current, pending
 
     def create_policy(self, name):
         return self.iam.create_policy(PolicyName=name, PolicyDocument=policy_doc())["Policy"]["Arn"]
@@ -493,6 +508,221 @@ class StrictMotoTest(unittest.TestCase):
         self.assertNotIn("{", encoded)
         self.assertAwsError("NoSuchEntity", 404, self.iam.get_user_policy, UserName="g", PolicyName="nope")
         self.assertAwsError("NoSuchEntity", 404, self.iam.get_user, UserName="nobody")
+
+    # ---------------------------- 8. RotateSecret without a Lambda (tests play Secrets Manager)
+    def test_rotate_secret_records_configuration_and_an_empty_pending_version(self):
+        before = datetime.datetime.now(datetime.timezone.utc)
+        current, pending = self.rotated_secret()  # moto: ResourceNotFoundException (no such Lambda)
+        self.assertTrue(pending)
+        described = self.sm.describe_secret(SecretId="rot")
+        self.assertIs(described["RotationEnabled"], True)
+        self.assertEqual(described["RotationLambdaARN"], ROTATOR)
+        self.assertEqual(described["RotationRules"]["AutomaticallyAfterDays"], 30)
+        next_date = described["NextRotationDate"]
+        self.assertGreater(next_date, before + datetime.timedelta(days=29))
+        self.assertLess(next_date, before + datetime.timedelta(days=31))
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT"], pending: ["AWSPENDING"]})
+        # The pending version has no value until the rotation function stores one.
+        for kw in ({"VersionId": pending, "VersionStage": "AWSPENDING"}, {"VersionStage": "AWSPENDING"}, {"VersionId": pending}):
+            with self.subTest(**kw):
+                self.assertAwsError("ResourceNotFoundException", 404, self.sm.get_secret_value, SecretId="rot", **kw)
+        got = self.sm.get_secret_value(SecretId="rot")
+        self.assertEqual((got["VersionId"], got["SecretString"]), (current, "v1"))
+        # The ClientRequestToken becomes the pending version's id; a secret ARN works as SecretId.
+        arn = self.sm.create_secret(Name="rot2", SecretString="x")["ARN"]
+        self.assertEqual(
+            self.sm.rotate_secret(SecretId=arn, RotationLambdaARN=ROTATOR, ClientRequestToken=TOKEN)["VersionId"], TOKEN
+        )
+        self.assertEqual(self.stages("rot2")[TOKEN], ["AWSPENDING"])
+        # No Lambda ARN given and none configured: AWS refuses.
+        self.sm.create_secret(Name="nolambda", SecretString="x")
+        self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="nolambda")
+        self.assertAwsError(
+            "InvalidParameterException", 400, self.sm.rotate_secret,
+            SecretId="nolambda", RotationLambdaARN=ROTATOR, RotationRules={"AutomaticallyAfterDays": 1001},
+        )
+
+    def test_rotate_secret_not_immediately_only_records_configuration(self):
+        current, pending = self.rotated_secret(RotateImmediately=False, RotationRules={"AutomaticallyAfterDays": 7})
+        self.assertIsNone(pending)  # AWS runs only testSecret (nothing here); no new version
+        described = self.sm.describe_secret(SecretId="rot")
+        self.assertIs(described["RotationEnabled"], True)
+        self.assertEqual(described["RotationRules"]["AutomaticallyAfterDays"], 7)
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT"]})
+        # Later RotateSecret calls may omit the ARN and the rules: the configured ones stay.
+        pending = self.sm.rotate_secret(SecretId="rot")["VersionId"]
+        described = self.sm.describe_secret(SecretId="rot")
+        self.assertEqual((described["RotationLambdaARN"], described["RotationRules"]["AutomaticallyAfterDays"]), (ROTATOR, 7))
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT"], pending: ["AWSPENDING"]})
+
+    def test_rotate_secret_refuses_only_while_pending_is_not_current(self):
+        current, pending = self.rotated_secret()
+        msg = self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="rot")
+        self.assertIn("previous rotation isn't complete", msg)
+        self.assertAwsError(
+            "InvalidRequestException", 400, self.sm.rotate_secret, SecretId="rot", RotateImmediately=False
+        )
+        # The rotation function finishes: AWSPENDING stays on the new AWSCURRENT version.
+        self.sm.put_secret_value(SecretId="rot", ClientRequestToken=pending, SecretString="v2", VersionStages=["AWSPENDING"])
+        self.sm.update_secret_version_stage(
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=current
+        )
+        self.assertEqual(self.stages("rot"), {current: ["AWSPREVIOUS"], pending: ["AWSCURRENT", "AWSPENDING"]})
+        # moto refused here (AWSPENDING on the AWSCURRENT version); AWS proceeds.
+        second = self.sm.rotate_secret(SecretId="rot", ClientRequestToken=TOKEN)["VersionId"]
+        self.assertEqual(second, TOKEN)
+        self.assertEqual(
+            self.stages("rot"), {current: ["AWSPREVIOUS"], pending: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]}
+        )
+        # A token naming an existing version cannot start a rotation.
+        self.sm.update_secret_version_stage(SecretId="rot", VersionStage="AWSPENDING", RemoveFromVersionId=TOKEN)
+        self.assertAwsError(
+            "ResourceExistsException", 400, self.sm.rotate_secret, SecretId="rot", ClientRequestToken=pending
+        )
+
+    def test_cancel_rotate_secret(self):
+        _, pending = self.rotated_secret()
+        cancelled = self.sm.cancel_rotate_secret(SecretId="rot")
+        self.assertEqual(cancelled["VersionId"], pending)  # AWS: the version the rotation created
+        described = self.sm.describe_secret(SecretId="rot")
+        self.assertIs(described["RotationEnabled"], False)
+        self.assertEqual(described["RotationLambdaARN"], ROTATOR)
+        # AWSPENDING stays on the unfinished version, so rotation is still blocked until it goes.
+        self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="rot")
+        self.sm.update_secret_version_stage(SecretId="rot", VersionStage="AWSPENDING", RemoveFromVersionId=pending)
+        self.sm.rotate_secret(SecretId="rot")
+        self.assertIs(self.sm.describe_secret(SecretId="rot")["RotationEnabled"], True)
+        self.sm.create_secret(Name="never", SecretString="x")
+        self.assertAwsError("InvalidRequestException", 400, self.sm.cancel_rotate_secret, SecretId="never")
+
+    # ------------------------------------- 9. staging labels through a whole rotation
+    def test_rotation_protocol_as_the_function_sees_it(self):
+        current, _ = self.rotated_secret(ClientRequestToken=TOKEN)
+        # createSecret: the token names a version labelled AWSPENDING that has no value yet.
+        self.assertEqual(self.stages("rot")[TOKEN], ["AWSPENDING"])
+        self.assertAwsError(
+            "ResourceNotFoundException", 404, self.sm.get_secret_value,
+            SecretId="rot", VersionId=TOKEN, VersionStage="AWSPENDING",
+        )
+        put = self.sm.put_secret_value(
+            SecretId="rot", ClientRequestToken=TOKEN, SecretString="v2", VersionStages=["AWSPENDING"]
+        )
+        self.assertEqual((put["VersionId"], put["VersionStages"]), (TOKEN, ["AWSPENDING"]))
+        got = self.sm.get_secret_value(SecretId="rot", VersionId=TOKEN, VersionStage="AWSPENDING")
+        self.assertEqual(got["SecretString"], "v2")
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot")["SecretString"], "v1")
+        # A retried createSecret: the same value is ignored, another value is refused (moto
+        # overwrote any version labelled AWSPENDING).
+        self.sm.put_secret_value(SecretId="rot", ClientRequestToken=TOKEN, SecretString="v2", VersionStages=["AWSPENDING"])
+        self.assertAwsError(
+            "ResourceExistsException", 400, self.sm.put_secret_value,
+            SecretId="rot", ClientRequestToken=TOKEN, SecretString="other", VersionStages=["AWSPENDING"],
+        )
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot", VersionStage="AWSPENDING")["SecretString"], "v2")
+        # Mismatched VersionId and VersionStage: ResourceNotFoundException (moto: InvalidRequestException).
+        self.assertAwsError(
+            "ResourceNotFoundException", 404, self.sm.get_secret_value,
+            SecretId="rot", VersionId=current, VersionStage="AWSPENDING",
+        )
+        self.assertAwsError(
+            "ResourceNotFoundException", 404, self.sm.get_secret_value,
+            SecretId="rot", VersionId=TOKEN, VersionStage="AWSCURRENT",
+        )
+        # finishSecret: AWSCURRENT moves, AWSPREVIOUS goes to the old current version.
+        self.sm.update_secret_version_stage(
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=TOKEN, RemoveFromVersionId=current
+        )
+        self.assertEqual(self.stages("rot"), {current: ["AWSPREVIOUS"], TOKEN: ["AWSCURRENT", "AWSPENDING"]})
+        got = self.sm.get_secret_value(SecretId="rot")  # moto kept answering the old version
+        self.assertEqual((got["VersionId"], got["SecretString"]), (TOKEN, "v2"))
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot", VersionStage="AWSPREVIOUS")["SecretString"], "v1")
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot", VersionStage="AWSCURRENT")["VersionId"], TOKEN)
+
+        # A second rotation: the first version loses its last label and is deprecated.
+        third = self.sm.rotate_secret(SecretId="rot")["VersionId"]
+        self.sm.put_secret_value(SecretId="rot", ClientRequestToken=third, SecretString="v3", VersionStages=["AWSPENDING"])
+        self.sm.update_secret_version_stage(
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=third, RemoveFromVersionId=TOKEN
+        )
+        self.assertEqual(self.stages("rot"), {TOKEN: ["AWSPREVIOUS"], third: ["AWSCURRENT", "AWSPENDING"]})
+        listed = self.sm.list_secret_version_ids(SecretId="rot")
+        self.assertEqual(listed["ARN"], self.sm.describe_secret(SecretId="rot")["ARN"])
+        self.assertEqual(sorted(v["VersionId"] for v in listed["Versions"]), sorted([TOKEN, third]))
+        everything = self.sm.list_secret_version_ids(SecretId="rot", IncludeDeprecated=True)["Versions"]
+        self.assertEqual(sorted(v["VersionId"] for v in everything), sorted([current, TOKEN, third]))
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot", VersionId=current)["SecretString"], "v1")
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot")["SecretString"], "v3")
+
+    def test_put_secret_value_moves_only_the_labels_it_names(self):
+        current, pending = self.rotated_secret()
+        # Storing a value under another token with AWSPENDING moves the label there.
+        other = self.sm.put_secret_value(
+            SecretId="rot", ClientRequestToken=TOKEN, SecretString="v2", VersionStages=["AWSPENDING"]
+        )["VersionId"]
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT"], other: ["AWSPENDING"]})
+        # Finish that rotation, then store a value outside rotation (PutSecretValue with the
+        # default label AWSCURRENT, or UpdateSecret): AWSPENDING stays on the version it was on
+        # (moto wiped every label of the old AWSCURRENT version), which is no longer AWSCURRENT,
+        # so AWS refuses the next rotation until someone removes the label.
+        self.sm.update_secret_version_stage(
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=other, RemoveFromVersionId=current
+        )
+        newest = self.sm.put_secret_value(SecretId="rot", SecretString="v3")["VersionId"]
+        self.assertEqual(self.stages("rot"), {other: ["AWSPENDING", "AWSPREVIOUS"], newest: ["AWSCURRENT"]})
+        self.assertEqual(self.sm.get_secret_value(SecretId="rot")["SecretString"], "v3")
+        self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="rot")
+
+        current, pending = self.rotated_secret(name="upd")
+        self.sm.put_secret_value(SecretId="upd", ClientRequestToken=pending, SecretString="v2", VersionStages=["AWSPENDING"])
+        self.sm.update_secret_version_stage(
+            SecretId="upd", VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=current
+        )
+        newest = self.sm.update_secret(SecretId="upd", SecretString="v3")["VersionId"]
+        self.assertEqual(self.stages("upd"), {pending: ["AWSPENDING", "AWSPREVIOUS"], newest: ["AWSCURRENT"]})
+        self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="upd")
+        # The first value of a secret created without one is AWSCURRENT whatever the labels.
+        self.sm.create_secret(Name="empty")
+        first = self.sm.put_secret_value(SecretId="empty", SecretString="x", VersionStages=["custom"])
+        self.assertEqual(sorted(first["VersionStages"]), ["AWSCURRENT", "custom"])
+        # A secret marked for deletion takes no values.
+        self.sm.delete_secret(SecretId="empty", RecoveryWindowInDays=7)
+        self.assertAwsError("InvalidRequestException", 400, self.sm.put_secret_value, SecretId="empty", SecretString="y")
+
+    def test_update_secret_version_stage_rules(self):
+        current, pending = self.rotated_secret()
+        # A label attached elsewhere can only move with RemoveFromVersionId naming its holder
+        # (moto checked that for AWSCURRENT only and put AWSPENDING on two versions).
+        self.assertAwsError(
+            "InvalidParameterException", 400, self.sm.update_secret_version_stage,
+            SecretId="rot", VersionStage="AWSPENDING", MoveToVersionId=current,
+        )
+        self.assertAwsError(
+            "InvalidParameterException", 400, self.sm.update_secret_version_stage,
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=pending,
+        )
+        self.assertAwsError(
+            "InvalidParameterException", 400, self.sm.update_secret_version_stage,
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=pending,
+        )
+        self.assertAwsError(
+            "InvalidParameterException", 400, self.sm.update_secret_version_stage,
+            SecretId="rot", VersionStage="AWSCURRENT", MoveToVersionId="99999999-9999-4999-8999-999999999999", RemoveFromVersionId=current,
+        )
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT"], pending: ["AWSPENDING"]})
+        # A custom label moves like any other; AWSPREVIOUS is only touched when AWSCURRENT moves.
+        self.sm.update_secret_version_stage(SecretId="rot", VersionStage="mine", MoveToVersionId=pending)
+        self.sm.update_secret_version_stage(
+            SecretId="rot", VersionStage="mine", MoveToVersionId=current, RemoveFromVersionId=pending
+        )
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT", "mine"], pending: ["AWSPENDING"]})
+        # RemoveFromVersionId alone just removes the label.
+        self.sm.update_secret_version_stage(SecretId="rot", VersionStage="AWSPENDING", RemoveFromVersionId=pending)
+        self.assertEqual(self.stages("rot"), {current: ["AWSCURRENT", "mine"]})
+        self.assertAwsError(
+            "ResourceNotFoundException", 404, self.sm.update_secret_version_stage,
+            SecretId="nope", VersionStage="AWSCURRENT", MoveToVersionId=current,
+        )
+
 
 
 if __name__ == "__main__":
