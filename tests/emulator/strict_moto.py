@@ -107,6 +107,19 @@ iam-and-secrets-manager.md):
        CreatedDate, and ResourceNotFoundException for an unknown secret (moto: HTTP 500).
      (moto answers HTTP 404 for ResourceNotFoundException where AWS answers 400; the error
      code is the same, left as is.) Secrets Manager calls are serialised with one lock.
+ 10. STS GetCallerIdentity authenticates like AWS (moto answered any request, with a
+     `user/moto` ARN for unknown keys, and never checked the signature). The SigV4
+     Authorization header's access key id must be an Active IAM access key of the account
+     and partition it belongs to (or moto STS temporary credentials with their session
+     token), else HTTP 403 InvalidClientTokenId "The security token included in the
+     request is invalid."; the signature must verify with that key's secret (moto's own
+     check, moto.iam.access_control.IAMRequest.check_signature), else 403
+     SignatureDoesNotMatch (also for a malformed header). Only then is the key's last use
+     recorded (now, service "sts", the signing region; GetAccessKeyLastUsed reports it):
+     moto records it for every request before anything is checked, which for this action
+     is deferred. Other STS actions and other services still accept any credentials.
+     (Requests without an Authorization header never reach STS: moto's dispatcher picks
+     the service from that header.)
 
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
@@ -132,6 +145,7 @@ import string
 import sys
 import threading
 import time
+from urllib.parse import urlparse
 
 READY_PREFIX = "PLANTON_EMULATOR_READY"
 
@@ -597,6 +611,7 @@ def install_patches() -> None:
     IAMBackend._init_aws_policies = _init_aws_policies
 
     _install_secretsmanager_patches()
+    _install_sts_patches()
 
 
 # ------------------------------------------------- 8./9. Secrets Manager rotation
@@ -878,6 +893,95 @@ def _install_secretsmanager_patches() -> None:
             return orig_sm_call_action(self)
 
     SecretsManagerResponse.call_action = sm_call_action
+
+
+# ------------------------------------------------- 10. STS GetCallerIdentity authenticates
+_TLS = threading.local()
+
+
+def _install_sts_patches() -> None:
+    from moto.core.exceptions import InvalidClientTokenIdError, SignatureDoesNotMatchError, _RESTError
+    from moto.iam import models as m
+    from moto.iam.access_control import IAMRequest
+    from moto.sts.responses import TokenResponse
+    from moto.utilities.utils import get_partition
+
+    class MissingAuthenticationToken(_RESTError):
+        code = 403
+
+        def __init__(self):
+            super().__init__("MissingAuthenticationToken", "Request is missing Authentication Token")
+
+    # moto records an access key's last use in BaseResponse.setup_class, before anything is
+    # checked; for GetCallerIdentity it is deferred until the request authenticated.
+    orig_mark = m.mark_account_as_visited
+
+    def mark_account_as_visited(account_id, access_key, service, region):
+        if getattr(_TLS, "defer_mark", False):
+            _TLS.deferred_mark = (account_id, access_key, service, region)
+            return
+        orig_mark(account_id, access_key, service, region)
+
+    m.mark_account_as_visited = mark_account_as_visited
+
+    orig_setup_class = TokenResponse.setup_class
+
+    def setup_class(self, *args, **kwargs):
+        _TLS.defer_mark, _TLS.deferred_mark = True, None
+        try:
+            orig_setup_class(self, *args, **kwargs)
+        finally:
+            _TLS.defer_mark = False
+        deferred, _TLS.deferred_mark = _TLS.deferred_mark, None
+        self._strict_deferred_mark = deferred
+        if deferred and self._get_action() != "GetCallerIdentity":
+            orig_mark(*deferred)
+
+    TokenResponse.setup_class = setup_class
+
+    def _authenticate(resp):
+        """The request's SigV4 Authorization header names an Active IAM access key (or moto STS
+        temporary credentials) and its signature verifies, else the AWS error."""
+        auth = resp.headers.get("Authorization") or ""
+        if not auth.startswith("AWS4-HMAC-SHA256 "):
+            raise MissingAuthenticationToken()
+        key_id = auth.partition("Credential=")[2].partition("/")[0]
+        scope = auth.partition("Credential=")[2].partition(",")[0].split("/")
+        partition = get_partition(scope[2]) if len(scope) >= 3 else "aws"
+        key = m.iam_backends[resp.current_account][partition].access_keys.get(key_id)
+        if key is None or key.status != "Active":
+            raise InvalidClientTokenIdError()
+        path = resp.raw_path
+        query = urlparse(resp.uri).query
+        if query:
+            path += "?" + query
+        try:
+            request = IAMRequest(
+                account_id=resp.current_account,
+                method=resp.method,
+                path=path,
+                data=resp.data,
+                body=resp.raw_body,
+                headers=resp.headers,
+                action=resp._get_action(),
+            )  # raises InvalidClientTokenId for a key no user (or assumed role) owns
+            request.check_signature()  # raises SignatureDoesNotMatch
+        except (InvalidClientTokenIdError, SignatureDoesNotMatchError):
+            raise
+        except Exception:  # malformed Authorization header, no X-Amz-Date, ...
+            raise SignatureDoesNotMatchError() from None
+
+    orig_get_caller_identity = TokenResponse.get_caller_identity
+
+    def get_caller_identity(self):
+        with _IAM_LOCK:
+            _authenticate(self)
+            deferred = getattr(self, "_strict_deferred_mark", None)
+            if deferred:
+                orig_mark(*deferred)
+            return orig_get_caller_identity(self)
+
+    TokenResponse.get_caller_identity = get_caller_identity
 
 
 def _prewarm(app) -> None:

@@ -153,6 +153,16 @@ class StrictMotoTest(unittest.TestCase):
     def user_names(self):
         return [u["UserName"] for u in self.iam.list_users()["Users"]]
 
+    def client_for(self, service, key, region="us-east-1", secret=None):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=secret or key["SecretAccessKey"],
+            config=botocore.config.Config(retries={"max_attempts": 1}),
+        )
+
     def stages(self, secret_id):
         """VersionIdsToStages of DescribeSecret, labels sorted."""
         got = self.sm.describe_secret(SecretId=secret_id).get("VersionIdsToStages", {})
@@ -171,7 +181,7 @@ class StrictMotoTest(unittest.TestCase):
 
     # -------------------------------------------------------- launcher contract
     def test_contract_services_on_one_port(self):
-        self.assertEqual(self.sts.get_caller_identity()["Account"], ACCOUNT)
+        self.assertEqual(self.sts.get_session_token()["Credentials"]["AccessKeyId"][:4], "AKIA")
         self.sm.create_secret(Name="s1", SecretString="v1")
         self.assertEqual(self.sm.get_secret_value(SecretId="s1")["SecretString"], "v1")
         self.iam.create_user(UserName="u1")
@@ -722,6 +732,49 @@ class StrictMotoTest(unittest.TestCase):
             "ResourceNotFoundException", 404, self.sm.update_secret_version_stage,
             SecretId="nope", VersionStage="AWSCURRENT", MoveToVersionId=current,
         )
+
+    # --------------------------------------- 10. STS GetCallerIdentity authenticates
+    def test_get_caller_identity_authenticates(self):
+        user = self.iam.create_user(UserName="caller")["User"]
+        key = self.iam.create_access_key(UserName="caller")["AccessKey"]
+        kid = key["AccessKeyId"]
+        never = self.iam.get_access_key_last_used(AccessKeyId=kid)["AccessKeyLastUsed"]
+        self.assertNotIn("LastUsedDate", never)
+
+        # Right key id, wrong secret: SignatureDoesNotMatch, and it is not a use of the key.
+        msg = self.assertAwsError(
+            "SignatureDoesNotMatch", 403, self.client_for("sts", key, secret="x" * 40).get_caller_identity
+        )
+        self.assertIn("signature", msg)
+        self.assertNotIn("LastUsedDate", self.iam.get_access_key_last_used(AccessKeyId=kid)["AccessKeyLastUsed"])
+
+        before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        ident = self.client_for("sts", key, region="eu-west-1").get_caller_identity()
+        self.assertEqual(ident["Arn"], f"arn:aws:iam::{ACCOUNT}:user/caller")
+        self.assertEqual((ident["Account"], ident["UserId"]), (ACCOUNT, user["UserId"]))
+        used = self.iam.get_access_key_last_used(AccessKeyId=kid)
+        self.assertEqual(used["UserName"], "caller")
+        used = used["AccessKeyLastUsed"]
+        self.assertEqual((used["ServiceName"], used["Region"]), ("sts", "eu-west-1"))
+        self.assertGreaterEqual(used["LastUsedDate"], before)
+
+        # Unknown, inactive, deleted keys: InvalidClientTokenId with AWS's message.
+        unknown = {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE", "SecretAccessKey": "secret"}
+        self.iam.update_access_key(UserName="caller", AccessKeyId=kid, Status="Inactive")
+        for label, creds in (("unknown", unknown), ("inactive", key)):
+            with self.subTest(key=label):
+                msg = self.assertAwsError(
+                    "InvalidClientTokenId", 403, self.client_for("sts", creds).get_caller_identity
+                )
+                self.assertEqual(msg, "The security token included in the request is invalid.")
+        self.iam.update_access_key(UserName="caller", AccessKeyId=kid, Status="Active")
+        self.client_for("sts", key).get_caller_identity()
+        self.iam.delete_access_key(UserName="caller", AccessKeyId=kid)
+        self.assertAwsError("InvalidClientTokenId", 403, self.client_for("sts", key).get_caller_identity)
+
+        # Everything else is unchanged: other STS actions and other services take any credentials.
+        self.assertTrue(self.client_for("sts", unknown).get_session_token()["Credentials"]["SessionToken"])
+        self.client_for("iam", unknown).list_users()
 
 
 
