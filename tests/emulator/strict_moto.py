@@ -9,7 +9,8 @@ When the server accepts connections it prints exactly one line to stdout,
 stdout (moto's own prints and request logs go to stderr). It serves every service
 moto's server mode knows (IAM, Secrets Manager, STS, ...) on that one port, with
 threads, until it is killed or its stdin reaches EOF (so it never outlives the test
-process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works.
+process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works, and
+one test-only endpoint is added (11 below).
 
 Why: the Rust tests must FAIL when the Lambda forgets a cleanup step or drops a
 permissions boundary. Plain moto is lenient where AWS is strict, so a buggy Lambda
@@ -120,6 +121,22 @@ iam-and-secrets-manager.md):
      is deferred. Other STS actions and other services still accept any credentials.
      (Requests without an Authorization header never reach STS: moto's dispatcher picks
      the service from that header.)
+ 11. Clock: moto 5.2.5's server cannot change its clock (there is no /moto-api/time/...
+     endpoint -- POST /moto-api/time/set answers 404; freezegun only works in-process
+     and would freeze the whole server). Instead, a test-only endpoint, served to
+     loopback clients only:
+       POST /moto-api/planton/access-key-dates
+       {"access_key_id": "AKIA...",                   required
+        "create_date": "2020-01-02T03:04:05Z",        optional, ISO 8601 (naive = UTC)
+        "last_used_date": "2020-02-03T04:05:06Z",     optional; null = never used
+        "last_used_service": "sts",                   optional, default "sts"
+        "last_used_region": "us-east-1"}              optional, default "us-east-1"
+     sets that key's CreateDate (ListAccessKeys, CreateDate in the credential report)
+     and/or last use (GetAccessKeyLastUsed) in whichever account/partition holds it.
+     Answers 200 {"access_key_id", "user_name", "create_date", "last_used_date"} (dates
+     ISO 8601 UTC with "Z", last_used_date null if never used); 404 {"error"} for an
+     unknown key; 400 {"error"} for bad JSON, a missing access_key_id, an unknown field or
+     a bad date; 405 for other methods; 403 for non-loopback clients.
 
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
@@ -984,6 +1001,97 @@ def _install_sts_patches() -> None:
     TokenResponse.get_caller_identity = get_caller_identity
 
 
+# ------------------------------------------------- 11. test-only: seed access key dates
+ACCESS_KEY_DATES_PATH = "/moto-api/planton/access-key-dates"
+
+
+def _parse_utc(value):
+    """ISO 8601 -> naive UTC datetime (moto stores naive UTC); a naive input means UTC."""
+    from datetime import datetime, timezone
+
+    if not isinstance(value, str):
+        raise ValueError(f"not an ISO 8601 string: {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def _seed_access_key_dates(payload):
+    """(status, body) for POST ACCESS_KEY_DATES_PATH with the decoded JSON payload."""
+    from moto.iam.models import AccessKeyLastUsed, iam_backends
+
+    if not isinstance(payload, dict) or not isinstance(payload.get("access_key_id"), str):
+        return 400, {"error": "body must be a JSON object with a string access_key_id"}
+    unknown = set(payload) - {
+        "access_key_id", "create_date", "last_used_date", "last_used_service", "last_used_region",
+    }
+    if unknown:
+        return 400, {"error": f"unknown fields: {sorted(unknown)}"}
+    try:
+        create_date = _parse_utc(payload["create_date"]) if "create_date" in payload else None
+        last_used = payload.get("last_used_date")
+        last_used = _parse_utc(last_used) if last_used is not None else None
+    except ValueError as err:
+        return 400, {"error": str(err)}
+    key_id = payload["access_key_id"]
+    with _IAM_LOCK:
+        for account in list(iam_backends.values()):
+            for backend in list(account.values()):
+                key = backend.access_keys.get(key_id)
+                if key is None:
+                    continue
+                if create_date is not None:
+                    key.create_date = create_date
+                if "last_used_date" in payload:
+                    key.last_used = (
+                        AccessKeyLastUsed(
+                            timestamp=last_used,
+                            service=payload.get("last_used_service", "sts"),
+                            region=payload.get("last_used_region", "us-east-1"),
+                        )
+                        if last_used is not None
+                        else None
+                    )
+                return 200, {
+                    "access_key_id": key_id,
+                    "user_name": key.user_name,
+                    "create_date": key.create_date.isoformat() + "Z",
+                    "last_used_date": key.last_used.timestamp.isoformat() + "Z" if key.last_used else None,
+                }
+    return 404, {"error": f"The Access Key with id {key_id} cannot be found"}
+
+
+def _with_test_endpoints(app):
+    """WSGI middleware: serves ACCESS_KEY_DATES_PATH (loopback clients only), passes the rest on."""
+
+    def wsgi(environ, start_response):
+        if environ.get("PATH_INFO") != ACCESS_KEY_DATES_PATH:
+            return app(environ, start_response)
+        remote = environ.get("REMOTE_ADDR", "")
+        if not (remote.startswith("127.") or remote in ("::1", "::ffff:127.0.0.1")):
+            status, body = 403, {"error": "loopback clients only"}
+        elif environ.get("REQUEST_METHOD") != "POST":
+            status, body = 405, {"error": "POST only"}
+        else:
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+            except ValueError as err:
+                status, body = 400, {"error": f"invalid JSON: {err}"}
+            else:
+                status, body = _seed_access_key_dates(payload)
+        data = json.dumps(body).encode()
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if status == 405:
+            headers.append(("Allow", "POST"))
+        start_response(f"{status} {reason[status]}", headers)
+        return [data]
+
+    return wsgi
+
+
 def _prewarm(app) -> None:
     """Create the IAM backend (loads the AWS managed policies) and the common apps now."""
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -1053,7 +1161,9 @@ def main(argv: list[str] | None = None) -> None:
                 super().log_request(code, size)
 
     app = DomainDispatcherApplication(create_backend_app)
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
+    server = make_server(
+        args.host, args.port, _with_test_endpoints(app), threaded=True, request_handler=Handler
+    )
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # moto uses it when it calls itself
     _prewarm(app)

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 import boto3
@@ -152,6 +153,20 @@ class StrictMotoTest(unittest.TestCase):
 
     def user_names(self):
         return [u["UserName"] for u in self.iam.list_users()["Users"]]
+
+    def post_json(self, path, payload, method="POST"):
+        """(status, decoded JSON body) of a request to the launcher."""
+        data = json.dumps(payload).encode() if payload is not None else b""
+        req = urllib.request.Request(f"{self.url}{path}", method=method, data=data)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            body = err.read()
+            try:
+                return err.code, json.loads(body)
+            except ValueError:
+                return err.code, body
 
     def client_for(self, service, key, region="us-east-1", secret=None):
         return boto3.client(
@@ -776,6 +791,54 @@ class StrictMotoTest(unittest.TestCase):
         self.assertTrue(self.client_for("sts", unknown).get_session_token()["Credentials"]["SessionToken"])
         self.client_for("iam", unknown).list_users()
 
+    # ------------------------------- 11. test-only endpoint: seed an access key's dates
+    def test_access_key_dates_endpoint(self):
+        path = "/moto-api/planton/access-key-dates"
+        self.iam.create_user(UserName="old")
+        kid = self.iam.create_access_key(UserName="old")["AccessKey"]["AccessKeyId"]
+        status, body = self.post_json(path, {
+            "access_key_id": kid,
+            "create_date": "2020-01-02T03:04:05Z",
+            "last_used_date": "2020-02-03T04:05:06+00:00",
+        })
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body, {
+            "access_key_id": kid, "user_name": "old",
+            "create_date": "2020-01-02T03:04:05Z", "last_used_date": "2020-02-03T04:05:06Z",
+        })
+        utc = datetime.timezone.utc
+        listed = self.iam.list_access_keys(UserName="old")["AccessKeyMetadata"][0]
+        self.assertEqual(listed["CreateDate"], datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=utc))
+        used = self.iam.get_access_key_last_used(AccessKeyId=kid)["AccessKeyLastUsed"]
+        self.assertEqual(used, {
+            "LastUsedDate": datetime.datetime(2020, 2, 3, 4, 5, 6, tzinfo=utc), "ServiceName": "sts", "Region": "us-east-1",
+        })
+        # Service and region can be given; null last_used_date means never used; create_date alone.
+        status, _ = self.post_json(path, {
+            "access_key_id": kid, "last_used_date": "2021-05-06T07:08:09Z",
+            "last_used_service": "s3", "last_used_region": "eu-west-1",
+        })
+        self.assertEqual(status, 200)
+        used = self.iam.get_access_key_last_used(AccessKeyId=kid)["AccessKeyLastUsed"]
+        self.assertEqual((used["ServiceName"], used["Region"]), ("s3", "eu-west-1"))
+        self.assertEqual(self.post_json(path, {"access_key_id": kid, "last_used_date": None})[0], 200)
+        self.assertNotIn("LastUsedDate", self.iam.get_access_key_last_used(AccessKeyId=kid)["AccessKeyLastUsed"])
+        self.assertEqual(self.post_json(path, {"access_key_id": kid, "create_date": "2019-12-31T23:00:00-02:00"})[0], 200)
+        self.assertEqual(
+            self.iam.list_access_keys(UserName="old")["AccessKeyMetadata"][0]["CreateDate"],
+            datetime.datetime(2020, 1, 1, 1, 0, tzinfo=utc),
+        )
+        # Errors.
+        status, body = self.post_json(path, {"access_key_id": "AKIANOSUCHKEY0000000"})
+        self.assertEqual(status, 404)
+        self.assertIn("cannot be found", body["error"])
+        for bad in ({"create_date": "2020-01-01"}, {"access_key_id": kid, "create_date": "yesterday"},
+                    {"access_key_id": kid, "typo": 1}, [kid]):
+            with self.subTest(body=bad):
+                self.assertEqual(self.post_json(path, bad)[0], 400)
+        self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
+        # moto 5.2.5's server has no clock endpoint (hence this one).
+        self.assertEqual(self.post_json("/moto-api/time/set", {"time": "2020-01-01T00:00:00Z"})[0], 404)
 
 
 if __name__ == "__main__":
