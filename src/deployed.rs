@@ -72,14 +72,15 @@ pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
         Some(_) => "I",
     };
     Record {
-        digests: digests(
+        digests: items(
             &spec.path,
             spec.permissions_boundary.as_deref(),
             spec.managed_policy_arns.iter().map(String::as_str),
             inline,
             spec.groups.iter().map(String::as_str),
             spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ),
+        )
+        .digests(),
         key: key.to_string(),
     }
 }
@@ -89,17 +90,7 @@ pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
 /// secret holds.
 pub fn of_observed(u: &ObservedUser, key: &str) -> Record {
     Record {
-        digests: digests(
-            &u.path,
-            u.boundary.as_deref(),
-            u.managed.iter().map(String::as_str),
-            &u.inline,
-            u.groups.iter().map(String::as_str),
-            u.tags
-                .iter()
-                .filter(|(k, _)| !is_own_tag(k))
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        ),
+        digests: items_of_observed(u).digests(),
         key: key.to_string(),
     }
 }
@@ -110,33 +101,123 @@ pub fn is_own_tag(key: &str) -> bool {
             .eq_ignore_ascii_case(crate::spec::RESERVED_TAG_PREFIX)
 }
 
-fn digests<'a>(
+/// The canonical items of each aspect, in the order they are digested: what the digest
+/// of an aspect is computed from, and what the audit compares item by item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Items(pub BTreeMap<&'static str, Vec<String>>);
+
+impl Items {
+    pub fn get(&self, aspect: &str) -> &[String] {
+        self.0.get(aspect).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn digests(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(a, items)| (a.to_string(), digest(items.iter().map(String::as_str))))
+            .collect()
+    }
+}
+
+/// The items of an observed user's aspects (see [`of_observed`] for what is left out).
+pub fn items_of_observed(u: &ObservedUser) -> Items {
+    items(
+        &u.path,
+        u.boundary.as_deref(),
+        u.managed.iter().map(String::as_str),
+        &u.inline,
+        u.groups.iter().map(String::as_str),
+        template_tags(&u.tags),
+    )
+}
+
+/// The tags that are the template's: everything but the function's own `planton:` tags.
+pub fn template_tags(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .filter(|(k, _)| !is_own_tag(k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// One tag as the `t` aspect digests it.
+pub fn tag_item(key: &str, value: &str) -> String {
+    format!("{key}{SEP}{value}")
+}
+
+/// The tag an item of the `t` aspect stands for.
+pub fn split_tag_item(item: &str) -> (&str, &str) {
+    item.split_once(SEP).unwrap_or((item, ""))
+}
+
+/// The name of an inline policy an item of the `i` aspect stands for.
+pub fn inline_item_name(item: &str) -> &str {
+    item.split_once(SEP).map(|(n, _)| n).unwrap_or(item)
+}
+
+/// The digest of one aspect's items, as a record holds it.
+pub fn digest_of(items: &[String]) -> String {
+    digest(items.iter().map(String::as_str))
+}
+
+/// Which of `items` were added since the state `deployed` digests: the smallest set of
+/// at most two items whose removal gives back that digest. `None` when no such set
+/// exists (something was removed or changed too).
+pub fn added_since(items: &[String], deployed: &str) -> Option<Vec<String>> {
+    let without = |skip: &[usize]| {
+        digest(
+            items
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !skip.contains(i))
+                .map(|(_, s)| s.as_str()),
+        )
+    };
+    if without(&[]) == deployed {
+        return Some(Vec::new());
+    }
+    for (i, item) in items.iter().enumerate() {
+        if without(&[i]) == deployed {
+            return Some(vec![item.clone()]);
+        }
+    }
+    for (i, a) in items.iter().enumerate() {
+        for (j, b) in items.iter().enumerate().skip(i + 1) {
+            if without(&[i, j]) == deployed {
+                return Some(vec![a.clone(), b.clone()]);
+            }
+        }
+    }
+    None
+}
+
+const SEP: char = '\u{1f}';
+
+fn items<'a>(
     path: &str,
     boundary: Option<&str>,
     managed: impl Iterator<Item = &'a str>,
     inline: &BTreeMap<String, Value>,
     groups: impl Iterator<Item = &'a str>,
     tags: impl Iterator<Item = (&'a str, &'a str)>,
-) -> BTreeMap<String, String> {
-    let mut managed: Vec<&str> = managed.collect();
+) -> Items {
+    let mut managed: Vec<String> = managed.map(str::to_string).collect();
     managed.sort_unstable();
     // Group names are case-insensitive in IAM.
     let mut groups: Vec<String> = groups.map(str::to_lowercase).collect();
     groups.sort_unstable();
-    let mut tags: Vec<String> = tags.map(|(k, v)| format!("{k}\u{1f}{v}")).collect();
+    let mut tags: Vec<String> = tags.map(|(k, v)| tag_item(k, v)).collect();
     tags.sort_unstable();
     let inline: Vec<String> = inline
         .iter()
-        .map(|(n, d)| format!("{n}\u{1f}{}", compact(d)))
+        .map(|(n, d)| format!("{n}{SEP}{}", compact(d)))
         .collect();
     let mut out = BTreeMap::new();
-    out.insert("p".into(), digest([path]));
-    out.insert("b".into(), digest([boundary.unwrap_or("")]));
-    out.insert("m".into(), digest(managed));
-    out.insert("i".into(), digest(inline.iter().map(String::as_str)));
-    out.insert("g".into(), digest(groups.iter().map(String::as_str)));
-    out.insert("t".into(), digest(tags.iter().map(String::as_str)));
-    out
+    out.insert("p", vec![path.to_string()]);
+    out.insert("b", vec![boundary.unwrap_or("").to_string()]);
+    out.insert("m", managed);
+    out.insert("i", inline);
+    out.insert("g", groups);
+    out.insert("t", tags);
+    Items(out)
 }
 
 /// FNV-1a over the items with a separator, folded to 32 bits: stable across versions
@@ -210,5 +291,59 @@ mod tests {
             .filter(|a| got.digests.get(**a) != want.digests.get(**a))
             .collect();
         assert_eq!(differ, vec![&"m"]);
+    }
+
+    #[test]
+    fn hand_made_additions_are_named_from_the_digest_alone() {
+        let deployed: Vec<String> = vec!["arn:a".into(), "arn:c".into()];
+        let d = digest_of(&deployed);
+        let now: Vec<String> = vec!["arn:a".into(), "arn:b".into(), "arn:c".into()];
+        assert_eq!(added_since(&now, &d), Some(vec!["arn:b".to_string()]));
+        let two: Vec<String> = vec![
+            "arn:0".into(),
+            "arn:a".into(),
+            "arn:b".into(),
+            "arn:c".into(),
+        ];
+        assert_eq!(
+            added_since(&two, &d),
+            Some(vec!["arn:0".to_string(), "arn:b".to_string()])
+        );
+        assert_eq!(added_since(&deployed, &d), Some(vec![]));
+        let removed: Vec<String> = vec!["arn:a".into()];
+        assert_eq!(
+            added_since(&removed, &d),
+            None,
+            "a removal is not an addition"
+        );
+    }
+
+    #[test]
+    fn items_name_what_they_stand_for() {
+        let u = ObservedUser {
+            path: "/".into(),
+            tags: vec![
+                ("team".into(), "x=y".into()),
+                ("planton:deployed".into(), "v1".into()),
+            ],
+            inline: [("p".to_string(), serde_json::json!({"a": 1}))].into(),
+            ..ObservedUser::default()
+        };
+        let items = items_of_observed(&u);
+        assert_eq!(items.get("t").len(), 1, "own tags are not the template's");
+        assert_eq!(split_tag_item(&items.get("t")[0]), ("team", "x=y"));
+        assert_eq!(inline_item_name(&items.get("i")[0]), "p");
+        assert_eq!(items.digests(), of_observed(&u, "-").digests);
+        assert_eq!(digest_of(items.get("b")), digest([""]));
+    }
+
+    #[test]
+    fn digests_never_change_across_versions() {
+        // Records already on users must keep reading as "no drift": pinned.
+        let spec = crate::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        assert_eq!(
+            of_spec(&spec, &spec.inline_policies).to_tag(),
+            "v1 p=b34befa7 b=29620e0d m=4fd0bfc1 i=4fd0bfc1 g=4fd0bfc1 t=4fd0bfc1 k=A"
+        );
     }
 }

@@ -1,0 +1,488 @@
+//! The scheduled audit against the strict emulator: users made by the real handler,
+//! then aged (the emulator's own test endpoint seeds a key's CreateDate and last use) or
+//! changed by hand with plain SDK clients, next to users the function does not own.
+//! Each test lists only its own path, so tests in this binary never see each other's
+//! users; the dispatch test audits everything, in report-only mode.
+
+mod common;
+
+use common::*;
+use planton_iam_user::audit::{self, AuditConfig, DriftRecord, KeyRecord, Report};
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Straight to the emulator.
+const FAULTS: Option<fn() -> FaultConfig> = None;
+
+const AUDIT_EVENT: &str = include_str!("../events/audit.json");
+const RO: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+const SEC_AUDIT: &str = "arn:aws:iam::aws:policy/SecurityAudit";
+const DAY: u64 = 86_400;
+
+fn days_ago(now: SystemTime, days: u64) -> SystemTime {
+    now - Duration::from_secs(days * DAY)
+}
+
+fn iso(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+}
+
+/// Sets a key's CreateDate and/or last use through the emulator's test-only endpoint
+/// (`last_used`: `Some(None)` = never used).
+async fn seed_key_dates(
+    key_id: &str,
+    created: Option<SystemTime>,
+    last_used: Option<Option<SystemTime>>,
+) {
+    let mut body = json!({"access_key_id": key_id});
+    if let Some(c) = created {
+        body["create_date"] = json!(iso(c));
+    }
+    if let Some(u) = last_used {
+        body["last_used_date"] = json!(u.map(iso));
+    }
+    let body = body.to_string();
+    let url = emulator_url();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut sock = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "POST /moto-api/planton/access-key-dates HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    sock.read_to_string(&mut resp).await.unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+        "seeding {key_id}: {resp}"
+    );
+}
+
+fn cfg(path: &str, max_age_days: u64, max_idle_days: u64, deactivate: bool) -> AuditConfig {
+    AuditConfig {
+        max_age_days,
+        max_idle_days,
+        deactivate,
+        path_prefix: path.to_string(),
+    }
+}
+
+async fn run(cfg: &AuditConfig, now: SystemTime) -> Report {
+    let app = app().await;
+    let report = audit::run(&app.clients, cfg, app.settings.max_in_flight, now)
+        .await
+        .expect("the audit runs");
+    for line in report.lines("planton-iam-user") {
+        println!("{line}");
+    }
+    report
+}
+
+fn key<'a>(r: &'a Report, user: &str) -> &'a KeyRecord {
+    let found: Vec<&KeyRecord> = r.keys.iter().filter(|k| k.user == user).collect();
+    assert_eq!(found.len(), 1, "one key record for {user}: {:?}", r.keys);
+    found[0]
+}
+
+fn drifts_of<'a>(r: &'a Report, user: &str) -> Vec<&'a DriftRecord> {
+    r.drifts.iter().filter(|d| d.user == user).collect()
+}
+
+/// No record of the report names `user`, in any field.
+fn never_named(r: &Report, user: &str) {
+    for line in r.lines("f") {
+        assert!(!line.contains(user), "{user} appears in {line}");
+    }
+}
+
+async fn create(logical: &str, props: Value) -> (Cfn, String) {
+    let cfn = Cfn::new(logical).await;
+    cfn.create(props.clone()).await.assert_success();
+    let name = props["UserName"].as_str().unwrap().to_string();
+    (cfn, name)
+}
+
+/// A user made by hand, not by the function; `stack_only` gives it one ownership tag.
+async fn hand_made_user(name: &str, path: &str, stack_only: bool) -> String {
+    let (iam, _) = aws().await;
+    let mut req = iam.create_user().user_name(name).path(path);
+    if stack_only {
+        req = req.tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("planton:stack-id")
+                .value(STACK)
+                .build()
+                .unwrap(),
+        );
+    }
+    req.send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name(name)
+        .policy_arn(SEC_AUDIT)
+        .send()
+        .await
+        .unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+    k.access_key.unwrap().access_key_id
+}
+
+async fn remove_hand_made_user(name: &str, key_id: &str) {
+    let (iam, _) = aws().await;
+    let _ = iam
+        .delete_access_key()
+        .user_name(name)
+        .access_key_id(key_id)
+        .send()
+        .await;
+    let _ = iam
+        .detach_user_policy()
+        .user_name(name)
+        .policy_arn(SEC_AUDIT)
+        .send()
+        .await;
+    let _ = iam.delete_user().user_name(name).send().await;
+}
+
+#[tokio::test]
+async fn the_audit_reports_exactly_the_stale_and_idle_keys_and_deactivates_only_when_told() {
+    const PATH: &str = "/audit-keys/";
+    let now = SystemTime::now();
+    let mut made = Vec::new();
+    for (logical, name) in [
+        ("KeyFresh", "ak-fresh"),
+        ("KeyUsed", "ak-old-but-used"),
+        ("KeyIdle", "ak-idle"),
+        ("KeyNever", "ak-never-used"),
+    ] {
+        made.push(create(logical, json!({"UserName": name, "Path": PATH})).await);
+    }
+    let id = |name: &'static str| async move { user_state(name).await.keys[0].0.clone() };
+    // fresh: made now, never used. old-but-used: 200 days old, used 2 days ago.
+    // idle: 60 days old, last used 45 days ago. never-used: 100 days old, never used.
+    seed_key_dates(
+        &id("ak-old-but-used").await,
+        Some(days_ago(now, 200)),
+        Some(Some(days_ago(now, 2))),
+    )
+    .await;
+    seed_key_dates(
+        &id("ak-idle").await,
+        Some(days_ago(now, 60)),
+        Some(Some(days_ago(now, 45))),
+    )
+    .await;
+    seed_key_dates(&id("ak-never-used").await, Some(days_ago(now, 100)), None).await;
+    // Somebody else's users on the same path, with old idle keys: never reported,
+    // never deactivated.
+    let stranger_key = hand_made_user("ak-stranger", PATH, false).await;
+    let half_key = hand_made_user("ak-half-tagged", PATH, true).await;
+    seed_key_dates(&stranger_key, Some(days_ago(now, 400)), Some(None)).await;
+    seed_key_dates(&half_key, Some(days_ago(now, 400)), Some(None)).await;
+
+    // Report only: max age 90 days, max idle 30 days.
+    let r = run(&cfg(PATH, 90, 30, false), now).await;
+    let flags = |u: &str| {
+        let k = key(&r, u);
+        (k.stale, k.idle, k.deactivated)
+    };
+    assert_eq!(r.keys.len(), 4, "{:?}", r.keys);
+    assert_eq!(flags("ak-fresh"), (false, false, false));
+    assert_eq!(flags("ak-old-but-used"), (true, false, false));
+    assert_eq!(flags("ak-idle"), (false, true, false));
+    assert_eq!(flags("ak-never-used"), (true, true, false));
+    let used = key(&r, "ak-old-but-used");
+    assert_eq!(used.age_days, Some(200));
+    assert_eq!(used.idle_days, Some(2));
+    assert_eq!(
+        used.last_used.as_deref(),
+        Some(iso(days_ago(now, 2)).as_str())
+    );
+    assert_eq!(used.last_used_service.as_deref(), Some("sts"));
+    assert!(used.in_secret && used.status == "Active");
+    let never = key(&r, "ak-never-used");
+    assert_eq!(
+        (never.last_used.as_ref(), never.idle_days),
+        (None, Some(100))
+    );
+    assert_eq!(key(&r, "ak-fresh").age_days, Some(0));
+    assert!(
+        r.drifts.is_empty(),
+        "users as deployed have no drift: {:?}",
+        r.drifts
+    );
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let s = &r.summary;
+    assert_eq!(
+        (
+            s.listed_users,
+            s.managed_users,
+            s.keys,
+            s.stale_keys,
+            s.idle_keys,
+            s.deactivated_keys,
+            s.drifted_users,
+            s.audit_errors
+        ),
+        (6, 4, 4, 2, 2, 0, 0, 0)
+    );
+    for u in ["ak-fresh", "ak-old-but-used", "ak-idle", "ak-never-used"] {
+        assert_eq!(user_state(u).await.keys[0].1, "Active", "report only: {u}");
+    }
+    never_named(&r, "ak-stranger");
+    never_named(&r, "ak-half-tagged");
+    let summary = r.summary_record("planton-iam-user");
+    assert_eq!(summary["StaleKeys"], 2);
+    assert_eq!(summary["IdleKeys"], 2);
+
+    // Told to deactivate: exactly the idle keys of owned users.
+    let r = run(&cfg(PATH, 90, 30, true), now).await;
+    let deactivated: Vec<&str> = r
+        .keys
+        .iter()
+        .filter(|k| k.deactivated)
+        .map(|k| k.user.as_str())
+        .collect();
+    assert_eq!(deactivated, vec!["ak-idle", "ak-never-used"]);
+    assert_eq!(r.summary.deactivated_keys, 2);
+    for (u, want) in [
+        ("ak-fresh", "Active"),
+        ("ak-old-but-used", "Active"),
+        ("ak-idle", "Inactive"),
+        ("ak-never-used", "Inactive"),
+        ("ak-stranger", "Active"),
+        ("ak-half-tagged", "Active"),
+    ] {
+        assert_eq!(user_state(u).await.keys[0].1, want, "{u}");
+    }
+    never_named(&r, "ak-stranger");
+
+    // A key already inactive is not deactivated again; the change shows as drift from
+    // the deployed KeyStatus until the next Update (or a KeyStatus: Inactive) settles it.
+    let r = run(&cfg(PATH, 90, 30, true), now).await;
+    assert_eq!(r.summary.deactivated_keys, 0);
+    assert_eq!(r.summary.idle_keys, 2);
+    assert_eq!(key(&r, "ak-idle").status, "Inactive");
+    let d = drifts_of(&r, "ak-idle");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].aspect.as_str(), &d[0].now, &d[0].deployed),
+        ("key_status", &json!("Inactive"), &Some(json!("Active")))
+    );
+
+    remove_hand_made_user("ak-stranger", &stranger_key).await;
+    remove_hand_made_user("ak-half-tagged", &half_key).await;
+    for (cfn, name) in made {
+        cfn.delete(&name, json!({"UserName": name}))
+            .await
+            .assert_success();
+    }
+}
+
+#[tokio::test]
+async fn hand_made_changes_appear_in_the_drift_report_and_nobody_elses_user_does() {
+    const PATH: &str = "/audit-drift/";
+    let props = |name: &str| {
+        json!({
+            "UserName": name,
+            "Path": PATH,
+            "ManagedPolicyArns": [RO],
+            "InlinePolicies": {"logs": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}]}},
+            "Tags": [{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}],
+        })
+    };
+    let mut made = Vec::new();
+    for (logical, name) in [
+        ("DriftClean", "dr-clean"),
+        ("DriftPolicy", "dr-policy"),
+        ("DriftTag", "dr-tag"),
+        ("DriftKey", "dr-extra-key"),
+        ("DriftStatus", "dr-status"),
+        ("DriftSecret", "dr-secret"),
+        ("DriftRecord", "dr-record"),
+    ] {
+        made.push(create(logical, props(name)).await);
+    }
+    let (iam, sm) = aws().await;
+    // By hand: a policy attached, a tag removed, a key created, the key deactivated,
+    // the secret deleted, the deployment record removed.
+    iam.attach_user_policy()
+        .user_name("dr-policy")
+        .policy_arn(SEC_AUDIT)
+        .send()
+        .await
+        .unwrap();
+    iam.untag_user()
+        .user_name("dr-tag")
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    let extra = iam
+        .create_access_key()
+        .user_name("dr-extra-key")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let status_key = user_state("dr-status").await.keys[0].0.clone();
+    iam.update_access_key()
+        .user_name("dr-status")
+        .access_key_id(&status_key)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    sm.delete_secret()
+        .secret_id("planton/iam-user/dr-secret")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    iam.untag_user()
+        .user_name("dr-record")
+        .tag_keys("planton:deployed")
+        .send()
+        .await
+        .unwrap();
+    // Somebody else's user, changed in every way the report looks for.
+    let stranger_key = hand_made_user("dr-stranger", PATH, false).await;
+    let half_key = hand_made_user("dr-half-tagged", PATH, true).await;
+
+    let mut before = Vec::new();
+    for (_, n) in &made {
+        before.push(format!("{:?}", user_state(n).await));
+    }
+    let mut secrets = Vec::new();
+    for (_, n) in &made {
+        if let Some(v) = secret_value(&format!("planton/iam-user/{n}")).await {
+            secrets.push(v["SecretAccessKey"].as_str().unwrap().to_string());
+        }
+    }
+
+    let r = run(&cfg(PATH, 90, 90, false), SystemTime::now()).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let aspects =
+        |u: &str| -> Vec<String> { drifts_of(&r, u).iter().map(|d| d.aspect.clone()).collect() };
+    assert!(
+        aspects("dr-clean").is_empty(),
+        "{:?}",
+        drifts_of(&r, "dr-clean")
+    );
+
+    let d = drifts_of(&r, "dr-policy");
+    assert_eq!(aspects("dr-policy"), vec!["managed_policies"]);
+    assert_eq!(d[0].added, vec![SEC_AUDIT]);
+    let mut now = vec![RO, SEC_AUDIT];
+    now.sort();
+    assert_eq!(d[0].now, json!(now));
+    assert_eq!(
+        (d[0].stack_id.as_str(), d[0].logical_id.as_str()),
+        (STACK, "DriftPolicy")
+    );
+    assert_eq!(d[0].hint, "the next stack Update converges it");
+
+    let d = drifts_of(&r, "dr-tag");
+    assert_eq!(aspects("dr-tag"), vec!["tags"]);
+    assert_eq!(d[0].removed, vec!["env"]);
+    assert!(d[0].added.is_empty() && d[0].changed.is_empty());
+    assert_eq!(d[0].now, json!({"team": "payments"}));
+    assert_eq!(
+        d[0].deployed,
+        Some(json!({"team": "payments", "env": "prod"}))
+    );
+
+    let d = drifts_of(&r, "dr-extra-key");
+    assert_eq!(aspects("dr-extra-key"), vec!["access_keys"]);
+    assert_eq!(d[0].added, vec![extra.access_key_id.clone()]);
+
+    let d = drifts_of(&r, "dr-status");
+    assert_eq!(aspects("dr-status"), vec!["key_status"]);
+    assert_eq!(d[0].now, json!("Inactive"));
+    assert_eq!(d[0].deployed, Some(json!("Active")));
+
+    let d = drifts_of(&r, "dr-secret");
+    assert_eq!(aspects("dr-secret"), vec!["secret", "access_keys"]);
+    assert!(d[0].detail.contains("does not exist"), "{}", d[0].detail);
+
+    assert_eq!(aspects("dr-record"), vec!["record"]);
+
+    assert_eq!(r.summary.managed_users, 7);
+    assert_eq!(r.summary.drifted_users, 6);
+    assert_eq!(r.summary.drifts, 7);
+    never_named(&r, "dr-stranger");
+    never_named(&r, "dr-half-tagged");
+    for line in r.lines("f") {
+        assert!(!line.contains("SecretAccessKey"), "{line}");
+        for s in &secrets {
+            assert!(!line.contains(s.as_str()), "a secret key in {line}");
+        }
+    }
+    // The report changed nothing.
+    for ((_, n), b) in made.iter().zip(&before) {
+        assert_eq!(&format!("{:?}", user_state(n).await), b, "{n} was changed");
+    }
+
+    // The next Update converges what drifted (same properties, as a stack update that
+    // touches the resource sends them).
+    for (cfn, name) in &made[1..5] {
+        cfn.update(name, props(name), props(name))
+            .await
+            .assert_success();
+    }
+    let r = run(&cfg(PATH, 90, 90, false), SystemTime::now()).await;
+    for u in [
+        "dr-clean",
+        "dr-policy",
+        "dr-tag",
+        "dr-extra-key",
+        "dr-status",
+    ] {
+        assert!(aspects_of(&r, u).is_empty(), "{u}: {:?}", drifts_of(&r, u));
+    }
+
+    remove_hand_made_user("dr-stranger", &stranger_key).await;
+    remove_hand_made_user("dr-half-tagged", &half_key).await;
+    for (cfn, name) in made {
+        cfn.delete(&name, props(&name)).await.assert_success();
+    }
+}
+
+fn aspects_of(r: &Report, u: &str) -> Vec<String> {
+    drifts_of(r, u).iter().map(|d| d.aspect.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_scheduled_event_reaches_the_audit_through_the_handler() {
+    let cfn = Cfn::new("AuditDispatch").await;
+    cfn.create(json!({"UserName": "ad-dispatched", "Path": "/audit-dispatch/"}))
+        .await
+        .assert_success();
+    let (result, puts) = cfn.send_raw(AUDIT_EVENT).await;
+    assert!(puts.is_empty(), "nothing is sent to CloudFormation");
+    let summary = result.expect("the audit succeeds");
+    assert_eq!(summary["record"], "planton.audit.summary");
+    assert_eq!(summary["deactivate"], false, "report only by default");
+    assert_eq!(summary["max_age_days"], 90);
+    assert_eq!(summary["max_idle_days"], 90);
+    assert_eq!(
+        summary["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Planton/IamUser"
+    );
+    assert!(summary["ManagedUsers"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["Keys"].as_u64().unwrap() >= 1, "{summary}");
+    cfn.delete("ad-dispatched", json!({"UserName": "ad-dispatched"}))
+        .await
+        .assert_success();
+}
