@@ -92,7 +92,22 @@ pub struct Outcome {
 
 /// The secret value. Its Debug and Display never show the contents, so it cannot leak
 /// through a log line or an error chain by accident.
-struct SecretString(String);
+pub(crate) struct SecretString(String);
+
+impl SecretString {
+    pub(crate) fn new(s: String) -> Self {
+        SecretString(s)
+    }
+
+    /// For the one call that must send it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn into_inner(self) -> String {
+        self.0
+    }
+}
 
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -100,7 +115,12 @@ impl fmt::Debug for SecretString {
     }
 }
 
-fn credentials_json(key_id: &str, secret: &str, user: &str, user_arn: &str) -> SecretString {
+pub(crate) fn credentials_json(
+    key_id: &str,
+    secret: &str,
+    user: &str,
+    user_arn: &str,
+) -> SecretString {
     SecretString(
         serde_json::json!({
             "AccessKeyId": key_id,
@@ -119,6 +139,11 @@ pub struct Executor<'a> {
     pub stack_id: &'a str,
     budget: &'a Budget,
     outcome: Mutex<Outcome>,
+    /// Names the new secret version of a `KeySerial` rotation; derived from the
+    /// CloudFormation request, so a re-delivered request resumes the same rotation.
+    rotation_token: String,
+    /// This function's ARN: the rotator scheduled rotation names.
+    function_arn: Option<String>,
 }
 
 impl<'a> Executor<'a> {
@@ -129,7 +154,16 @@ impl<'a> Executor<'a> {
             stack_id,
             budget,
             outcome: Mutex::new(Outcome::default()),
+            rotation_token: String::new(),
+            function_arn: None,
         }
+    }
+
+    /// The request-derived token and the function's own ARN, for key rotation.
+    pub fn with_rotation(mut self, token: String, function_arn: Option<String>) -> Self {
+        self.rotation_token = token;
+        self.function_arn = function_arn;
+        self
     }
 
     /// What was already there before the plan ran (user ARN, secret ARN).
@@ -326,6 +360,36 @@ impl<'a> Executor<'a> {
             Change::SetKeyStatus { key_id, status } => self.set_key_status(key_id, *status).await,
             Change::DeleteKey(key_id) => self.delete_key(key_id).await,
             Change::IssueKey { status, store } => self.issue_key(*status, store).await,
+            Change::RotateKey { secret_id, status } => self.rotate_key(secret_id, *status).await,
+            Change::ConfigureRotation { secret_id, days } => {
+                let Some(function) = self.function_arn.as_deref() else {
+                    return Err(Error::Internal(format!(
+                        "{action}: the function's own ARN is unknown"
+                    )));
+                };
+                sm.rotate_secret()
+                    .secret_id(secret_id)
+                    .rotation_lambda_arn(function)
+                    .rotation_rules(
+                        aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                            .automatically_after_days(i64::from(*days))
+                            .build(),
+                    )
+                    // Turning the schedule on must not rotate the key now: the first
+                    // rotation comes after `days`.
+                    .rotate_immediately(false)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| Error::aws(action, e))
+            }
+            Change::CancelRotation { secret_id } => sm
+                .cancel_rotate_secret()
+                .secret_id(secret_id)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(action, e)),
             Change::TagSecret { secret_id, tags } => sm
                 .tag_resource()
                 .secret_id(secret_id)
@@ -487,6 +551,29 @@ impl<'a> Executor<'a> {
         }
         if status == KeyStatus::Inactive {
             self.set_key_status(&key_id, status).await?;
+        }
+        Ok(())
+    }
+
+    async fn rotate_key(&self, secret_id: &str, status: KeyStatus) -> Result<()> {
+        let target = crate::rotation::Target {
+            secret_arn: secret_id.to_string(),
+            user: self.user.to_string(),
+            user_arn: self.outcome().user_arn.unwrap_or_default(),
+        };
+        // Testing the new key waits for IAM; never past the point where no new call
+        // may start.
+        let patience = Instant::now() + crate::rotation::TEST_PATIENCE;
+        let give_up_at = self.budget.stop_at.map_or(patience, |s| s.min(patience));
+        crate::rotation::rotate(self.clients, &target, &self.rotation_token, give_up_at).await?;
+        self.record(|o| o.key_issued = true);
+        if status == KeyStatus::Inactive {
+            if let Some(id) =
+                crate::observe::held_by_stage(self.clients, secret_id, crate::observe::CURRENT)
+                    .await?
+            {
+                self.set_key_status(&id, status).await?;
+            }
         }
         Ok(())
     }

@@ -66,6 +66,9 @@ pub enum Error {
         message: String,
     },
 
+    #[error("rotation refused: {0}")]
+    Rotation(String),
+
     #[error("timed out while {step}: the Lambda deadline was about to pass")]
     Timeout { step: String },
 

@@ -105,7 +105,8 @@ pub async fn handle(
         logical_id = %req.logical_id,
         cfn_request_id = %req.request_id,
     );
-    respond_to(app, &req, remaining(ctx.deadline), started)
+    let function_arn = Some(ctx.invoked_function_arn.as_str()).filter(|a| !a.is_empty());
+    respond_to(app, &req, remaining(ctx.deadline), started, function_arn)
         .instrument(span)
         .await
 }
@@ -213,6 +214,7 @@ async fn respond_to(
     req: &Request,
     remaining: Option<Duration>,
     started: Instant,
+    function_arn: Option<&str>,
 ) -> Result<Value, lambda_runtime::Error> {
     let calls_before = app.calls.snapshot();
     let margin = app.settings.deadline_margin;
@@ -222,7 +224,7 @@ async fn respond_to(
         max_in_flight: app.settings.max_in_flight,
     };
     let abandon_at = remaining.map(|r| started + r.saturating_sub(margin / 3));
-    let answer = answer(app, req, &budget, abandon_at).await;
+    let answer = answer(app, req, &budget, abandon_at, function_arn).await;
 
     let status = if answer.success { "SUCCESS" } else { "FAILED" };
     let calls = app.calls.snapshot().since(&calls_before);
@@ -268,10 +270,11 @@ pub async fn answer(
     req: &Request,
     budget: &Budget,
     abandon_at: Option<Instant>,
+    function_arn: Option<&str>,
 ) -> Answer {
     let fallback_id = fallback_physical_id(req);
     guarded(
-        Box::pin(process(app, req, budget)),
+        Box::pin(process(app, req, budget, function_arn)),
         abandon_at,
         &budget.progress,
         &fallback_id,
@@ -345,7 +348,7 @@ fn is_user_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
-async fn process(app: &App, req: &Request, budget: &Budget) -> Answer {
+async fn process(app: &App, req: &Request, budget: &Budget, function_arn: Option<&str>) -> Answer {
     let fallback_id = fallback_physical_id(req);
     if let Some(problem) = &req.problem {
         return Answer::failed(fallback_id, Error::BadEvent(problem.clone()).to_string());
@@ -355,9 +358,12 @@ async fn process(app: &App, req: &Request, budget: &Budget) -> Answer {
         logical_id: req.logical_id.clone(),
     };
     match req.request_type {
-        Some(RequestType::Create) => create_or_update(app, req, &owner, None, budget).await,
+        Some(RequestType::Create) => {
+            create_or_update(app, req, &owner, None, budget, function_arn).await
+        }
         Some(RequestType::Update) => {
-            create_or_update(app, req, &owner, req.physical_id.as_deref(), budget).await
+            let existing = req.physical_id.as_deref();
+            create_or_update(app, req, &owner, existing, budget, function_arn).await
         }
         Some(RequestType::Delete) => delete(app, req, &owner, &fallback_id, budget).await,
         None => Answer::failed(fallback_id, "unknown RequestType"),
@@ -370,6 +376,7 @@ async fn create_or_update(
     owner: &Owner,
     existing_id: Option<&str>,
     budget: &Budget,
+    function_arn: Option<&str>,
 ) -> Answer {
     let partition = spec::partition_of(&req.stack_id);
     let refuse = |v: Vec<Violation>| {
@@ -394,19 +401,38 @@ async fn create_or_update(
             ));
         }
     }
+    if spec.key.as_ref().is_some_and(|k| k.rotation_days.is_some()) && function_arn.is_none() {
+        violations.push(Violation::new(
+            "RotationDays",
+            "this invocation does not carry the function's own ARN, which scheduled rotation must name",
+        ));
+    }
     if !violations.is_empty() {
         return refuse(violations);
     }
     // On failure, an Update keeps its old id (a replacement that failed is no
     // replacement); a Create names the user it tried to make.
     let failed_id = existing_id.unwrap_or(&spec.user_name).to_string();
-    let exec = Executor::new(&app.clients, &spec.user_name, &req.stack_id, budget);
+    let exec = Executor::new(&app.clients, &spec.user_name, &req.stack_id, budget).with_rotation(
+        rotation_token(&req.request_id),
+        function_arn.map(str::to_string),
+    );
     // A Create most likely finds nothing; an Update most likely finds everything.
     let expect = match existing_id {
         Some(old) if old == spec.user_name => Expect::Exists,
         _ => Expect::Absent,
     };
-    match Box::pin(converge(app, &exec, &spec, owner, budget, expect)).await {
+    match Box::pin(converge(
+        app,
+        &exec,
+        &spec,
+        owner,
+        budget,
+        expect,
+        function_arn,
+    ))
+    .await
+    {
         Ok(()) => {
             let out = exec.outcome();
             Answer::success(spec.user_name.clone(), data(&spec, &out))
@@ -437,6 +463,19 @@ async fn create_or_update(
             Answer::failed(failed_id, reason)
         }
     }
+}
+
+/// The secret version a `KeySerial` rotation writes: a pure function of the
+/// CloudFormation request, so a re-delivered request finds its own rotation (and makes
+/// no second key), while any other request (a rollback, the next raise) starts afresh.
+/// Secrets Manager wants 32-64 characters of letters, digits and hyphens.
+pub fn rotation_token(request_id: &str) -> String {
+    let clean: String = request_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(55)
+        .collect();
+    format!("planton-{clean:0<24}")
 }
 
 fn data(spec: &UserSpec, out: &Outcome) -> HashMap<String, String> {
@@ -471,6 +510,7 @@ async fn converge(
     owner: &Owner,
     budget: &Budget,
     expect: Expect,
+    function_arn: Option<&str>,
 ) -> Result<(), Error> {
     let c = &app.clients;
     check_time(
@@ -501,6 +541,7 @@ async fn converge(
         Secrets {
             desired: desired.as_ref(),
             previous: previous.as_ref(),
+            rotation_function: function_arn,
         },
     )?;
     tracing::info!(changes = plan.steps.len(), depth = plan.depth(), "planned");

@@ -67,10 +67,15 @@ pub fn app_from_config(
         .retry_partition(partition("planton-secretsmanager"))
         .interceptor(calls.clone())
         .build();
+    let sts = aws_sdk_sts::config::Builder::from(config)
+        .retry_partition(partition("planton-sts"))
+        .interceptor(calls.clone())
+        .build();
     Ok(handler::App {
         clients: observe::Clients {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sm: aws_sdk_secretsmanager::Client::from_conf(sm),
+            sts,
         },
         responder: respond::Responder::new()?,
         settings,

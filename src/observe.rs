@@ -3,7 +3,7 @@
 //! documents must be fetched), whatever the number of policies, groups or keys.
 
 use crate::error::{is_not_found, Error, Result};
-use crate::state::{Extras, ObservedKey, ObservedSecret, ObservedUser};
+use crate::state::{Extras, ObservedKey, ObservedRotation, ObservedSecret, ObservedUser};
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
 use futures::future::{try_join_all, OptionFuture};
@@ -15,6 +15,9 @@ use std::collections::BTreeMap;
 pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sm: aws_sdk_secretsmanager::Client,
+    /// STS settings (endpoint, region, retries) without credentials of its own: each
+    /// rotation test signs with the key under test.
+    pub sts: aws_sdk_sts::Config,
 }
 
 /// How much of the user to read: Create/Update need policy documents to compare; Delete
@@ -315,8 +318,8 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `None` when the secret does not exist. The secret's value is read only to learn
-/// which key it holds; the secret access key is dropped at once.
+/// `None` when the secret does not exist. The secret's values are read only to learn
+/// which key each staged version holds; the secret access keys are dropped at once.
 pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<ObservedSecret>> {
     let sm = &c.sm;
     let describe = async {
@@ -326,32 +329,29 @@ pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<Ob
             Err(e) => Err(Error::aws(format!("reading secret {name}"), e)),
         }
     };
-    let value = async {
-        match sm.get_secret_value().secret_id(name).send().await {
-            Ok(out) => Ok(out.secret_string().and_then(held_key_id)),
-            // Not found, scheduled for deletion, or no AWSCURRENT version yet: no key.
-            Err(e)
-                if is_not_found(e.code())
-                    || matches!(e.code(), Some("InvalidRequestException")) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(Error::aws(
-                format!("reading the key id held by secret {name}"),
-                e,
-            )),
-        }
-    };
-    let (desc, access_key_id) = match expect {
-        Expect::Exists => futures::try_join!(describe, value)?,
+    let held = |stage: &'static str| held_by_stage(c, name, stage);
+    let (desc, (current, previous, pending)) = match expect {
+        Expect::Exists => futures::try_join!(describe, async {
+            futures::try_join!(held(CURRENT), held(PREVIOUS), held(PENDING))
+        })?,
         Expect::Absent => match describe.await? {
             None => return Ok(None),
-            found => (found, value.await?),
+            found => (
+                found,
+                futures::try_join!(held(CURRENT), held(PREVIOUS), held(PENDING))?,
+            ),
         },
     };
     let Some(desc) = desc else {
         return Ok(None);
     };
+    let rotation = (desc.rotation_enabled() == Some(true)).then(|| ObservedRotation {
+        function_arn: desc.rotation_lambda_arn().unwrap_or_default().to_string(),
+        days: desc
+            .rotation_rules()
+            .and_then(|r| r.automatically_after_days())
+            .unwrap_or(0),
+    });
     Ok(Some(ObservedSecret {
         name: desc.name().unwrap_or(name).to_string(),
         arn: desc.arn().unwrap_or(name).to_string(),
@@ -362,11 +362,42 @@ pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<Ob
             .collect(),
         kms_key_id: desc.kms_key_id().map(str::to_string),
         pending_deletion: desc.deleted_date().is_some(),
-        access_key_id,
+        // A pending version that is also current is a finished rotation, not one in flight.
+        pending_key_id: pending.filter(|p| Some(p) != current.as_ref()),
+        previous_key_id: previous,
+        access_key_id: current,
+        rotation,
     }))
 }
 
-fn held_key_id(secret_string: &str) -> Option<String> {
+pub const CURRENT: &str = "AWSCURRENT";
+pub const PREVIOUS: &str = "AWSPREVIOUS";
+pub const PENDING: &str = "AWSPENDING";
+
+/// The access key id held by the version at `stage`, if there is one.
+pub async fn held_by_stage(c: &Clients, secret_id: &str, stage: &str) -> Result<Option<String>> {
+    match c
+        .sm
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.secret_string().and_then(held_key_id)),
+        // Not found, scheduled for deletion, no such stage, or a version with no value
+        // yet: no key.
+        Err(e) if is_not_found(e.code()) || matches!(e.code(), Some("InvalidRequestException")) => {
+            Ok(None)
+        }
+        Err(e) => Err(Error::aws(
+            format!("reading the key id held by the {stage} version of secret {secret_id}"),
+            e,
+        )),
+    }
+}
+
+pub fn held_key_id(secret_string: &str) -> Option<String> {
     let v: Value = serde_json::from_str(secret_string).ok()?;
     v.get("AccessKeyId")?.as_str().map(str::to_string)
 }

@@ -6,7 +6,7 @@
 //! An empty plan means "already converged": no write call is made.
 
 use crate::error::Error;
-use crate::spec::{KeyStatus, UserSpec};
+use crate::spec::{KeySpec, KeyStatus, UserSpec};
 use crate::state::{
     ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
 };
@@ -57,6 +57,21 @@ pub enum Change {
     IssueKey {
         status: KeyStatus,
         store: Store,
+    },
+    /// The same rotation Secrets Manager runs on schedule: a new key stored as
+    /// AWSPENDING, proven by using it, made AWSCURRENT; the old key is deactivated and
+    /// kept for one grace period.
+    RotateKey {
+        secret_id: String,
+        status: KeyStatus,
+    },
+    /// Scheduled rotation every `days`, with this function as the rotator.
+    ConfigureRotation {
+        secret_id: String,
+        days: u16,
+    },
+    CancelRotation {
+        secret_id: String,
     },
     TagSecret {
         secret_id: String,
@@ -117,6 +132,15 @@ impl Change {
                     format!("creating an access key for user {user} and storing it in secret {secret_id}")
                 }
             },
+            Change::RotateKey { secret_id, .. } => {
+                format!("rotating the access key of user {user} held by secret {secret_id}")
+            }
+            Change::ConfigureRotation { secret_id, days } => {
+                format!("scheduling rotation of secret {secret_id} every {days} days")
+            }
+            Change::CancelRotation { secret_id } => {
+                format!("cancelling the scheduled rotation of secret {secret_id}")
+            }
             Change::TagSecret { secret_id, .. } => format!("tagging secret {secret_id}"),
             Change::UntagSecret { secret_id, .. } => {
                 format!("removing tags from secret {secret_id}")
@@ -139,10 +163,15 @@ impl Change {
         }
     }
 
-    /// Whether this change touches the access key or its secret; used to order the
-    /// secret's metadata after the key flow.
-    fn is_key_flow(&self) -> bool {
-        matches!(self, Change::IssueKey { .. })
+    /// Sequential round trips this change costs on its own.
+    fn round_trips(&self) -> usize {
+        match self {
+            // CreateAccessKey, then store it.
+            Change::IssueKey { .. } => 2,
+            // Read, create, store, use, move the stage, deactivate the old key.
+            Change::RotateKey { .. } => 6,
+            _ => 1,
+        }
     }
 }
 
@@ -173,11 +202,11 @@ impl Plan {
     }
 
     /// Length of the longest dependency chain: the number of sequential round trips the
-    /// plan costs (IssueKey counts two: create the key, then store it).
+    /// plan costs (a key flow counts its own sequential calls).
     pub fn depth(&self) -> usize {
         let mut d = vec![0usize; self.steps.len()];
         for (i, s) in self.steps.iter().enumerate() {
-            let own = if s.change.is_key_flow() { 2 } else { 1 };
+            let own = s.change.round_trips();
             d[i] = own + s.after.iter().map(|&j| d[j]).max().unwrap_or(0);
         }
         d.into_iter().max().unwrap_or(0)
@@ -216,6 +245,8 @@ pub struct Secrets<'a> {
     /// The secret the user's `planton:secret-name` tag points to, when it differs
     /// (SecretName changed, or keys are being disabled).
     pub previous: Option<&'a ObservedSecret>,
+    /// This function's own ARN: the rotator a scheduled rotation must name.
+    pub rotation_function: Option<&'a str>,
 }
 
 /// Plans a Create or Update. Refuses (before any write) to touch a user or a secret that
@@ -379,8 +410,8 @@ fn plan_key(
     let desired = secrets.desired;
     // The key consumers use now: held by our secret, written for this user, and still
     // on the user.
-    let current = desired
-        .filter(|s| s.user_name() == Some(user) && !s.pending_deletion)
+    let ours = desired.filter(|s| s.user_name() == Some(user) && !s.pending_deletion);
+    let current = ours
         .and_then(|s| s.access_key_id.clone())
         .filter(|id| on_user(id));
     let stored_serial = desired.map(|s| s.serial()).unwrap_or(0);
@@ -388,20 +419,24 @@ fn plan_key(
     let moving_from = previous
         .and_then(|s| s.access_key_id.clone())
         .filter(|id| on_user(id));
-    let issue = current.is_none() || rotate;
+    let issue = current.is_none();
 
     let mut secret_deps = base.to_vec();
-    if issue {
+    if rotate {
+        // The rotation itself makes room under the 2-key limit (it removes the key that
+        // is not current) and keeps the old key for its grace period.
+        let rotated = p.add(
+            Change::RotateKey {
+                secret_id: ours.map(|s| s.arn.clone()).unwrap_or_default(),
+                status: ks.status,
+            },
+            base.to_vec(),
+        );
+        secret_deps = vec![rotated];
+    } else if issue {
         // Keys consumers may still be reading stay until the new key is stored; any
         // other key goes first, so the 2-key limit never blocks CreateAccessKey.
-        let mut late: Vec<String> = Vec::new();
-        if rotate {
-            late.extend(current.clone());
-        }
-        late.extend(moving_from.clone());
-        if late.len() > 1 {
-            late.truncate(1);
-        }
+        let late: Vec<String> = moving_from.iter().cloned().collect();
         let early: Vec<usize> = u
             .keys
             .iter()
@@ -436,10 +471,22 @@ fn plan_key(
         }
     } else {
         let current = current.unwrap_or_default();
+        // The last rotation's old key (its grace period) and a rotation in flight stay;
+        // any other key was made outside this resource and goes.
+        let grace = ours
+            .and_then(|s| s.previous_key_id.clone())
+            .filter(|id| *id != current);
+        let in_flight = ours
+            .and_then(|s| s.pending_key_id.clone())
+            .filter(|id| *id != current);
         let stray: Vec<usize> = u
             .keys
             .iter()
-            .filter(|k| k.id != current)
+            .filter(|k| {
+                k.id != current
+                    && Some(&k.id) != grace.as_ref()
+                    && Some(&k.id) != in_flight.as_ref()
+            })
             .map(|k| p.add(Change::DeleteKey(k.id.clone()), vec![]))
             .collect();
         if let Some(prev) = previous {
@@ -456,7 +503,30 @@ fn plan_key(
                 );
             }
         }
+        // A grace key is never active: only the current key is meant to work.
+        if let Some(k) = u
+            .keys
+            .iter()
+            .find(|k| Some(&k.id) == grace.as_ref() && k.active)
+        {
+            p.add(
+                Change::SetKeyStatus {
+                    key_id: k.id.clone(),
+                    status: KeyStatus::Inactive,
+                },
+                vec![],
+            );
+        }
     }
+
+    plan_rotation_schedule(
+        p,
+        spec,
+        ks,
+        desired,
+        secrets.rotation_function,
+        &secret_deps,
+    );
 
     // Metadata of an existing secret converges after any new value is in place.
     if let Some(s) = desired {
@@ -506,6 +576,39 @@ fn plan_key(
                 secret_deps.clone(),
             );
         }
+    }
+}
+
+/// Scheduled rotation follows `RotationDays`, and always names this function: a
+/// function redeployed under another ARN takes its secrets' schedules with it.
+fn plan_rotation_schedule(
+    p: &mut Plan,
+    spec: &UserSpec,
+    ks: &KeySpec,
+    desired: Option<&ObservedSecret>,
+    function: Option<&str>,
+    after: &[usize],
+) {
+    let secret_id = desired
+        .map(|s| s.arn.clone())
+        .unwrap_or_else(|| spec.secret_name.clone());
+    let have = desired.and_then(|s| s.rotation.as_ref());
+    match (ks.rotation_days, have) {
+        (Some(days), have) => {
+            let same = have.is_some_and(|r| {
+                r.days == i64::from(days) && Some(r.function_arn.as_str()) == function
+            });
+            if !same {
+                p.add(
+                    Change::ConfigureRotation { secret_id, days },
+                    after.to_vec(),
+                );
+            }
+        }
+        (None, Some(_)) => {
+            p.add(Change::CancelRotation { secret_id }, after.to_vec());
+        }
+        (None, None) => {}
     }
 }
 

@@ -1,10 +1,28 @@
-//! Secrets Manager rotation, served by the same function: the four steps of the
-//! rotation protocol for a secret this function wrote. (Being built; see issue 5.)
+//! Key rotation, one code path for two callers: Secrets Manager's scheduled rotation
+//! (the four-step protocol, each step its own invocation) and a raised `KeySerial` on a
+//! stack Update (all four steps in one go). Both leave the same end state:
+//!
+//! - AWSCURRENT holds a new, active key that was proven to work before it became
+//!   current;
+//! - AWSPREVIOUS holds the old key, deactivated but kept until the next rotation (the
+//!   grace period: a client that cached the old value gets a clear "inactive key" error
+//!   rather than a silent outage, and an operator can reactivate it to roll back);
+//! - AWSPENDING is left on no version but the current one; the user has at most two keys.
+//!
+//! Every step is idempotent: a retried step finds its own work done and does nothing.
 
-use crate::error::Error;
+use crate::apply::{credentials_json, SecretString};
+use crate::error::{is_not_found, Error, Result};
 use crate::handler::App;
+use crate::observe::{held_by_stage, Clients, CURRENT, PENDING, PREVIOUS};
+use crate::state::{tag, TAG_LOGICAL, TAG_STACK, TAG_USER_NAME};
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The event Secrets Manager sends a rotation function.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,9 +35,415 @@ pub struct RotationEvent {
     pub token: String,
 }
 
-pub async fn handle(_app: &App, ev: RotationEvent) -> Result<Value, Error> {
-    Err(Error::Internal(format!(
-        "rotation step {} is not implemented yet",
-        ev.step
-    )))
+/// How long testSecret keeps trying a brand-new key: IAM needs a few seconds before a
+/// new key is accepted everywhere. Secrets Manager retries a failed step later anyway.
+pub const TEST_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The secret, the user it was written for, and that user's ARN: established once per
+/// step, after checking the secret and the user both belong to this function.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub secret_arn: String,
+    pub user: String,
+    pub user_arn: String,
+}
+
+/// Serves one step of Secrets Manager's rotation protocol.
+pub async fn handle(app: &App, ev: RotationEvent) -> Result<Value> {
+    let c = &app.clients;
+    let (target, stages) = target(c, &ev.secret_id).await?;
+    let token = ev.token.as_str();
+    let on_token = stages.get(token);
+    let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
+    let is_pending = on_token.is_some_and(|s| s.iter().any(|s| s == PENDING));
+    if is_current && ev.step != "finishSecret" {
+        tracing::info!(token, "version is already AWSCURRENT; nothing to do");
+        return Ok(json!({"Step": ev.step, "Result": "already current"}));
+    }
+    // Secrets Manager labels the token's version AWSPENDING before it calls
+    // createSecret; every later step must find it so.
+    let known = on_token.is_some() || ev.step == "createSecret";
+    if !known || (on_token.is_some() && !is_current && !is_pending) {
+        return Err(Error::Rotation(format!(
+            "version {token} of secret {} is not staged AWSPENDING, so it is not being rotated",
+            target.secret_arn
+        )));
+    }
+    match ev.step.as_str() {
+        "createSecret" => create(c, &target, token).await?,
+        "setSecret" => {
+            // IAM itself holds the key: there is no database password to change.
+            tracing::info!(
+                user = %target.user,
+                "setSecret: nothing to set; IAM already accepts the new key"
+            );
+        }
+        "testSecret" => {
+            test(c, &target, token, Instant::now() + TEST_PATIENCE).await?;
+        }
+        "finishSecret" => finish(c, &target, token).await?,
+        other => {
+            return Err(Error::Rotation(format!(
+                "unknown rotation step {other:?}: expected createSecret, setSecret, testSecret or finishSecret"
+            )))
+        }
+    }
+    Ok(json!({"Step": ev.step, "Result": "done"}))
+}
+
+/// Rotates the key the way a scheduled rotation does, all steps in one go: for a raised
+/// `KeySerial`. `token` names the new version, so a re-delivered request resumes the
+/// same rotation instead of starting another.
+pub async fn rotate(c: &Clients, target: &Target, token: &str, give_up_at: Instant) -> Result<()> {
+    create(c, target, token).await?;
+    test(c, target, token, give_up_at).await?;
+    finish(c, target, token).await
+}
+
+/// Reads the secret and checks that this function wrote it for a user it still owns.
+/// Refuses anything else before any change: a rotation must never touch a user or a
+/// secret that is not ours.
+async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String, Vec<String>>)> {
+    let desc =
+        c.sm.describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("reading secret {secret_id}"), e))?;
+    let tags: Vec<(String, String)> = desc
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect();
+    let arn = desc.arn().unwrap_or(secret_id).to_string();
+    let refuse = |why: &str| {
+        Err(Error::Rotation(format!(
+            "secret {arn} is not one this function manages ({why}); nothing was changed"
+        )))
+    };
+    let exact = |k: &str| tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str());
+    let (Some(stack), Some(logical), Some(user)) =
+        (exact(TAG_STACK), exact(TAG_LOGICAL), exact(TAG_USER_NAME))
+    else {
+        return refuse(
+            "it lacks the planton:stack-id, planton:logical-resource-id and planton:user-name tags",
+        );
+    };
+    if desc.deleted_date().is_some() {
+        return refuse("it is scheduled for deletion");
+    }
+    let got = c
+        .iam
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("reading user {user}"), e))?;
+    let Some(u) = got.user else {
+        return refuse("its user could not be read");
+    };
+    let owned = tag_pairs(u.tags());
+    if tag(&owned, TAG_STACK) != Some(stack) || tag(&owned, TAG_LOGICAL) != Some(logical) {
+        return refuse(&format!(
+            "user {user} is not owned by the same stack resource as the secret"
+        ));
+    }
+    let stages = desc
+        .version_ids_to_stages()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok((
+        Target {
+            secret_arn: arn.clone(),
+            user: user.to_string(),
+            user_arn: u.arn,
+        },
+        stages,
+    ))
+}
+
+fn tag_pairs(tags: &[aws_sdk_iam::types::Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// createSecret: a new key, stored as version `token` with stage AWSPENDING. If that
+/// version already holds a key, a previous attempt of this step finished: nothing to do.
+pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
+    let user = t.user.as_str();
+    if pending_value(c, t, token).await?.is_some() {
+        tracing::info!(
+            token,
+            "createSecret: the pending version already holds a key"
+        );
+        return Ok(());
+    }
+    let (current, keys) = futures::try_join!(held_by_stage(c, &t.secret_arn, CURRENT), async {
+        c.iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("listing the access keys of user {user}"), e))
+    })?;
+    let keys: Vec<String> = keys
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_string))
+        .collect();
+    let Some(current) = current.filter(|id| keys.contains(id)) else {
+        return Err(Error::Rotation(format!(
+            "the AWSCURRENT version of secret {} holds no key of user {user}; a stack Update issues one",
+            t.secret_arn
+        )));
+    };
+    if keys.len() >= 2 {
+        // The 2-key limit: make room by removing the key that is NOT current (last
+        // rotation's grace key, or a key a crashed rotation left behind). Never the
+        // current one.
+        for id in keys.iter().filter(|id| **id != current) {
+            delete_key(c, user, id).await?;
+        }
+    }
+    let created = c
+        .iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
+    let Some(key) = created.access_key else {
+        return Err(Error::Internal(format!(
+            "reading the access key IAM created for user {user}"
+        )));
+    };
+    let key_id = key.access_key_id().to_string();
+    let value = credentials_json(&key_id, key.secret_access_key(), user, &t.user_arn);
+    drop(key);
+    let stored =
+        c.sm.put_secret_value()
+            .secret_id(&t.secret_arn)
+            .client_request_token(token)
+            .secret_string(value.into_inner())
+            .version_stages(PENDING)
+            .send()
+            .await;
+    if let Err(e) = stored {
+        // A key nobody holds is a live credential nobody can rotate or audit.
+        if let Err(cleanup) = delete_key(c, user, &key_id).await {
+            tracing::error!(error = %cleanup, user, "could not delete the access key whose secret failed to store");
+        }
+        return Err(Error::aws(
+            format!(
+                "storing the new access key of user {user} as the pending version of secret {}",
+                t.secret_arn
+            ),
+            e,
+        ));
+    }
+    tracing::info!(user, token, "createSecret: new key stored as AWSPENDING");
+    Ok(())
+}
+
+/// testSecret: signs a request with the pending key. IAM is eventually consistent, so
+/// a brand-new key is retried with backoff until `give_up_at`.
+pub async fn test(c: &Clients, t: &Target, token: &str, give_up_at: Instant) -> Result<()> {
+    let Some(creds) = pending_value(c, t, token).await? else {
+        return Err(Error::Rotation(format!(
+            "version {token} of secret {} holds no key to test",
+            t.secret_arn
+        )));
+    };
+    let config = c
+        .sts
+        .to_builder()
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            &creds.key_id,
+            creds.secret.expose(),
+            None,
+            None,
+            "planton-rotation-test",
+        ))
+        .build();
+    let sts = aws_sdk_sts::Client::from_conf(config);
+    let mut wait = Duration::from_millis(250);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match sts.get_caller_identity().send().await {
+            Ok(who) => {
+                let arn = who.arn().unwrap_or_default();
+                if arn != t.user_arn {
+                    return Err(Error::Rotation(format!(
+                        "the pending key authenticates as {arn}, not as user {}",
+                        t.user_arn
+                    )));
+                }
+                tracing::info!(user = %t.user, attempts, "testSecret: the pending key works");
+                return Ok(());
+            }
+            Err(e) => {
+                let code = e.code().unwrap_or("Unknown").to_string();
+                let not_yet = matches!(
+                    code.as_str(),
+                    "InvalidClientTokenId" | "SignatureDoesNotMatch" | "AccessDenied"
+                );
+                if !not_yet || Instant::now() + wait > give_up_at {
+                    return Err(Error::aws(
+                        format!(
+                            "testing the pending key of user {} with STS GetCallerIdentity ({attempts} attempts)",
+                            t.user
+                        ),
+                        e,
+                    ));
+                }
+                tracing::info!(code, attempts, "testSecret: key not accepted yet; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(4));
+            }
+        }
+    }
+}
+
+/// finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves
+/// AWSPREVIOUS to the old one), AWSPENDING comes off, and the previous key is
+/// deactivated. Each part checks before it acts, so a retry completes what is left.
+pub async fn finish(c: &Clients, t: &Target, token: &str) -> Result<()> {
+    let sm = &c.sm;
+    let secret = t.secret_arn.as_str();
+    let desc = sm
+        .describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("reading secret {secret}"), e))?;
+    let stages = desc.version_ids_to_stages();
+    let holding = |stage: &str| -> Option<String> {
+        stages?
+            .iter()
+            .find(|(_, s)| s.iter().any(|x| x == stage))
+            .map(|(v, _)| v.clone())
+    };
+    let Some(on_token) = stages.and_then(|m| m.get(token)) else {
+        return Err(Error::Rotation(format!(
+            "secret {secret} has no version {token} to make current"
+        )));
+    };
+    if !on_token.iter().any(|s| s == CURRENT) {
+        sm.update_secret_version_stage()
+            .secret_id(secret)
+            .version_stage(CURRENT)
+            .move_to_version_id(token)
+            .set_remove_from_version_id(holding(CURRENT))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(
+                    format!("making version {token} of secret {secret} AWSCURRENT"),
+                    e,
+                )
+            })?;
+    }
+    if on_token.iter().any(|s| s == PENDING) {
+        sm.update_secret_version_stage()
+            .secret_id(secret)
+            .version_stage(PENDING)
+            .remove_from_version_id(token)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(
+                    format!("removing AWSPENDING from version {token} of secret {secret}"),
+                    e,
+                )
+            })?;
+    }
+    let (current, previous) = futures::try_join!(
+        held_by_stage(c, secret, CURRENT),
+        held_by_stage(c, secret, PREVIOUS)
+    )?;
+    if let Some(old) = previous.filter(|p| Some(p) != current.as_ref()) {
+        match c
+            .iam
+            .update_access_key()
+            .user_name(&t.user)
+            .access_key_id(&old)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            // Already removed (by hand, or a later createSecret): nothing to deactivate.
+            Err(e) if is_not_found(e.code()) => {}
+            Err(e) => {
+                return Err(Error::aws(
+                    format!("deactivating the previous access key of user {}", t.user),
+                    e,
+                ))
+            }
+        }
+        tracing::info!(user = %t.user, "finishSecret: previous key deactivated for its grace period");
+    }
+    Ok(())
+}
+
+struct Pending {
+    key_id: String,
+    secret: SecretString,
+}
+
+/// The key stored as version `token` with stage AWSPENDING, if that version holds one.
+async fn pending_value(c: &Clients, t: &Target, token: &str) -> Result<Option<Pending>> {
+    match c
+        .sm
+        .get_secret_value()
+        .secret_id(&t.secret_arn)
+        .version_id(token)
+        .version_stage(PENDING)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            let Some(v) = out
+                .secret_string()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            else {
+                return Ok(None);
+            };
+            match (v["AccessKeyId"].as_str(), v["SecretAccessKey"].as_str()) {
+                (Some(id), Some(secret)) => Ok(Some(Pending {
+                    key_id: id.to_string(),
+                    secret: SecretString::new(secret.to_string()),
+                })),
+                _ => Ok(None),
+            }
+        }
+        Err(e) if is_not_found(e.code()) => Ok(None),
+        Err(e) => Err(Error::aws(
+            format!(
+                "reading the pending version {token} of secret {}",
+                t.secret_arn
+            ),
+            e,
+        )),
+    }
+}
+
+async fn delete_key(c: &Clients, user: &str, id: &str) -> Result<()> {
+    match c
+        .iam
+        .delete_access_key()
+        .user_name(user)
+        .access_key_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(e.code()) => Ok(()),
+        Err(e) => Err(Error::aws(
+            format!("deleting an access key of user {user} to make room for the new one"),
+            e,
+        )),
+    }
 }

@@ -38,6 +38,7 @@ pub const PROPERTIES: &[&str] = &[
     "KeyStatus",
     "SecretName",
     "SecretKmsKeyId",
+    "RotationDays",
 ];
 const IGNORED: &[&str] = &["ServiceToken", "ServiceTimeout"];
 
@@ -62,7 +63,11 @@ pub struct KeySpec {
     pub serial: u64,
     pub status: KeyStatus,
     pub kms_key_id: Option<String>,
+    /// Scheduled rotation by Secrets Manager, with this function as the rotator.
+    pub rotation_days: Option<u16>,
 }
+
+pub const MAX_ROTATION_DAYS: u64 = 365;
 
 /// The desired state of one service-account user, already validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +259,28 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
         }
     }
 
+    let rotation_days = opt_u64(&mut v, obj, "RotationDays");
+    if let Some(d) = rotation_days {
+        if !(1..=MAX_ROTATION_DAYS).contains(&d) {
+            v.push(Violation::new(
+                "RotationDays",
+                format!(
+                    "must be 1-{MAX_ROTATION_DAYS} (days between scheduled rotations), got {d}"
+                ),
+            ));
+        } else if disabled {
+            v.push(Violation::new(
+                "RotationDays",
+                "rotates the access key, but DisableAccessKeys is true: remove one of the two",
+            ));
+        } else if status == KeyStatus::Inactive {
+            v.push(Violation::new(
+                "RotationDays",
+                "needs KeyStatus Active: each rotation proves the new key works by using it",
+            ));
+        }
+    }
+
     if !v.is_empty() {
         return Err(Violations(v));
     }
@@ -270,6 +297,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
             serial,
             status,
             kms_key_id,
+            rotation_days: rotation_days.and_then(|d| u16::try_from(d).ok()),
         }),
     })
 }

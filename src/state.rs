@@ -83,7 +83,22 @@ pub struct ObservedSecret {
     pub kms_key_id: Option<String>,
     /// Scheduled for deletion: must be restored before a new value can be stored.
     pub pending_deletion: bool,
+    /// The key held by the AWSCURRENT version: the one consumers use.
     pub access_key_id: Option<String>,
+    /// The key held by AWSPREVIOUS: the last rotation's old key, kept (inactive) for
+    /// one grace period.
+    pub previous_key_id: Option<String>,
+    /// The key held by AWSPENDING when it sits on another version than AWSCURRENT: a
+    /// rotation in flight (or one that stopped half-way).
+    pub pending_key_id: Option<String>,
+    /// Scheduled rotation, when enabled.
+    pub rotation: Option<ObservedRotation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedRotation {
+    pub function_arn: String,
+    pub days: i64,
 }
 
 impl ObservedSecret {

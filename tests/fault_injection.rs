@@ -87,7 +87,7 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
     proxy.set(fail("PutSecretValue", 50, 500, "InternalServiceError"));
     let r = cfn.update("fi-rotate", v2.clone(), v1.clone()).await;
     r.assert_failed(&[
-        "storing the new access key in secret",
+        "storing the new access key of user fi-rotate as the pending version of secret",
         "InternalServiceError",
     ]);
     assert_eq!(
@@ -104,8 +104,20 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         .await
         .assert_success();
     let now = user_state("fi-rotate").await.keys;
-    assert_eq!(now.len(), 1);
-    assert_ne!(now[0].0, old[0].0, "retried later, the rotation completes");
+    let current = secret_value("planton/iam-user/fi-rotate").await.unwrap()["AccessKeyId"].clone();
+    assert_ne!(
+        current,
+        old[0].0.as_str(),
+        "retried later, the rotation completes"
+    );
+    assert_eq!(
+        now.iter()
+            .find(|(id, _)| *id == old[0].0)
+            .map(|(_, s)| s.as_str()),
+        Some("Inactive"),
+        "the old key stays, inactive, for its grace period"
+    );
+    assert_eq!(now.len(), 2);
 
     // C. One chosen call fails 4 times, then succeeds: the SDK's retries ride it out.
     proxy.reset_stats();

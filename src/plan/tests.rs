@@ -62,6 +62,8 @@ fn base_props() -> Value {
 }
 
 /// `base_props()` with `patch` merged in; a `null` in the patch removes the property.
+const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user";
+
 fn props(patch: Value) -> Value {
     let mut base = base_props();
     let (Value::Object(b), Value::Object(p)) = (&mut base, patch) else {
@@ -139,6 +141,7 @@ fn observed_secret() -> ObservedSecret {
         kms_key_id: None,
         pending_deletion: false,
         access_key_id: Some(KEY.into()),
+        ..ObservedSecret::default()
     }
 }
 
@@ -167,6 +170,7 @@ fn owned_secret(name: &str, user: &str, key_id: Option<&str>) -> ObservedSecret 
         kms_key_id: None,
         pending_deletion: false,
         access_key_id: key_id.map(str::to_string),
+        ..ObservedSecret::default()
     }
 }
 
@@ -353,6 +357,7 @@ impl Case {
             Secrets {
                 desired: self.desired.as_ref(),
                 previous: self.previous.as_ref(),
+                rotation_function: Some(FUNCTION),
             },
         )
     }
@@ -932,31 +937,28 @@ fn removals_run_before_the_additions_they_make_room_for() {
 // Key flows
 // ---------------------------------------------------------------------------------------
 
+fn rotate() -> Change {
+    Change::RotateKey {
+        secret_id: sv(SECRET_ARN),
+        status: KeyStatus::Active,
+    }
+}
+
 #[test]
-fn raising_the_serial_rotates_and_deletes_the_old_key_after_the_new_is_stored() {
+fn raising_the_serial_rotates_then_records_the_serial() {
     let c = Case::new("serial 1 -> 2")
         .props(json!({"KeySerial": "2"}))
-        .expect(vec![
-            issue_put(false),
-            Change::DeleteKey(sv(KEY)),
-            tag_secret(vec![t(TAG_KEY_SERIAL, "2")]),
-        ]);
+        .expect(vec![rotate(), tag_secret(vec![t(TAG_KEY_SERIAL, "2")])]);
     let p = c.run();
-    assert_deps(c.name, &p, &issue_put(false), &[]);
-    assert_deps(
-        c.name,
-        &p,
-        &Change::DeleteKey(sv(KEY)),
-        &[&issue_put(false)],
-    );
+    assert_deps(c.name, &p, &rotate(), &[]);
     assert_deps(
         c.name,
         &p,
         &tag_secret(vec![t(TAG_KEY_SERIAL, "2")]),
-        &[&issue_put(false)],
+        &[&rotate()],
     );
-    // IssueKey (2) then DeleteKey / TagSecret (1).
-    assert_eq!(p.depth(), 3);
+    // The rotation's own sequential calls, then the serial tag.
+    assert_eq!(p.depth(), 7);
 }
 
 #[test]
@@ -979,7 +981,12 @@ fn a_serial_not_above_the_secrets_does_not_rotate() {
         // The serial tag itself may be brought in line; the key must not be touched.
         let touched: Vec<&Change> = p
             .changes()
-            .filter(|c| !matches!(c, Change::TagSecret { .. } | Change::UntagSecret { .. }))
+            .filter(|c| {
+                !matches!(
+                    c,
+                    Change::TagSecret { .. } | Change::UntagSecret { .. } | Change::TagUser(_)
+                )
+            })
             .collect();
         assert!(touched.is_empty(), "case {:?}: {p:#?}", c.name);
     }
@@ -989,34 +996,123 @@ fn a_serial_not_above_the_secrets_does_not_rotate() {
         .secret(|s| set_tag(&mut s.tags, TAG_KEY_SERIAL, "3"))
         .result()
         .unwrap();
-    assert!(p.changes().any(|c| matches!(c, Change::IssueKey { .. })));
+    assert!(p.changes().any(|c| *c == rotate()));
 }
 
 #[test]
-fn a_stray_key_is_deleted_before_issuing_so_the_two_key_limit_never_blocks() {
-    let c = Case::new("rotation with a stray key")
-        .props(json!({"KeySerial": "2"}))
-        .user(|u| u.keys.push(key(STRAY, false)))
-        .expect(vec![
-            Change::DeleteKey(sv(STRAY)),
-            issue_put(false),
-            Change::DeleteKey(sv(KEY)),
-            tag_secret(vec![t(TAG_KEY_SERIAL, "2")]),
-        ]);
-    let p = c.run();
-    assert_deps(c.name, &p, &Change::DeleteKey(sv(STRAY)), &[]);
-    assert_deps(
-        c.name,
-        &p,
-        &issue_put(false),
-        &[&Change::DeleteKey(sv(STRAY))],
-    );
-    assert_deps(
-        c.name,
-        &p,
-        &Change::DeleteKey(sv(KEY)),
-        &[&issue_put(false)],
-    );
+fn a_rotation_makes_room_itself_so_no_key_is_deleted_beside_it() {
+    // Whatever the second key is (a grace key, a stray, a crashed rotation's), the
+    // rotation removes the one that is not current before it creates; a DeleteKey
+    // planned beside it would race it.
+    for (name, f) in [
+        (
+            "stray key",
+            (|s: &mut ObservedSecret| s.previous_key_id = None) as fn(&mut ObservedSecret),
+        ),
+        ("grace key", |s: &mut ObservedSecret| {
+            s.previous_key_id = Some(sv(STRAY))
+        }),
+        ("crashed rotation's key", |s: &mut ObservedSecret| {
+            s.pending_key_id = Some(sv(STRAY))
+        }),
+    ] {
+        let c = Case::new("rotation with a second key")
+            .props(json!({"KeySerial": "2"}))
+            .user(|u| u.keys.push(key(STRAY, false)))
+            .secret(f)
+            .expect(vec![rotate(), tag_secret(vec![t(TAG_KEY_SERIAL, "2")])]);
+        let p = c.run();
+        assert!(
+            !p.changes().any(|c| matches!(c, Change::DeleteKey(_))),
+            "{name}: {p:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_grace_key_and_a_rotation_in_flight_are_kept_and_anything_else_goes() {
+    let cases = vec![
+        Case::new("grace key, inactive: converged")
+            .user(|u| u.keys.push(key(STRAY, false)))
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .expect(vec![]),
+        Case::new("grace key reactivated by hand: deactivated again")
+            .user(|u| u.keys.push(key(STRAY, true)))
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .expect(vec![Change::SetKeyStatus {
+                key_id: sv(STRAY),
+                status: KeyStatus::Inactive,
+            }]),
+        Case::new("key of a rotation in flight: left to the rotation")
+            .user(|u| u.keys.push(key(STRAY, true)))
+            .secret(|s| s.pending_key_id = Some(sv(STRAY)))
+            .expect(vec![]),
+        Case::new("a key no version holds: deleted")
+            .user(|u| u.keys.push(key(STRAY, true)))
+            .secret(|s| s.previous_key_id = Some(sv(GONE)))
+            .expect(vec![Change::DeleteKey(sv(STRAY))]),
+        Case::new("previous version holds the current key: nothing special")
+            .secret(|s| s.previous_key_id = Some(sv(KEY)))
+            .expect(vec![]),
+    ];
+    for c in cases {
+        c.run();
+    }
+}
+
+#[test]
+fn scheduled_rotation_follows_rotation_days_and_names_this_function() {
+    let on = |days: i64, f: &str| crate::state::ObservedRotation {
+        function_arn: f.into(),
+        days,
+    };
+    let configure = |days| Change::ConfigureRotation {
+        secret_id: sv(SECRET_ARN),
+        days,
+    };
+    let cases = vec![
+        Case::new("turned on")
+            .props(json!({"RotationDays": "30"}))
+            .expect(vec![configure(30)]),
+        Case::new("already on: converged")
+            .props(json!({"RotationDays": "30"}))
+            .secret(|s| s.rotation = Some(on(30, FUNCTION)))
+            .expect(vec![]),
+        Case::new("other period")
+            .props(json!({"RotationDays": "90"}))
+            .secret(|s| s.rotation = Some(on(30, FUNCTION)))
+            .expect(vec![configure(90)]),
+        Case::new("another function rotates it")
+            .props(json!({"RotationDays": "30"}))
+            .secret(|s| {
+                s.rotation = Some(on(30, "arn:aws:lambda:us-east-1:123456789012:function:old"))
+            })
+            .expect(vec![configure(30)]),
+        Case::new("turned off")
+            .secret(|s| s.rotation = Some(on(30, FUNCTION)))
+            .expect(vec![Change::CancelRotation {
+                secret_id: sv(SECRET_ARN),
+            }]),
+    ];
+    for c in cases {
+        c.run();
+    }
+    // A new secret is scheduled once it exists, by name.
+    let c = Case::new("new secret with a schedule")
+        .props(json!({"RotationDays": "7"}))
+        .no_secret()
+        .user(|u| u.keys.clear());
+    let p = c.result().unwrap();
+    let sched = Change::ConfigureRotation {
+        secret_id: sv(SECRET),
+        days: 7,
+    };
+    let issued = p
+        .changes()
+        .find(|c| matches!(c, Change::IssueKey { .. }))
+        .cloned()
+        .unwrap();
+    assert_deps(c.name, &p, &sched, &[&issued]);
 }
 
 #[test]
@@ -1311,8 +1407,7 @@ fn secret_metadata_converges_after_any_new_value() {
         .secret(|s| s.tags.push(t("stale", "yes")))
         .expect(vec![
             Change::TagUser(vec![t("team", "platform")]),
-            issue_put(false),
-            Change::DeleteKey(sv(KEY)),
+            rotate(),
             Change::UntagSecret {
                 secret_id: sv(SECRET_ARN),
                 keys: vec![sv("stale")],
@@ -1328,12 +1423,12 @@ fn secret_metadata_converges_after_any_new_value() {
         secret_id: sv(SECRET_ARN),
         keys: vec![sv("stale")],
     };
-    assert_deps(c.name, &p, &untag, &[&issue_put(false)]);
+    assert_deps(c.name, &p, &untag, &[&rotate()]);
     assert_deps(
         c.name,
         &p,
         &tag_secret(vec![t("team", "platform"), t(TAG_KEY_SERIAL, "2")]),
-        &[&issue_put(false), &untag],
+        &[&rotate(), &untag],
     );
     assert_deps(
         c.name,
@@ -1342,7 +1437,7 @@ fn secret_metadata_converges_after_any_new_value() {
             secret_id: sv(SECRET_ARN),
             kms_key_id: sv("alias/app"),
         },
-        &[&issue_put(false)],
+        &[&rotate()],
     );
     assert_deps(
         c.name,
@@ -1669,6 +1764,7 @@ fn the_deployed_record_follows_the_template_not_the_drift() {
     let secrets = |s| Secrets {
         desired: Some(s),
         previous: None,
+        rotation_function: None,
     };
 
     let created = plan(&base, &owner(), None, Secrets::default()).unwrap();

@@ -1501,6 +1501,7 @@ fn a_full_cloudformation_event_parses_to_the_expected_spec() {
             serial: 2,
             status: KeyStatus::Inactive,
             kms_key_id: Some("alias/ci".into()),
+            rotation_days: None,
         }),
     };
     assert_eq!(spec, expected);
@@ -1522,6 +1523,7 @@ fn a_minimal_event_gets_every_default() {
             serial: 0,
             status: KeyStatus::Active,
             kms_key_id: None,
+            rotation_days: None,
         }),
     };
     assert_eq!(spec, expected);

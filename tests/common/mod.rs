@@ -78,6 +78,16 @@ pub async fn aws() -> (aws_sdk_iam::Client, aws_sdk_secretsmanager::Client) {
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
+/// The function's own ARN, as Lambda tells it in every invocation's context.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user";
+
+/// An invocation context as Lambda gives it: the function's ARN, no known deadline.
+pub fn context() -> lambda_runtime::Context {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.invoked_function_arn = FUNCTION_ARN.to_string();
+    ctx
+}
+
 /// One CloudFormation-shaped request builder and driver.
 pub struct Cfn {
     pub app: App,
@@ -191,8 +201,7 @@ impl Cfn {
     /// Fails the test unless exactly one PUT arrived, with an empty Content-Type and a
     /// body of at most 4096 bytes echoing the request's ids.
     pub async fn send(&self, event: Value) -> Response {
-        self.send_with(event, lambda_runtime::Context::default())
-            .await
+        self.send_with(event, context()).await
     }
 
     /// Sends a raw event text exactly as Lambda would deliver it (it may not even parse
@@ -203,12 +212,9 @@ impl Cfn {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
         let text = text.replace("RESPONSE_URL", &self.listener.url(&id));
         let raw = serde_json::value::RawValue::from_string(text).expect("the event is JSON");
-        let result = handler::handle(
-            &self.app,
-            lambda_runtime::LambdaEvent::new(raw, lambda_runtime::Context::default()),
-        )
-        .await
-        .map_err(|e| e.to_string());
+        let result = handler::handle(&self.app, lambda_runtime::LambdaEvent::new(raw, context()))
+            .await
+            .map_err(|e| e.to_string());
         let puts = self.listener.requests_for(&id);
         for p in &puts {
             self.bodies

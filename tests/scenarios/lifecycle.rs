@@ -376,29 +376,40 @@ async fn raising_key_serial_rotates_the_key() {
         .await
         .assert_success();
     let u = user_state("lc-rot").await;
-    assert_eq!(
-        u.keys.len(),
-        1,
-        "old key deleted after the new one was stored"
-    );
-    assert_ne!(u.keys[0].0, old);
     let s = secret_value("planton/iam-user/lc-rot").await.unwrap();
-    assert_eq!(s["AccessKeyId"], u.keys[0].0.as_str());
+    let current = s["AccessKeyId"].as_str().unwrap().to_string();
+    assert_ne!(current, old);
     assert_ne!(s["SecretAccessKey"], old_secret["SecretAccessKey"]);
+    let mut want = vec![(current.clone(), "Active".to_string()), (old.clone(), "Inactive".to_string())];
+    let mut got = u.keys.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "new key active; old key kept inactive for its grace period");
+    let current_key = || async {
+        secret_value("planton/iam-user/lc-rot").await.unwrap()["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
 
     // Same serial again: nothing rotates.
     cfn.update("lc-rot", v2.clone(), v2.clone())
         .await
         .assert_success();
-    assert_eq!(user_state("lc-rot").await.keys[0].0, u.keys[0].0);
+    assert_eq!(current_key().await, current);
+    assert_eq!(user_state("lc-rot").await.keys.len(), 2);
     // A lower serial (what a rollback sends) never rotates and never fails.
     cfn.update("lc-rot", v1.clone(), v2.clone())
         .await
         .assert_success();
-    assert_eq!(user_state("lc-rot").await.keys[0].0, u.keys[0].0);
-    // Raising from the recorded serial rotates again.
+    assert_eq!(current_key().await, current);
+    // Raising from the recorded serial rotates again: the grace key makes room.
     cfn.update("lc-rot", v2, v1).await.assert_success();
-    assert_ne!(user_state("lc-rot").await.keys[0].0, u.keys[0].0);
+    let third = current_key().await;
+    assert_ne!(third, current);
+    let ids: Vec<String> = user_state("lc-rot").await.keys.into_iter().map(|k| k.0).collect();
+    assert!(!ids.contains(&old), "the first key made room for the third");
+    assert!(ids.contains(&current) && ids.contains(&third));
     cfn.assert_no_key_material_leaked().await;
     for gone in [
         old.as_str(),
@@ -660,7 +671,13 @@ async fn bundled_events_run_create_update_delete() {
     assert_eq!(u.managed.len(), 2);
     assert_eq!(u.inline.len(), 2);
     assert_eq!(u.tag("team"), Some("payments-platform"));
-    assert_ne!(u.keys[0].0, k1, "KeySerial 1 -> 2 rotated the key");
+    let current = secret_value("planton/iam-user/payments-ci-deployer").await.unwrap();
+    assert_ne!(current["AccessKeyId"], k1.as_str(), "KeySerial 1 -> 2 rotated the key");
+    assert!(
+        u.keys.contains(&(k1.clone(), "Inactive".to_string())),
+        "the old key is kept, inactive, for its grace period: {:?}",
+        u.keys
+    );
     cfn.send(delete).await.assert_success();
     assert!(!user_state("payments-ci-deployer").await.exists);
     assert!(!secret_exists("planton/iam-user/payments-ci-deployer").await);

@@ -1,0 +1,524 @@
+//! Key rotation end to end: the function's real entry point, the real SDK, the strict
+//! emulator. moto cannot invoke a Lambda without Docker, so these tests play Secrets
+//! Manager's part: RotateSecret stages the new version (as the service does), then the
+//! four step events go to the function, in order, with the same token.
+//!
+//! After every scenario the same invariants hold: the AWSCURRENT value is a key STS
+//! accepts as the user, the user has at most two keys, AWSPENDING sits on no version but
+//! the current one, and the previous key (if any) is inactive.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const FAULTS: Option<fn() -> FaultConfig> = None;
+
+/// The example rotation event users find in `events/`.
+const ROTATION_EVENT: &str = include_str!("../events/rotation.json");
+
+fn rotation_event(step: &str, secret_id: &str, token: &str) -> Value {
+    let mut e: Value = serde_json::from_str(ROTATION_EVENT).unwrap();
+    e["Step"] = json!(step);
+    e["SecretId"] = json!(secret_id);
+    e["ClientRequestToken"] = json!(token);
+    e
+}
+
+/// One step, as Secrets Manager invokes it: through `handler::handle`.
+async fn step(cfn: &Cfn, step: &str, secret_id: &str, token: &str) -> Result<Value, String> {
+    planton_iam_user::handler::handle_value(
+        &cfn.app,
+        rotation_event(step, secret_id, token),
+        context(),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
+
+/// What Secrets Manager does for one rotation: stage a version, then call every step.
+async fn rotate_as_the_service(cfn: &Cfn, secret_id: &str) -> String {
+    let token = start_rotation(secret_id).await;
+    for s in STEPS {
+        step(cfn, s, secret_id, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    token
+}
+
+/// RotateSecret on the emulator: stages a new AWSPENDING version and returns its id.
+async fn start_rotation(secret_id: &str) -> String {
+    let (_, sm) = aws().await;
+    let out = sm
+        .rotate_secret()
+        .secret_id(secret_id)
+        .rotation_lambda_arn(FUNCTION_ARN)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RotateSecret: {e:?}"));
+    out.version_id().unwrap().to_string()
+}
+
+async fn stages(secret_id: &str) -> HashMap<String, Vec<String>> {
+    let (_, sm) = aws().await;
+    let d = sm
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .unwrap();
+    d.version_ids_to_stages().cloned().unwrap_or_default()
+}
+
+async fn value_at(secret_id: &str, stage: &str) -> Option<Value> {
+    let (_, sm) = aws().await;
+    let v = sm
+        .get_secret_value()
+        .secret_id(secret_id)
+        .version_stage(stage)
+        .send()
+        .await
+        .ok()?;
+    serde_json::from_str(v.secret_string()?).ok()
+}
+
+/// Signs GetCallerIdentity with the key a secret value holds.
+async fn caller_arn(value: &Value) -> Result<String, String> {
+    let creds = aws_sdk_sts::config::Credentials::new(
+        value["AccessKeyId"].as_str().unwrap(),
+        value["SecretAccessKey"].as_str().unwrap(),
+        None,
+        None,
+        "test",
+    );
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(emulator_url())
+        .credentials_provider(creds)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_sts::Client::new(&conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .map(|o| o.arn().unwrap_or_default().to_string())
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// The invariants every scenario ends in.
+async fn assert_rotation_invariants(user: &str, secret_id: &str) {
+    let u = user_state(user).await;
+    assert!(u.keys.len() <= 2, "at most two keys: {:?}", u.keys);
+    let current = value_at(secret_id, "AWSCURRENT")
+        .await
+        .expect("a current value");
+    assert_eq!(
+        caller_arn(&current).await.as_deref(),
+        Ok(u.arn.as_str()),
+        "the current key works as the user"
+    );
+    let cur = current["AccessKeyId"].as_str().unwrap();
+    assert!(
+        u.keys.iter().any(|(id, st)| id == cur && st == "Active"),
+        "the current key is on the user and active: {:?}",
+        u.keys
+    );
+    for (version, labels) in stages(secret_id).await {
+        if labels.iter().any(|l| l == "AWSPENDING") {
+            assert!(
+                labels.iter().any(|l| l == "AWSCURRENT"),
+                "AWSPENDING left on non-current version {version}: {labels:?}"
+            );
+        }
+    }
+    if let Some(prev) = value_at(secret_id, "AWSPREVIOUS").await {
+        let p = prev["AccessKeyId"].as_str().unwrap();
+        if let Some((_, st)) = u.keys.iter().find(|(id, _)| id == p) {
+            assert_eq!(st, "Inactive", "the previous key is kept inactive");
+        }
+    }
+}
+
+fn key_ids(u: &UserState) -> Vec<String> {
+    u.keys.iter().map(|(id, _)| id.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_four_steps_rotate_the_key_and_keep_the_old_one_inactive() {
+    let cfn = Cfn::new("RotFull").await;
+    let props = json!({"UserName": "rot-full", "RotationDays": "30"});
+    let r = cfn.create(props.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let (_, sm) = aws().await;
+    let d = sm
+        .describe_secret()
+        .secret_id(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.rotation_enabled(), Some(true));
+    assert_eq!(d.rotation_lambda_arn(), Some(FUNCTION_ARN));
+    assert_eq!(
+        d.rotation_rules()
+            .and_then(|r| r.automatically_after_days()),
+        Some(30)
+    );
+    let before = value_at(&secret, "AWSCURRENT").await.unwrap();
+
+    let token = rotate_as_the_service(&cfn, &secret).await;
+
+    let after = value_at(&secret, "AWSCURRENT").await.unwrap();
+    assert_ne!(after["AccessKeyId"], before["AccessKeyId"]);
+    assert_eq!(
+        stages(&secret).await[&token],
+        vec!["AWSCURRENT".to_string()]
+    );
+    let prev = value_at(&secret, "AWSPREVIOUS").await.unwrap();
+    assert_eq!(prev["AccessKeyId"], before["AccessKeyId"]);
+    let u = user_state("rot-full").await;
+    assert_eq!(u.keys.len(), 2, "new key plus the grace key");
+    assert!(
+        caller_arn(&before).await.is_err(),
+        "the old key no longer works"
+    );
+    assert_rotation_invariants("rot-full", &secret).await;
+
+    // A stack Update in the grace period keeps the grace key.
+    cfn.update("rot-full", props.clone(), props.clone())
+        .await
+        .assert_success();
+    assert_eq!(key_ids(&user_state("rot-full").await), key_ids(&u));
+
+    // The next rotation removes the grace key to make room, never the current one.
+    rotate_as_the_service(&cfn, &secret).await;
+    let u2 = user_state("rot-full").await;
+    assert_eq!(u2.keys.len(), 2);
+    assert!(!key_ids(&u2).contains(&before["AccessKeyId"].as_str().unwrap().to_string()));
+    assert!(key_ids(&u2).contains(&after["AccessKeyId"].as_str().unwrap().to_string()));
+    assert_rotation_invariants("rot-full", &secret).await;
+    cfn.assert_no_key_material_leaked().await;
+}
+
+#[tokio::test]
+async fn every_step_retried_twice_changes_nothing_more() {
+    let cfn = Cfn::new("RotRetry").await;
+    let r = cfn
+        .create(json!({"UserName": "rot-retry", "RotationDays": "7"}))
+        .await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let token = start_rotation(&secret).await;
+    let mut created_keys = None;
+    for s in STEPS {
+        for attempt in 0..3 {
+            step(&cfn, s, &secret, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{s} attempt {attempt}: {e}"));
+        }
+        if s == "createSecret" {
+            let u = user_state("rot-retry").await;
+            assert_eq!(
+                u.keys.len(),
+                2,
+                "a retried createSecret mints no second key"
+            );
+            created_keys = Some(key_ids(&u));
+        }
+    }
+    let u = user_state("rot-retry").await;
+    assert_eq!(Some(key_ids(&u)), created_keys);
+    assert_eq!(
+        stages(&secret).await[&token],
+        vec!["AWSCURRENT".to_string()]
+    );
+    assert_rotation_invariants("rot-retry", &secret).await;
+}
+
+#[tokio::test]
+async fn a_rotation_that_stopped_half_way_is_superseded_by_the_next() {
+    let cfn = Cfn::new("RotCrash").await;
+    let r = cfn
+        .create(json!({"UserName": "rot-crash", "RotationDays": "7"}))
+        .await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let original = value_at(&secret, "AWSCURRENT").await.unwrap();
+
+    // The function stops after createSecret (and testSecret): finishSecret never runs.
+    let first = start_rotation(&secret).await;
+    step(&cfn, "createSecret", &secret, &first).await.unwrap();
+    step(&cfn, "testSecret", &secret, &first).await.unwrap();
+    let orphan: Vec<String> = key_ids(&user_state("rot-crash").await)
+        .into_iter()
+        .filter(|k| k != original["AccessKeyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(orphan.len(), 1);
+
+    // A new rotation, with a new token.
+    let second = "rotation-after-a-crash-0000000000000000";
+    for s in STEPS {
+        step(&cfn, s, &secret, second)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    let u = user_state("rot-crash").await;
+    assert!(
+        !key_ids(&u).contains(&orphan[0]),
+        "the stopped rotation's key is gone"
+    );
+    assert!(key_ids(&u).contains(&original["AccessKeyId"].as_str().unwrap().to_string()));
+    let now = value_at(&secret, "AWSCURRENT").await.unwrap();
+    assert_ne!(now["AccessKeyId"], original["AccessKeyId"]);
+    // The stopped rotation's version lost AWSPENDING (a version without labels is no
+    // longer even listed).
+    assert!(!stages(&secret)
+        .await
+        .get(&first)
+        .is_some_and(|l| l.iter().any(|l| l == "AWSPENDING")));
+    assert_rotation_invariants("rot-crash", &secret).await;
+
+    // Secrets Manager's own retry of the stopped rotation, arriving late, changes nothing.
+    let keys = key_ids(&user_state("rot-crash").await);
+    let late = step(&cfn, "finishSecret", &secret, &first).await;
+    assert!(late.is_err(), "a version no longer pending is refused");
+    assert_eq!(key_ids(&user_state("rot-crash").await), keys);
+    assert_rotation_invariants("rot-crash", &secret).await;
+}
+
+#[tokio::test]
+async fn a_user_with_two_keys_loses_the_one_that_is_not_current() {
+    let cfn = Cfn::new("RotTwo").await;
+    let r = cfn
+        .create(json!({"UserName": "rot-two", "RotationDays": "7"}))
+        .await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let current = value_at(&secret, "AWSCURRENT").await.unwrap();
+    let (iam, _) = aws().await;
+    let by_hand = iam
+        .create_access_key()
+        .user_name("rot-two")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id
+        .clone();
+
+    rotate_as_the_service(&cfn, &secret).await;
+    let ids = key_ids(&user_state("rot-two").await);
+    assert!(!ids.contains(&by_hand), "the non-current key made room");
+    assert!(ids.contains(&current["AccessKeyId"].as_str().unwrap().to_string()));
+    assert_rotation_invariants("rot-two", &secret).await;
+}
+
+#[tokio::test]
+async fn secrets_this_function_does_not_own_are_refused_untouched() {
+    let cfn = Cfn::new("RotForeign").await;
+    let (iam, sm) = aws().await;
+    // A user and secret made by hand, and a secret that names a managed user but was
+    // written by somebody else.
+    iam.create_user()
+        .user_name("rot-foreign")
+        .send()
+        .await
+        .unwrap();
+    let k = iam
+        .create_access_key()
+        .user_name("rot-foreign")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let value =
+        json!({"AccessKeyId": k.access_key_id, "SecretAccessKey": k.secret_access_key}).to_string();
+    let plain = sm
+        .create_secret()
+        .name("rot/foreign/plain")
+        .secret_string(&value)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let managed = cfn
+        .create(json!({"UserName": "rot-owned"}))
+        .await
+        .data("Arn")
+        .unwrap()
+        .to_string();
+    assert!(managed.ends_with("rot-owned"));
+    let impostor = sm
+        .create_secret()
+        .name("rot/foreign/impostor")
+        .secret_string(&value)
+        .tags(tag(
+            "planton:stack-id",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/other/1",
+        ))
+        .tags(tag("planton:logical-resource-id", "RotForeign"))
+        .tags(tag("planton:user-name", "rot-owned"))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+
+    let plain_token = start_rotation(&plain).await;
+    let impostor_token = start_rotation(&impostor).await;
+    // SecretId by ARN and by name, as Secrets Manager may send either.
+    for (secret, token) in [
+        (plain.as_str(), &plain_token),
+        ("rot/foreign/plain", &plain_token),
+        (impostor.as_str(), &impostor_token),
+    ] {
+        let before_keys = key_ids(&user_state("rot-foreign").await);
+        let before_owned = key_ids(&user_state("rot-owned").await);
+        for s in STEPS {
+            let e = step(&cfn, s, secret, token).await.unwrap_err();
+            assert!(
+                e.contains("not one this function manages"),
+                "{secret} {s}: {e}"
+            );
+        }
+        assert_eq!(key_ids(&user_state("rot-foreign").await), before_keys);
+        assert_eq!(key_ids(&user_state("rot-owned").await), before_owned);
+        assert!(value_at(secret, "AWSPENDING").await.is_none());
+    }
+    // And nothing was written into the foreign secret.
+    let (_, sm) = aws().await;
+    let v = sm
+        .get_secret_value()
+        .secret_id(&plain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.secret_string(), Some(value.as_str()));
+}
+
+fn tag(k: &str, v: &str) -> aws_sdk_secretsmanager::types::Tag {
+    aws_sdk_secretsmanager::types::Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+}
+
+#[tokio::test]
+async fn delete_after_rotation_leaves_nothing_behind() {
+    let cfn = Cfn::new("RotDelete").await;
+    let props = json!({"UserName": "rot-delete", "RotationDays": "30"});
+    let r = cfn.create(props.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    rotate_as_the_service(&cfn, &secret).await;
+    assert_eq!(user_state("rot-delete").await.keys.len(), 2);
+    cfn.delete("rot-delete", props).await.assert_success();
+    assert!(!user_state("rot-delete").await.exists);
+    assert!(!secret_exists(&secret).await);
+}
+
+#[tokio::test]
+async fn raising_key_serial_runs_the_same_rotation_to_the_same_end_state() {
+    let cfn = Cfn::new("RotSerial").await;
+    let v1 = json!({"UserName": "rot-serial", "KeySerial": "1"});
+    let v2 = json!({"UserName": "rot-serial", "KeySerial": "2"});
+    let r = cfn.create(v1.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let before = value_at(&secret, "AWSCURRENT").await.unwrap();
+
+    cfn.update("rot-serial", v2.clone(), v1.clone())
+        .await
+        .assert_success();
+    let after = value_at(&secret, "AWSCURRENT").await.unwrap();
+    assert_ne!(after["AccessKeyId"], before["AccessKeyId"]);
+    let prev = value_at(&secret, "AWSPREVIOUS").await.unwrap();
+    assert_eq!(prev["AccessKeyId"], before["AccessKeyId"]);
+    let u = user_state("rot-serial").await;
+    assert_eq!(u.keys.len(), 2, "the old key stays for its grace period");
+    assert_rotation_invariants("rot-serial", &secret).await;
+
+    // A scheduled rotation after a serial rotation: same path, same shape.
+    rotate_as_the_service(&cfn, &secret).await;
+    assert_eq!(user_state("rot-serial").await.keys.len(), 2);
+    assert_rotation_invariants("rot-serial", &secret).await;
+    cfn.assert_no_key_material_leaked().await;
+}
+
+#[tokio::test]
+async fn rotation_days_is_turned_on_changed_and_off_by_updates() {
+    let cfn = Cfn::new("RotSchedule").await;
+    let off = json!({"UserName": "rot-sched"});
+    let on30 = json!({"UserName": "rot-sched", "RotationDays": "30"});
+    let on90 = json!({"UserName": "rot-sched", "RotationDays": "90"});
+    let r = cfn.create(off.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let (_, sm) = aws().await;
+    let schedule = |d: aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput| {
+        (
+            d.rotation_enabled().unwrap_or(false),
+            d.rotation_rules()
+                .and_then(|r| r.automatically_after_days()),
+        )
+    };
+    let now = || async {
+        sm.describe_secret()
+            .secret_id(&secret)
+            .send()
+            .await
+            .unwrap()
+    };
+    assert!(!schedule(now().await).0);
+    let key = value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"].clone();
+
+    cfn.update("rot-sched", on30.clone(), off.clone())
+        .await
+        .assert_success();
+    assert_eq!(schedule(now().await), (true, Some(30)));
+    cfn.update("rot-sched", on90.clone(), on30)
+        .await
+        .assert_success();
+    assert_eq!(schedule(now().await), (true, Some(90)));
+    cfn.update("rot-sched", off, on90).await.assert_success();
+    assert!(!schedule(now().await).0);
+    // Turning the schedule on or off never rotates the key by itself.
+    assert_eq!(
+        value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"],
+        key
+    );
+    assert_eq!(user_state("rot-sched").await.keys.len(), 1);
+}
+
+#[tokio::test]
+async fn rotation_days_is_validated() {
+    let cfn = Cfn::new("RotInvalid").await;
+    for (props, needles) in [
+        (
+            json!({"UserName": "rot-bad", "RotationDays": "0"}),
+            vec!["RotationDays", "1-365"],
+        ),
+        (
+            json!({"UserName": "rot-bad", "RotationDays": "400"}),
+            vec!["RotationDays", "1-365"],
+        ),
+        (
+            json!({"UserName": "rot-bad", "RotationDays": "30", "DisableAccessKeys": "true"}),
+            vec!["RotationDays", "DisableAccessKeys"],
+        ),
+        (
+            json!({"UserName": "rot-bad", "RotationDays": "30", "KeyStatus": "Inactive"}),
+            vec!["RotationDays", "Active"],
+        ),
+    ] {
+        cfn.create(props).await.assert_failed(&needles);
+        assert!(!user_state("rot-bad").await.exists, "nothing left behind");
+    }
+}
