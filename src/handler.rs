@@ -670,6 +670,47 @@ mod tests {
     }
 
     #[test]
+    fn each_caller_is_recognised_by_its_payload() {
+        let rotation = include_str!("../events/rotation.json");
+        let audit = include_str!("../events/audit.json");
+        let create = include_str!("../events/create.json");
+        assert!(matches!(kind(rotation), Kind::Rotation(e) if e.step == "createSecret"));
+        assert!(matches!(kind(audit), Kind::Audit));
+        assert!(matches!(kind(create), Kind::CustomResource));
+        for other in [
+            // A CloudFormation field wins: such an event is answered, never rotated.
+            r#"{"RequestType": "Create", "Step": "createSecret", "SecretId": "s", "ClientRequestToken": "t"}"#,
+            // A rotation event without its other fields, another EventBridge event, junk.
+            r#"{"Step": "createSecret"}"#,
+            r#"{"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2"}"#,
+            r#"[1, 2]"#,
+            "not json",
+        ] {
+            assert!(matches!(kind(other), Kind::CustomResource), "{other}");
+        }
+    }
+
+    #[test]
+    fn rotation_tokens_are_stable_per_request_and_valid_for_secrets_manager() {
+        for id in [
+            "7a2d3e4f-5c6b-4d7e-9f80-a1b2c3d4e5f6",
+            "r1",
+            "",
+            &"x".repeat(200),
+            "a b/c",
+        ] {
+            let t = rotation_token(id);
+            assert!((32..=64).contains(&t.len()), "{id}: {t}");
+            assert!(
+                t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{t}"
+            );
+            assert_eq!(t, rotation_token(id));
+        }
+        assert_ne!(rotation_token("req-1"), rotation_token("req-2"));
+    }
+
+    #[test]
     fn unknown_deadlines_impose_no_limit() {
         assert_eq!(remaining(0), None);
         assert_eq!(remaining(600_000), None, "cargo lambda watch's constant");

@@ -39,6 +39,8 @@ pub const PROPERTIES: &[&str] = &[
     "SecretName",
     "SecretKmsKeyId",
     "RotationDays",
+    "AllowedSourceIps",
+    "AllowedVpcEndpoints",
 ];
 const IGNORED: &[&str] = &["ServiceToken", "ServiceTimeout"];
 
@@ -183,7 +185,31 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
         }
     }
 
-    let inline_policies = inline_policies(&mut v, obj);
+    let mut inline_policies = inline_policies(&mut v, obj);
+    // The source-IP fence is one more inline policy, written by the function under a
+    // reserved name: it converges, counts toward the size budget and is recorded like
+    // any other.
+    let (fence, fence_violations) = crate::fence::parse(obj);
+    v.extend(fence_violations);
+    if let Some(f) = fence {
+        let doc = crate::fence::document(&f);
+        let own = policy_size(&doc);
+        let template: usize = inline_policies.values().map(policy_size).sum();
+        if template <= MAX_INLINE_TOTAL && template + own > MAX_INLINE_TOTAL {
+            let prop = if f.source_ips.is_empty() {
+                crate::fence::VPC_ENDPOINTS
+            } else {
+                crate::fence::SOURCE_IPS
+            };
+            v.push(Violation::new(
+                prop,
+                format!(
+                    "the fence policy it makes is {own} characters, and with InlinePolicies' {template} that exceeds the {MAX_INLINE_TOTAL} IAM allows per user: list fewer or wider networks, or move an inline policy to a managed policy"
+                ),
+            ));
+        }
+        inline_policies.insert(crate::fence::FENCE_POLICY_NAME.to_string(), doc);
+    }
 
     let group_list = string_list(&mut v, obj, "Groups");
     if group_list.len() > MAX_GROUPS {
@@ -533,7 +559,17 @@ fn inline_policies(v: &mut Vec<Violation>, obj: &Map<String, Value>) -> BTreeMap
     let mut total = 0usize;
     for (name, raw) in map {
         let prop = format!("InlinePolicies.{}", clip(name));
-        let name_ok = check_iam_name(v, &prop, name, 128);
+        let mut name_ok = check_iam_name(v, &prop, name, 128);
+        if name.eq_ignore_ascii_case(crate::fence::FENCE_POLICY_NAME) {
+            v.push(Violation::new(
+                &prop,
+                format!(
+                    "{} is reserved: the function writes the AllowedSourceIps fence under that name; choose another",
+                    crate::fence::FENCE_POLICY_NAME
+                ),
+            ));
+            name_ok = false;
+        }
         let doc = match raw {
             Value::Object(_) => raw.clone(),
             Value::String(s) => match serde_json::from_str::<Value>(s) {

@@ -1528,3 +1528,135 @@ fn a_minimal_event_gets_every_default() {
     };
     assert_eq!(spec, expected);
 }
+
+// ---------------------------------------------------------------------------------------
+// RotationDays and the source-IP fence
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn rotation_days_accepts_1_to_365_with_an_active_key() {
+    for (raw, want) in [(json!("1"), 1u16), (json!("365"), 365), (json!(30), 30)] {
+        let spec = parse_ok("rotation", &props(json!({"RotationDays": raw})), None);
+        assert_eq!(spec.key.unwrap().rotation_days, Some(want));
+    }
+    let spec = parse_ok("no rotation", &props(json!({})), None);
+    assert_eq!(spec.key.unwrap().rotation_days, None);
+}
+
+#[test]
+fn rotation_days_refusals() {
+    assert_refused(&[
+        (
+            "zero",
+            props(json!({"RotationDays": "0"})),
+            "RotationDays",
+            "1-365",
+        ),
+        (
+            "too long",
+            props(json!({"RotationDays": "366"})),
+            "RotationDays",
+            "1-365",
+        ),
+        (
+            "not a number",
+            props(json!({"RotationDays": "monthly"})),
+            "RotationDays",
+            "whole number",
+        ),
+        (
+            "keys disabled",
+            props(json!({"RotationDays": "30", "DisableAccessKeys": "true"})),
+            "RotationDays",
+            "DisableAccessKeys",
+        ),
+        (
+            "inactive key",
+            props(json!({"RotationDays": "30", "KeyStatus": "Inactive"})),
+            "RotationDays",
+            "KeyStatus Active",
+        ),
+    ]);
+}
+
+#[test]
+fn the_fence_becomes_a_reserved_inline_policy() {
+    let spec = parse_ok(
+        "fence",
+        &props(json!({
+            "AllowedSourceIps": ["203.0.113.0/24", "2001:db8::/32"],
+            "AllowedVpcEndpoints": ["vpce-0123456789abcdef0"],
+            "InlinePolicies": {"read": policy_doc()}
+        })),
+        None,
+    );
+    let fence = crate::fence::parse(
+        props(json!({
+            "AllowedSourceIps": ["203.0.113.0/24", "2001:db8::/32"],
+            "AllowedVpcEndpoints": ["vpce-0123456789abcdef0"]
+        }))
+        .as_object()
+        .unwrap(),
+    )
+    .0
+    .unwrap();
+    assert_eq!(
+        spec.inline_policies.get(crate::fence::FENCE_POLICY_NAME),
+        Some(&crate::fence::document(&fence))
+    );
+    assert_eq!(spec.inline_policies.len(), 2);
+    let none = parse_ok("no fence", &props(json!({})), None);
+    assert!(none.inline_policies.is_empty());
+}
+
+#[test]
+fn the_fence_refusals() {
+    let fence_size = policy_size(&crate::fence::document(&crate::fence::Fence {
+        source_ips: vec!["203.0.113.0/24".into()],
+        vpc_endpoints: vec![],
+    }));
+    assert_refused(&[
+        (
+            "reserved name",
+            props(json!({"InlinePolicies": {"PlantonSourceFence": policy_doc()}})),
+            "InlinePolicies.PlantonSourceFence",
+            "reserved",
+        ),
+        (
+            "reserved name in another case",
+            props(json!({"InlinePolicies": {"plantonsourcefence": policy_doc()}})),
+            "InlinePolicies.plantonsourcefence",
+            "reserved",
+        ),
+        (
+            "the everything network",
+            props(json!({"AllowedSourceIps": ["0.0.0.0/0"]})),
+            "AllowedSourceIps[0]",
+            "fence",
+        ),
+        (
+            "host bits",
+            props(json!({"AllowedSourceIps": ["10.0.0.5/24"]})),
+            "AllowedSourceIps[0]",
+            "10.0.0.0/24",
+        ),
+        (
+            "fence does not fit beside the template's inline policies",
+            props(json!({
+                "AllowedSourceIps": ["203.0.113.0/24"],
+                "InlinePolicies": {"big": doc_of_size(MAX_INLINE_TOTAL - fence_size + 1)}
+            })),
+            "AllowedSourceIps",
+            "exceeds the 2048",
+        ),
+    ]);
+    // Exactly at the budget: accepted.
+    parse_ok(
+        "fits exactly",
+        &props(json!({
+            "AllowedSourceIps": ["203.0.113.0/24"],
+            "InlinePolicies": {"big": doc_of_size(MAX_INLINE_TOTAL - fence_size)}
+        })),
+        None,
+    );
+}
