@@ -515,23 +515,8 @@ impl<'a> Executor<'a> {
 
     async fn issue_key(&self, status: KeyStatus, store: &Store) -> Result<()> {
         let user = self.user;
-        let created = self
-            .clients
-            .iam
-            .create_access_key()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
-        let Some(key) = created.access_key else {
-            return Err(Error::Internal(format!(
-                "reading the access key IAM created for user {user}"
-            )));
-        };
-        let key_id = key.access_key_id().to_string();
         let user_arn = self.outcome().user_arn.unwrap_or_default();
-        let value = credentials_json(&key_id, key.secret_access_key(), user, &user_arn);
-        drop(key);
+        let (key_id, value) = mint_key(self.clients, user, &user_arn).await?;
 
         match self.store(store, value).await {
             Ok(arn) => {
@@ -625,6 +610,30 @@ impl<'a> Executor<'a> {
             }
         }
     }
+}
+
+/// CreateAccessKey, with the secret access key moved straight into the redacted secret
+/// value: from here on it can only be stored, never printed.
+pub(crate) async fn mint_key(
+    clients: &Clients,
+    user: &str,
+    user_arn: &str,
+) -> Result<(String, SecretString)> {
+    let created = clients
+        .iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
+    let Some(key) = created.access_key else {
+        return Err(Error::Internal(format!(
+            "reading the access key IAM created for user {user}"
+        )));
+    };
+    let key_id = key.access_key_id().to_string();
+    let value = credentials_json(&key_id, key.secret_access_key(), user, user_arn);
+    Ok((key_id, value))
 }
 
 /// Cleanup steps: "not there" is success.

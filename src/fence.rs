@@ -31,6 +31,7 @@
 //! public addresses. Private ranges are accepted (they are valid CIDRs) but do not help.
 
 use crate::error::Violation;
+use crate::spec::{clip, kind};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -420,27 +421,6 @@ fn list(
             // Given but unusable: still "given", so no fence is silently dropped.
             Some(Vec::new())
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Shortens user input quoted back in a Reason, which must fit in 4 KB with the rest.
-fn clip(s: &str) -> String {
-    if s.chars().count() > 50 {
-        let head: String = s.chars().take(50).collect();
-        format!("{head}...")
-    } else {
-        s.to_string()
     }
 }
 

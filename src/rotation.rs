@@ -11,7 +11,7 @@
 //!
 //! Every step is idempotent: a retried step finds its own work done and does nothing.
 
-use crate::apply::{credentials_json, SecretString};
+use crate::apply::{mint_key, SecretString};
 use crate::error::{is_not_found, Error, Result};
 use crate::handler::App;
 use crate::observe::{held_by_stage, Clients, CURRENT, PENDING, PREVIOUS};
@@ -206,21 +206,7 @@ pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
             delete_key(c, user, id).await?;
         }
     }
-    let created = c
-        .iam
-        .create_access_key()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
-    let Some(key) = created.access_key else {
-        return Err(Error::Internal(format!(
-            "reading the access key IAM created for user {user}"
-        )));
-    };
-    let key_id = key.access_key_id().to_string();
-    let value = credentials_json(&key_id, key.secret_access_key(), user, &t.user_arn);
-    drop(key);
+    let (key_id, value) = mint_key(c, user, &t.user_arn).await?;
     let stored =
         c.sm.put_secret_value()
             .secret_id(&t.secret_arn)

@@ -328,7 +328,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
     })
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -340,7 +340,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Shortens user input quoted back in a Reason, which must fit in 4 KB with the rest.
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     if s.chars().count() > 40 {
         let head: String = s.chars().take(40).collect();
         format!("{head}...")
