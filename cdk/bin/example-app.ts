@@ -30,7 +30,8 @@ export class ExampleStack extends Stack {
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonECS_FullAccess'),
       ],
       tags: { team: 'payments' },
-      accessKey: { serial: 1 },
+      // Secrets Manager rotates the key every 90 days; raising serial rotates it now.
+      accessKey: { serial: 1, rotationDays: 90 },
     });
 
     // Least-privilege application account: one table, its secret under a customer key.

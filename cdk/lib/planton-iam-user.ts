@@ -1,8 +1,10 @@
 import { CustomResource, Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { isIPv6 } from 'node:net';
 
 /** The CloudFormation resource type served by the planton-iam-user function. */
 export const PLANTON_IAM_USER_RESOURCE_TYPE = 'Custom::PlantonIamUser';
@@ -22,6 +24,13 @@ export interface PlantonIamUserAccessKeyOptions {
   readonly serial?: number;
   /** @default 'Active' (the function's default; not rendered) */
   readonly status?: 'Active' | 'Inactive';
+  /**
+   * Scheduled rotation (`RotationDays`): Secrets Manager rotates the key every this many
+   * days, with the function as the rotator. A whole number 1-365. Needs access keys
+   * enabled and `status` Active (each rotation proves the new key works by using it).
+   * @default no scheduled rotation (not rendered)
+   */
+  readonly rotationDays?: number;
 }
 
 /** Where the access key is stored. */
@@ -61,6 +70,23 @@ export interface PlantonIamUserProps {
   readonly accessKey?: PlantonIamUserAccessKeyOptions;
   readonly secret?: PlantonIamUserSecretOptions;
   /**
+   * The networks the user's requests may come from (`AllowedSourceIps`): IPv4 and IPv6
+   * CIDRs; a bare address means that one address (`/32`, `/128`). The function writes a
+   * Deny policy named `PlantonSourceFence` for requests from anywhere else (AWS services
+   * acting for the user excepted). At most 100, not empty, no `/0`, no host bits, no
+   * IPv4-mapped IPv6, no duplicates. Private ranges are accepted but never match: list a
+   * VPC endpoint in `allowedVpcEndpoints` or the NAT gateway's public addresses instead.
+   * @default no source-IP fence (not rendered)
+   */
+  readonly allowedSourceIps?: string[];
+  /**
+   * The VPC endpoints the user's requests may come through (`AllowedVpcEndpoints`): ids
+   * (`vpce-` and 8 or 17 lowercase hex digits) or endpoints (their `vpcEndpointId`).
+   * Part of the same fence as `allowedSourceIps`. At most 100, not empty, no duplicates.
+   * @default no VPC endpoint fence (not rendered)
+   */
+  readonly allowedVpcEndpoints?: Array<string | ec2.IVpcEndpoint>;
+  /**
    * How long CloudFormation waits for the function's answer (`ServiceTimeout`).
    * @default CloudFormation's default (3600 seconds)
    */
@@ -75,9 +101,16 @@ const MAX_MANAGED_POLICIES = 20;
 const MAX_GROUPS = 10;
 const MAX_INLINE_TOTAL = 2048;
 const MAX_TAGS_TOTAL = 50;
-const OWNERSHIP_TAGS = 3;
+const OWNERSHIP_TAGS = 4;
 const MAX_TAGS = MAX_TAGS_TOTAL - OWNERSHIP_TAGS;
 const MAX_SECRET_NAME = 256;
+const MAX_ROTATION_DAYS = 365;
+// The source-network fence (src/fence.rs).
+const FENCE_POLICY_NAME = 'PlantonSourceFence';
+const SOURCE_IPS = 'AllowedSourceIps';
+const VPC_ENDPOINTS = 'AllowedVpcEndpoints';
+const MAX_SOURCE_IPS = 100;
+const MAX_VPC_ENDPOINTS = 100;
 
 /**
  * An IAM service-account user created by the `Custom::PlantonIamUser` function, with its
@@ -105,9 +138,13 @@ export class PlantonIamUser extends Construct {
       groups: givenProps.groups && [...givenProps.groups],
       inlinePolicies: givenProps.inlinePolicies && { ...givenProps.inlinePolicies },
       tags: givenProps.tags && { ...givenProps.tags },
+      allowedSourceIps: copyList(givenProps.allowedSourceIps),
+      allowedVpcEndpoints: copyList(givenProps.allowedVpcEndpoints),
     };
 
     const violations = validateProps(props, Stack.of(this).partition);
+    const fence = checkFence(props);
+    violations.push(...fence.violations);
     if (violations.length > 0) {
       throw new Error(this.formatViolations(violations));
     }
@@ -123,7 +160,7 @@ export class PlantonIamUser extends Construct {
     // resolving) when the app is synthesized.
     this.node.addValidation({
       validate: () => {
-        const v = validateAtSynth(Stack.of(this), props);
+        const v = validateAtSynth(Stack.of(this), props, fence.size);
         // CDK prefixes each message with the construct path.
         return v.map(([prop, rule]) => `PlantonIamUser ${prop}: ${rule}`);
       },
@@ -218,9 +255,16 @@ function renderProperties(props: PlantonIamUserProps): Record<string, unknown> {
   if (key.enabled === false) p.DisableAccessKeys = 'true';
   if (key.serial !== undefined) p.KeySerial = Tokenization.stringifyNumber(key.serial);
   if (key.status !== undefined) p.KeyStatus = key.status;
+  if (key.rotationDays !== undefined) p.RotationDays = Tokenization.stringifyNumber(key.rotationDays);
   // Rendered even when keys are disabled: the function needs it to find the secret to remove.
   if (props.secret?.name !== undefined) p.SecretName = props.secret.name;
   if (props.secret?.encryptionKey) p.SecretKmsKeyId = props.secret.encryptionKey.keyArn;
+  // Rendered as given (empty lists too, which validation refuses): the function normalises.
+  if (props.allowedSourceIps !== undefined) p.AllowedSourceIps = props.allowedSourceIps;
+  if (props.allowedVpcEndpoints !== undefined) {
+    const list = props.allowedVpcEndpoints;
+    p.AllowedVpcEndpoints = unresolved(list) ? list : list.map(vpcEndpointId);
+  }
   return p;
 }
 
@@ -260,7 +304,14 @@ function validateProps(props: PlantonIamUserProps, stackPartition: string): Viol
   for (const name of inlineNames) {
     if (unresolved(name)) continue;
     const rule = iamNameRule(name, MAX_IAM_NAME);
-    if (rule) v.push([`InlinePolicies.${clip(name)}`, rule]);
+    if (rule) {
+      v.push([`InlinePolicies.${clip(name)}`, rule]);
+    } else if (name.toLowerCase() === FENCE_POLICY_NAME.toLowerCase()) {
+      v.push([
+        `InlinePolicies.${name}`,
+        `the name ${FENCE_POLICY_NAME} is reserved for the policy this resource writes for ${SOURCE_IPS} and ${VPC_ENDPOINTS}: choose another name`,
+      ]);
+    }
   }
 
   const groups = props.groups ?? [];
@@ -294,6 +345,25 @@ function validateProps(props: PlantonIamUserProps, stackPartition: string): Viol
     const s = String(key.status).toLowerCase();
     if (s !== 'active' && s !== 'inactive') {
       v.push(['KeyStatus', `must be Active or Inactive, got ${quote(String(key.status))}`]);
+    }
+  }
+  if (key.rotationDays !== undefined) {
+    // As the function: the range first, then (for a valid or unknown number of days)
+    // the combinations that are always refused.
+    const days = key.rotationDays;
+    const known = !unresolved(days);
+    if (known && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_ROTATION_DAYS)) {
+      v.push([
+        'RotationDays',
+        `must be a whole number 1-${MAX_ROTATION_DAYS} (days between scheduled rotations), got ${clip(String(days))}`,
+      ]);
+    } else if (key.enabled === false) {
+      v.push([
+        'RotationDays',
+        'rotates the access key, but accessKey.enabled is false (DisableAccessKeys is true): remove one of the two',
+      ]);
+    } else if (key.status !== undefined && !unresolved(key.status) && String(key.status).toLowerCase() === 'inactive') {
+      v.push(['RotationDays', 'needs KeyStatus Active: each rotation proves the new key works by using it']);
     }
   }
 
@@ -365,7 +435,7 @@ function tagViolations(tags: Record<string, string>): Violation[] {
  * Rules that need the resolved template: inline documents (shape and total size, as
  * CloudFormation will deliver them) and duplicate policies or groups.
  */
-function validateAtSynth(stack: Stack, props: PlantonIamUserProps): Violation[] {
+function validateAtSynth(stack: Stack, props: PlantonIamUserProps, fenceSize: PolicySize | undefined): Violation[] {
   const v: Violation[] = [];
   const resolve = (x: unknown): unknown => {
     try {
@@ -422,13 +492,45 @@ function validateAtSynth(stack: Stack, props: PlantonIamUserProps): Violation[] 
     total += size.chars;
     exact = exact && size.exact;
   }
+  const inlineTotal = total;
+  if (fenceSize) {
+    // The fence is one more inline policy of the user: it shares the budget.
+    total += fenceSize.chars;
+    exact = exact && fenceSize.exact;
+  }
   if (total > MAX_INLINE_TOTAL) {
-    v.push([
-      'InlinePolicies',
-      `all documents together are ${exact ? '' : 'at least '}${total} characters (whitespace not counted); IAM allows at most ${MAX_INLINE_TOTAL} per user: use a managed policy for the rest`,
-    ]);
+    const atLeast = exact ? '' : 'at least ';
+    if (!fenceSize) {
+      v.push([
+        'InlinePolicies',
+        `all documents together are ${atLeast}${total} characters (whitespace not counted); IAM allows at most ${MAX_INLINE_TOTAL} per user: use a managed policy for the rest`,
+      ]);
+    } else {
+      const fenceProp = props.allowedSourceIps !== undefined ? SOURCE_IPS : VPC_ENDPOINTS;
+      const fencePolicy = `${FENCE_POLICY_NAME} policy written for ${SOURCE_IPS}/${VPC_ENDPOINTS}`;
+      const fenceText = fenceSize.exact
+        ? `the ${fenceSize.chars}-character ${fencePolicy}`
+        : `at least ${fenceSize.chars} characters of the ${fencePolicy}`;
+      v.push(
+        inlineTotal > 0
+          ? [
+              'InlinePolicies',
+              `all documents together are ${atLeast}${total} characters, including ${fenceText} (whitespace not counted); IAM allows at most ${MAX_INLINE_TOTAL} per user: use a managed policy for the rest, or list fewer, wider networks`,
+            ]
+          : [
+              fenceProp,
+              `the ${FENCE_POLICY_NAME} policy written for ${SOURCE_IPS}/${VPC_ENDPOINTS} is ${atLeast}${total} characters (whitespace not counted); IAM allows at most ${MAX_INLINE_TOTAL} for all inline policies of a user: list fewer, wider networks`,
+            ],
+      );
+    }
   }
   return v;
+}
+
+interface PolicySize {
+  readonly chars: number;
+  /** false: some values are only known at deploy time and counted as empty strings. */
+  readonly exact: boolean;
 }
 
 /**
@@ -565,4 +667,302 @@ function secretNameRule(s: string): string | undefined {
     return `must be 1-${MAX_SECRET_NAME} characters of letters, digits and /_+=.@- (got ${quote(s)}, ${n} characters)`;
   }
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// The source-network fence: AllowedSourceIps and AllowedVpcEndpoints (src/fence.rs)
+// ---------------------------------------------------------------------------------------
+
+/** A snapshot of a list prop; a list token (one encoded element) is kept as it is. */
+function copyList<T>(list: T[] | undefined): T[] | undefined {
+  if (list === undefined || unresolved(list) || !Array.isArray(list)) return list;
+  return [...list];
+}
+
+/** A string, or the id of an `ec2.IVpcEndpoint`-like object. */
+function vpcEndpointId(e: string | ec2.IVpcEndpoint): unknown {
+  if (e !== null && typeof e === 'object' && 'vpcEndpointId' in e) return e.vpcEndpointId;
+  return e;
+}
+
+function kind(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'a list';
+  switch (typeof x) {
+    case 'boolean':
+      return 'a boolean';
+    case 'number':
+    case 'bigint':
+      return 'a number';
+    case 'string':
+      return 'a string';
+    case 'object':
+      return 'an object';
+    default:
+      return typeof x;
+  }
+}
+
+/** The fence module's clip (50 characters) and quoting. */
+function quote50(s: string): string {
+  const chars = [...s];
+  return JSON.stringify(chars.length > 50 ? `${chars.slice(0, 50).join('')}...` : s);
+}
+
+/**
+ * The function's rules for `AllowedSourceIps` and `AllowedVpcEndpoints`, and the size of
+ * the `PlantonSourceFence` policy they produce (undefined: no fence, or a refused one).
+ * Entries that are tokens are not checked and count as empty strings in the size.
+ */
+function checkFence(props: PlantonIamUserProps): { violations: Violation[]; size?: PolicySize } {
+  const v: Violation[] = [];
+  const ipList = props.allowedSourceIps;
+  const vpceList = props.allowedVpcEndpoints;
+  if (ipList === undefined && vpceList === undefined) return { violations: v };
+
+  let exact = true;
+  const nets = new Map<string, number>(); // normalised CIDR -> first index
+  let ipTokens = 0;
+  if (ipList !== undefined) {
+    if (unresolved(ipList)) {
+      exact = false;
+    } else if (!Array.isArray(ipList)) {
+      v.push([SOURCE_IPS, `must be a list of strings, got ${kind(ipList)}`]);
+    } else {
+      if (ipList.length === 0) {
+        v.push([
+          SOURCE_IPS,
+          'is an empty list, which would allow no network and deny every request: give at least one CIDR or omit the property for no fence',
+        ]);
+      }
+      if (ipList.length > MAX_SOURCE_IPS) {
+        v.push([
+          SOURCE_IPS,
+          `${ipList.length} CIDRs given; at most ${MAX_SOURCE_IPS} (and all inline policies of a user share ${MAX_INLINE_TOTAL} characters)`,
+        ]);
+      }
+      ipList.forEach((raw: unknown, i) => {
+        const prop = `${SOURCE_IPS}[${i}]`;
+        if (unresolved(raw)) {
+          ipTokens++;
+          exact = false;
+          return;
+        }
+        if (typeof raw !== 'string') {
+          v.push([prop, `must be a string, got ${kind(raw)}`]);
+          return;
+        }
+        const net = parseCidr(raw);
+        if (typeof net === 'string') {
+          v.push([prop, net]);
+          return;
+        }
+        const key = formatNet(net);
+        const first = nets.get(key);
+        if (first !== undefined) {
+          v.push([prop, `${key} is listed twice (also ${SOURCE_IPS}[${first}])`]);
+        } else {
+          nets.set(key, i);
+        }
+      });
+    }
+  }
+
+  const endpoints = new Map<string, number>();
+  let vpceTokens = 0;
+  if (vpceList !== undefined) {
+    if (unresolved(vpceList)) {
+      exact = false;
+    } else if (!Array.isArray(vpceList)) {
+      v.push([VPC_ENDPOINTS, `must be a list of strings, got ${kind(vpceList)}`]);
+    } else {
+      if (vpceList.length === 0) {
+        v.push([
+          VPC_ENDPOINTS,
+          'is an empty list, which would allow no network and deny every request: give at least one VPC endpoint id or omit the property for no fence',
+        ]);
+      }
+      if (vpceList.length > MAX_VPC_ENDPOINTS) {
+        v.push([
+          VPC_ENDPOINTS,
+          `${vpceList.length} VPC endpoints given; at most ${MAX_VPC_ENDPOINTS} (and all inline policies of a user share ${MAX_INLINE_TOTAL} characters)`,
+        ]);
+      }
+      vpceList.forEach((entry, i) => {
+        const prop = `${VPC_ENDPOINTS}[${i}]`;
+        const id = vpcEndpointId(entry);
+        if (unresolved(id)) {
+          vpceTokens++;
+          exact = false;
+          return;
+        }
+        if (typeof id !== 'string') {
+          v.push([prop, `must be a string (or an IVpcEndpoint), got ${kind(id)}`]);
+          return;
+        }
+        const rule = vpceRule(id);
+        if (rule) {
+          v.push([prop, rule]);
+          return;
+        }
+        const first = endpoints.get(id);
+        if (first !== undefined) {
+          v.push([prop, `${id} is listed twice (also ${VPC_ENDPOINTS}[${first}])`]);
+        } else {
+          endpoints.set(id, i);
+        }
+      });
+    }
+  }
+
+  if (v.length > 0) return { violations: v };
+  // The document the function writes (src/fence.rs `document`); values only known at
+  // deploy time count as empty strings, so the size is then a lower bound.
+  const condition: Record<string, unknown> = {};
+  if (ipList !== undefined) {
+    condition.NotIpAddress = { 'aws:SourceIp': [...nets.keys(), ...Array<string>(ipTokens).fill('')] };
+  }
+  if (vpceList !== undefined) {
+    condition.StringNotEquals = { 'aws:SourceVpce': [...endpoints.keys(), ...Array<string>(vpceTokens).fill('')] };
+  }
+  condition.BoolIfExists = { 'aws:ViaAWSService': 'false' };
+  const doc = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'PlantonDenyOutsideAllowedNetworks',
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: condition,
+      },
+    ],
+  };
+  return { violations: v, size: { chars: [...JSON.stringify(doc).replace(/\p{White_Space}/gu, '')].length, exact } };
+}
+
+/** A network with its host bits clear. */
+interface Net {
+  readonly v6: boolean;
+  readonly bits: bigint;
+  readonly prefix: number;
+}
+
+const IPV4 = /^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/;
+
+/** Dotted decimal, four numbers 0-255 without leading zeros (as Rust and AWS parse it). */
+function parseIpv4(s: string): bigint | undefined {
+  if (!IPV4.test(s)) return undefined;
+  return s.split('.').reduce((acc, o) => (acc << 8n) | BigInt(o), 0n);
+}
+
+/** An IPv6 address (no zone id, no brackets; an IPv4 tail is allowed) as 128 bits. */
+function parseIpv6(s: string): bigint | undefined {
+  if (s.includes('%') || !isIPv6(s)) return undefined;
+  let text = s;
+  const tail = /(?:^|:)([0-9.]+)$/.exec(s);
+  if (tail && tail[1].includes('.')) {
+    const v4 = parseIpv4(tail[1]);
+    if (v4 === undefined) return undefined;
+    text = `${s.slice(0, s.length - tail[1].length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string): string[] => (h === '' ? [] : h.split(':'));
+  const left = groups(halves[0]);
+  const right = halves.length === 2 ? groups(halves[1]) : [];
+  const all = [...left, ...right];
+  if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  if (halves.length === 2 ? all.length > 7 : all.length !== 8) return undefined;
+  const full = [...left, ...Array<string>(8 - all.length).fill('0'), ...right];
+  return full.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g}`), 0n);
+}
+
+function formatIpv4(bits: bigint): string {
+  return [24n, 16n, 8n, 0n].map((sh) => ((bits >> sh) & 0xffn).toString()).join('.');
+}
+
+/** RFC 5952, as Rust displays it: the longest run (2+) of zero groups as `::`, mapped as dotted. */
+function formatIpv6(bits: bigint): string {
+  if (bits >> 32n === 0xffffn) return `::ffff:${formatIpv4(bits & 0xffffffffn)}`;
+  const g = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((sh) => Number((bits >> sh) & 0xffffn));
+  let best = { start: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > best.len) best = { start: i, len: j - i };
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  if (best.len < 2) return hex(g);
+  return `${hex(g.slice(0, best.start))}::${hex(g.slice(best.start + best.len))}`;
+}
+
+function formatAddr(v6: boolean, bits: bigint): string {
+  return v6 ? formatIpv6(bits) : formatIpv4(bits);
+}
+
+function formatNet(n: Net): string {
+  return `${formatAddr(n.v6, n.bits)}/${n.prefix}`;
+}
+
+/** One `AllowedSourceIps` entry -> its network, or the rule it breaks (src/fence.rs `parse_cidr`). */
+function parseCidr(raw: string): Net | string {
+  const s = raw.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '');
+  const slash = s.indexOf('/');
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const prefixText = slash < 0 ? undefined : s.slice(slash + 1);
+  const v4 = parseIpv4(addr);
+  const v6 = v4 === undefined ? parseIpv6(addr) : undefined;
+  if (v4 === undefined && v6 === undefined) {
+    const octets = addr.split('.');
+    if (octets.length === 4 && octets.every((o) => /^[0-9]+$/.test(o))) {
+      return `${quote50(raw)} is not an IPv4 address: each of the four numbers must be 0-255 without leading zeros`;
+    }
+    return `${quote50(raw)} is not an IPv4 or IPv6 address or CIDR (like 203.0.113.0/24, 203.0.113.7 or 2001:db8::/32)`;
+  }
+  const isV6 = v4 === undefined;
+  const bits = (v4 ?? v6) as bigint;
+  const max = isV6 ? 128 : 32;
+  const family = isV6 ? 'IPv6' : 'IPv4';
+  let prefix = max;
+  if (prefixText !== undefined) {
+    if (!/^[0-9]{1,3}$/.test(prefixText)) {
+      return `${quote50(raw)}: the prefix after / must be a number 1-${max} for ${family}`;
+    }
+    prefix = Number(prefixText);
+    if (prefix > max) {
+      return `${quote50(raw)}: prefix /${prefixText} is out of range; ${family} prefixes are 1-${max}`;
+    }
+  }
+  if (prefix === 0) {
+    return `${quote50(raw)} allows every ${family} address, so the fence would not fence anything: list the networks the user calls from (or omit ${SOURCE_IPS} for no fence)`;
+  }
+  const width = BigInt(max);
+  const mask = ((1n << width) - 1n) ^ ((1n << (width - BigInt(prefix))) - 1n);
+  const network = bits & mask;
+  if (network !== bits) {
+    return `${s} has host bits set beyond the /${prefix} prefix; did you mean ${formatAddr(isV6, network)}/${prefix} (the network) or ${formatAddr(isV6, bits)}/${max} (only that address)?`;
+  }
+  // Host bits are clear, so a mapped address has a prefix of at least 96.
+  if (isV6 && bits >> 32n === 0xffffn) {
+    const instead = prefix - 96 <= 0 ? 'list the IPv4 networks themselves' : `write ${formatIpv4(bits & 0xffffffffn)}/${prefix - 96}`;
+    return `${s} is an IPv4-mapped IPv6 range, which aws:SourceIp never carries (IPv4 callers appear as IPv4): ${instead}`;
+  }
+  return { v6: isV6, bits, prefix };
+}
+
+/** `vpce-` followed by 8 (older) or 17 lowercase hex digits (src/fence.rs `vpce_rule`). */
+function vpceRule(id: string): string | undefined {
+  const ok = (x: string) => /^vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})$/.test(x);
+  if (ok(id)) return undefined;
+  const lower = id.replace(/^\p{White_Space}+|\p{White_Space}+$/gu, '').replace(/[A-Z]/g, (c) => c.toLowerCase());
+  if (ok(lower)) {
+    return `${quote50(id)} must be written exactly as AWS shows it (lowercase, no spaces): ${lower}`;
+  }
+  return `${quote50(id)} is not a VPC endpoint id: vpce- followed by 8 or 17 lowercase hex digits, like vpce-0123456789abcdef0`;
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App, CfnParameter, Duration, Fn, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { buildExampleApp } from '../bin/example-app';
@@ -410,9 +411,9 @@ describe('validation', () => {
     );
   });
 
-  it('Tags: 47 pass, 48 are refused', () => {
-    assert.equal((assertAccepted({ tags: tags(47) }).Tags as unknown[]).length, 47);
-    assertRefused({ tags: tags(48) }, /PlantonIamUser Tags: 48 tags given; at most 47/);
+  it('Tags: 46 pass, 47 are refused (50 minus the 4 ownership tags)', () => {
+    assert.equal((assertAccepted({ tags: tags(46) }).Tags as unknown[]).length, 46);
+    assertRefused({ tags: tags(47) }, /PlantonIamUser Tags: 47 tags given; at most 46 .*uses 4 for ownership/);
   });
 
   it('Tags: key 1-128 and value 0-256 characters', () => {
@@ -512,7 +513,13 @@ describe('validation', () => {
         userName: str('UserName'),
         path: str('Path'),
         tags: { team: str('Team') },
-        accessKey: { serial: new CfnParameter(stack, 'Serial', { type: 'Number' }).valueAsNumber },
+        accessKey: {
+          serial: new CfnParameter(stack, 'Serial', { type: 'Number' }).valueAsNumber,
+          rotationDays: new CfnParameter(stack, 'Days', { type: 'Number' }).valueAsNumber,
+          status: str('Status') as 'Active',
+        },
+        allowedSourceIps: new CfnParameter(stack, 'Cidrs', { type: 'CommaDelimitedList' }).valueAsList,
+        allowedVpcEndpoints: [str('Vpce')],
         secret: { name: str('SecretName') },
         managedPolicies: [iam.ManagedPolicy.fromManagedPolicyArn(stack, 'P', str('PolicyArn'))],
         permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'B', str('BoundaryArn')),
@@ -529,6 +536,10 @@ describe('validation', () => {
     assert.deepEqual(props.Path, { Ref: 'Path' });
     assert.deepEqual(props.Tags, [{ Key: 'team', Value: { Ref: 'Team' } }]);
     assert.deepEqual(props.KeySerial, { Ref: 'Serial' });
+    assert.deepEqual(props.RotationDays, { Ref: 'Days' });
+    assert.deepEqual(props.KeyStatus, { Ref: 'Status' });
+    assert.deepEqual(props.AllowedSourceIps, { Ref: 'Cidrs' });
+    assert.deepEqual(props.AllowedVpcEndpoints, [{ Ref: 'Vpce' }]);
     assert.deepEqual(props.SecretName, { Ref: 'SecretName' });
   });
 
@@ -559,6 +570,7 @@ describe('example app', () => {
         ServiceToken: { 'Fn::ImportValue': 'planton-iam-user-ServiceToken' },
         UserName: 'ci-deployer',
         KeySerial: '1',
+        RotationDays: '90',
         Tags: [{ Key: 'team', Value: 'payments' }],
         ManagedPolicyArns: Match.arrayWith([
           { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonEC2ContainerRegistryPowerUser']] },
@@ -580,5 +592,379 @@ describe('example app', () => {
     } finally {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('RotationDays (accessKey.rotationDays)', () => {
+  it('renders the number of days as a string, next to the other key properties', () => {
+    const props = assertAccepted({ accessKey: { serial: 2, status: 'Active', rotationDays: 90 } });
+    assert.deepEqual(props, {
+      ServiceToken: TOKEN,
+      UserName: 'svc-user',
+      KeySerial: '2',
+      KeyStatus: 'Active',
+      RotationDays: '90',
+    });
+  });
+
+  it('1 and 365 pass; 0, 366, fractions and non-numbers are refused', () => {
+    assert.equal(assertAccepted({ accessKey: { rotationDays: 1 } }).RotationDays, '1');
+    assert.equal(assertAccepted({ accessKey: { rotationDays: 365 } }).RotationDays, '365');
+    for (const rotationDays of [0, 366, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60, '30' as never]) {
+      assertRefused(
+        { accessKey: { rotationDays } },
+        /^PlantonIamUser RotationDays: must be a whole number 1-365 \(days between scheduled rotations\), got /,
+      );
+    }
+  });
+
+  it('is refused with access keys disabled (DisableAccessKeys)', () => {
+    assertRefused(
+      { accessKey: { enabled: false, rotationDays: 30 } },
+      /^PlantonIamUser RotationDays: rotates the access key, but accessKey\.enabled is false \(DisableAccessKeys is true\): remove one of the two/,
+    );
+  });
+
+  it('is refused with KeyStatus Inactive, in any case', () => {
+    for (const status of ['Inactive', 'inactive'] as never[]) {
+      assertRefused(
+        { accessKey: { status, rotationDays: 30 } },
+        /^PlantonIamUser RotationDays: needs KeyStatus Active: each rotation proves the new key works by using it/,
+      );
+    }
+  });
+
+  it('a token is rendered as a reference; with keys disabled or Inactive it is refused all the same', () => {
+    const withDays = (): [Stack, number] => {
+      const stack = newStack();
+      return [stack, new CfnParameter(stack, 'Days', { type: 'Number', default: 30 }).valueAsNumber];
+    };
+    let [stack, days] = withDays();
+    assert.deepEqual(assertAccepted({ accessKey: { rotationDays: days } }, stack).RotationDays, { Ref: 'Days' });
+    [stack, days] = withDays();
+    assertRefused({ accessKey: { enabled: false, rotationDays: days } }, /PlantonIamUser RotationDays: rotates the access key/, stack);
+    [stack, days] = withDays();
+    assertRefused({ accessKey: { status: 'Inactive', rotationDays: days } }, /PlantonIamUser RotationDays: needs KeyStatus Active/, stack);
+  });
+
+  it('an unresolved KeyStatus is not held against it', () => {
+    const stack = newStack();
+    const status = new CfnParameter(stack, 'Status', { type: 'String' }).valueAsString as 'Active';
+    const props = assertAccepted({ accessKey: { status, rotationDays: 7 } }, stack);
+    assert.equal(props.RotationDays, '7');
+  });
+});
+
+const VPCE17 = 'vpce-0123456789abcdef0';
+const VPCE8 = 'vpce-1a2b3c4d';
+
+/** Each case: the given list, and the rule the AllowedSourceIps[i] message must contain. */
+type FenceRefusal = [name: string, list: string[], property: string, rule: string];
+
+function assertFenceRefused(key: 'allowedSourceIps' | 'allowedVpcEndpoints', cases: FenceRefusal[]): void {
+  for (const [name, list, property, rule] of cases) {
+    assert.throws(
+      () => synthUser({ [key]: list }),
+      (err: unknown) => {
+        assert.ok(err instanceof Error, name);
+        const lines = err.message.split('\n').filter((l) => l.startsWith('PlantonIamUser '));
+        assert.equal(lines.length, 1, `${name}: exactly one violation, got ${err.message}`);
+        const prefix = `PlantonIamUser ${property}: `;
+        assert.ok(lines[0].startsWith(prefix), `${name}: ${lines[0]} should start with ${prefix}`);
+        assert.ok(lines[0].includes(rule), `${name}: ${lines[0]} should contain ${rule}`);
+        return true;
+      },
+      name,
+    );
+  }
+}
+
+describe('AllowedSourceIps (allowedSourceIps)', () => {
+  it('renders the list exactly as given (the function normalises it)', () => {
+    const list = ['203.0.113.0/24', '198.51.100.7', '2001:DB8::/32', ' 192.0.2.0/24\n'];
+    const props = assertAccepted({ allowedSourceIps: list });
+    assert.deepEqual(props, { ServiceToken: TOKEN, UserName: 'svc-user', AllowedSourceIps: list });
+  });
+
+  it('renders what was given at construction, even if the caller changes the list later', () => {
+    const stack = newStack();
+    const list = ['203.0.113.0/24'];
+    new PlantonIamUser(stack, 'User', { serviceToken: TOKEN, userName: 'u', allowedSourceIps: list });
+    list.push('not a cidr');
+    assert.deepEqual(userProperties(Template.fromStack(stack)).AllowedSourceIps, ['203.0.113.0/24']);
+  });
+
+  it('accepts what the function accepts', () => {
+    const cases: string[][] = [
+      ['203.0.113.0/24'],
+      ['203.0.113.7/32'],
+      ['128.0.0.0/1'],
+      ['10.0.0.0/8'],
+      ['203.0.113.7'],
+      ['0.0.0.0/32'],
+      ['255.255.255.255'],
+      ['2001:db8::/32'],
+      ['2001:0DB8:0000:0000::/64'],
+      ['2001:db8::1/128'],
+      ['8000::/1'],
+      ['2001:db8::1'],
+      ['::1'],
+      ['::/128'],
+      ['1:2:3:4:5:6:7::/128'],
+      ['64:ff9b::203.0.113.0/120'],
+      [' 198.51.100.0/24\n'],
+      ['198.51.100.0/024'],
+      ['2001:db8::/32', '203.0.113.0/24', '198.51.100.7'],
+      ['10.0.0.0/16', '10.0.0.0/8'],
+    ];
+    for (const list of cases) {
+      assert.deepEqual(assertAccepted({ allowedSourceIps: list }).AllowedSourceIps, list, list.join(', '));
+    }
+  });
+
+  it('100 CIDRs pass, 101 are refused', () => {
+    const cidrs = (n: number) => Array.from({ length: n }, (_, i) => `10.${Math.floor(i / 256)}.${i % 256}.0/24`);
+    assert.equal((assertAccepted({ allowedSourceIps: cidrs(100) }).AllowedSourceIps as unknown[]).length, 100);
+    assertRefused({ allowedSourceIps: cidrs(101) }, /^PlantonIamUser AllowedSourceIps: 101 CIDRs given; at most 100/);
+  });
+
+  it('an empty list is refused (omit it for no fence)', () => {
+    assertRefused(
+      { allowedSourceIps: [] },
+      /^PlantonIamUser AllowedSourceIps: is an empty list, which would allow no network and deny every request: give at least one CIDR or omit the property for no fence/,
+    );
+  });
+
+  it('host bits beyond the prefix are refused, with the network meant', () => {
+    assertFenceRefused('allowedSourceIps', [
+      [
+        'IPv4 /24',
+        ['10.0.0.5/24'],
+        'AllowedSourceIps[0]',
+        '10.0.0.5/24 has host bits set beyond the /24 prefix; did you mean 10.0.0.0/24 (the network) or 10.0.0.5/32 (only that address)?',
+      ],
+      ['IPv4 /31', ['203.0.113.1/31'], 'AllowedSourceIps[0]', 'did you mean 203.0.113.0/31'],
+      ['IPv4 /1', ['192.0.0.0/1'], 'AllowedSourceIps[0]', 'did you mean 128.0.0.0/1'],
+      [
+        'IPv6 /32',
+        ['2001:db8::1/32'],
+        'AllowedSourceIps[0]',
+        '2001:db8::1/32 has host bits set beyond the /32 prefix; did you mean 2001:db8::/32 (the network) or 2001:db8::1/128 (only that address)?',
+      ],
+      ['IPv6 /127', ['2001:db8::1/127'], 'AllowedSourceIps[0]', 'did you mean 2001:db8::/127'],
+      [
+        'IPv6 written long',
+        ['2001:0DB8:0:0:1:0:0:1/64'],
+        'AllowedSourceIps[0]',
+        'did you mean 2001:db8::/64 (the network) or 2001:db8::1:0:0:1/128 (only that address)?',
+      ],
+      ['second entry is named', ['203.0.113.0/24', '198.51.100.9/24'], 'AllowedSourceIps[1]', 'did you mean 198.51.100.0/24'],
+    ]);
+  });
+
+  it('prefixes out of range or malformed are refused', () => {
+    assertFenceRefused('allowedSourceIps', [
+      ['IPv4 /33', ['10.0.0.0/33'], 'AllowedSourceIps[0]', 'prefix /33 is out of range; IPv4 prefixes are 1-32'],
+      ['IPv4 /255', ['10.0.0.0/255'], 'AllowedSourceIps[0]', 'prefix /255 is out of range'],
+      ['IPv4 /999', ['10.0.0.0/999'], 'AllowedSourceIps[0]', 'prefix /999 is out of range'],
+      ['IPv6 /129', ['2001:db8::/129'], 'AllowedSourceIps[0]', 'prefix /129 is out of range; IPv6 prefixes are 1-128'],
+      ['empty prefix', ['10.0.0.0/'], 'AllowedSourceIps[0]', 'the prefix after / must be a number 1-32 for IPv4'],
+      ['negative prefix', ['10.0.0.0/-8'], 'AllowedSourceIps[0]', 'must be a number'],
+      ['plus sign', ['10.0.0.0/+8'], 'AllowedSourceIps[0]', 'must be a number'],
+      ['word prefix', ['2001:db8::/abc'], 'AllowedSourceIps[0]', 'must be a number 1-128 for IPv6'],
+      ['four digits', ['10.0.0.0/0008'], 'AllowedSourceIps[0]', 'must be a number'],
+      ['two slashes', ['10.0.0.0/8/8'], 'AllowedSourceIps[0]', 'must be a number'],
+      ['space inside', ['10.0.0.0/ 8'], 'AllowedSourceIps[0]', 'must be a number'],
+    ]);
+  });
+
+  it('prefix 0 is refused for both families (it would allow everything)', () => {
+    assertFenceRefused('allowedSourceIps', [
+      ['0.0.0.0/0', ['0.0.0.0/0'], 'AllowedSourceIps[0]', 'allows every IPv4 address, so the fence would not fence anything'],
+      ['::/0', ['::/0'], 'AllowedSourceIps[0]', 'allows every IPv6 address, so the fence would not fence anything'],
+      ['IPv4 /0 with host bits', ['10.0.0.0/0'], 'AllowedSourceIps[0]', 'allows every IPv4 address'],
+      ['IPv6 /0 with host bits', ['2001:db8::/0'], 'AllowedSourceIps[0]', 'allows every IPv6 address'],
+      ['/00', ['0.0.0.0/00'], 'AllowedSourceIps[0]', 'allows every IPv4 address'],
+      ['IPv4-mapped /96 is every IPv4 address too', ['::ffff:0.0.0.0/96'], 'AllowedSourceIps[0]', 'list the IPv4 networks themselves'],
+    ]);
+  });
+
+  it('anything that is not an address or CIDR is refused', () => {
+    const notAddress = 'is not an IPv4 or IPv6 address or CIDR';
+    assertFenceRefused('allowedSourceIps', [
+      ['a word', ['office'], 'AllowedSourceIps[0]', '"office" is not an IPv4 or IPv6 address or CIDR'],
+      ['empty string', [''], 'AllowedSourceIps[0]', notAddress],
+      ['only a prefix', ['/24'], 'AllowedSourceIps[0]', notAddress],
+      ['three octets', ['10.0.0/24'], 'AllowedSourceIps[0]', notAddress],
+      ['octet over 255', ['10.0.0.256'], 'AllowedSourceIps[0]', 'each of the four numbers must be 0-255 without leading zeros'],
+      ['leading zero', ['010.0.0.0/8'], 'AllowedSourceIps[0]', 'without leading zeros'],
+      ['leading zero in the last octet', ['10.0.0.01'], 'AllowedSourceIps[0]', 'without leading zeros'],
+      ['hostname', ['example.com'], 'AllowedSourceIps[0]', notAddress],
+      ['range', ['10.0.0.1-10.0.0.9'], 'AllowedSourceIps[0]', notAddress],
+      ['bracketed IPv6', ['[2001:db8::1]'], 'AllowedSourceIps[0]', notAddress],
+      ['IPv6 zone id', ['fe80::1%eth0'], 'AllowedSourceIps[0]', notAddress],
+      ['IPv6 two ::', ['2001::db8::1'], 'AllowedSourceIps[0]', notAddress],
+      ['IPv6 nine groups', ['1:2:3:4:5:6:7:8:9'], 'AllowedSourceIps[0]', notAddress],
+      ['IPv6 five hex digits', ['00001::'], 'AllowedSourceIps[0]', notAddress],
+      ['IPv6 bad IPv4 tail', ['::ffff:1.2.3.256'], 'AllowedSourceIps[0]', notAddress],
+      ['long garbage is clipped', ['x'.repeat(500)], 'AllowedSourceIps[0]', `"${'x'.repeat(50)}..." is not`],
+    ]);
+  });
+
+  it('IPv4-mapped IPv6 is refused, with the IPv4 network to write instead', () => {
+    assertFenceRefused('allowedSourceIps', [
+      [
+        '/120',
+        ['::ffff:203.0.113.0/120'],
+        'AllowedSourceIps[0]',
+        '::ffff:203.0.113.0/120 is an IPv4-mapped IPv6 range, which aws:SourceIp never carries (IPv4 callers appear as IPv4): write 203.0.113.0/24',
+      ],
+      ['hex form, bare', ['::ffff:cb00:7107'], 'AllowedSourceIps[0]', 'IPv4-mapped IPv6 range, which aws:SourceIp never carries (IPv4 callers appear as IPv4): write 203.0.113.7/32'],
+    ]);
+  });
+
+  it('duplicates after normalisation are refused, naming the first', () => {
+    assertFenceRefused('allowedSourceIps', [
+      ['same text', ['203.0.113.0/24', '203.0.113.0/24'], 'AllowedSourceIps[1]', '203.0.113.0/24 is listed twice (also AllowedSourceIps[0])'],
+      [
+        'bare and /32',
+        ['203.0.113.7', '198.51.100.0/24', '203.0.113.7/32'],
+        'AllowedSourceIps[2]',
+        '203.0.113.7/32 is listed twice (also AllowedSourceIps[0])',
+      ],
+      ['IPv6 spelled two ways', ['2001:DB8:0::/32', '2001:db8::/32'], 'AllowedSourceIps[1]', '2001:db8::/32 is listed twice (also AllowedSourceIps[0])'],
+      ['bare IPv6 and /128', ['2001:db8::1/128', '2001:0db8::0001'], 'AllowedSourceIps[1]', '2001:db8::1/128 is listed twice'],
+      ['whitespace does not make it different', ['10.0.0.0/8', ' 10.0.0.0/8 '], 'AllowedSourceIps[1]', '10.0.0.0/8 is listed twice'],
+      ['prefix with a leading zero', ['10.0.0.0/8', '10.0.0.0/08'], 'AllowedSourceIps[1]', '10.0.0.0/8 is listed twice'],
+    ]);
+  });
+
+  it('tokens pass through unchecked: a list token and token entries', () => {
+    const stack = newStack();
+    const list = new CfnParameter(stack, 'Cidrs', { type: 'CommaDelimitedList' }).valueAsList;
+    assert.deepEqual(assertAccepted({ allowedSourceIps: list }, stack).AllowedSourceIps, { Ref: 'Cidrs' });
+
+    const stack2 = newStack();
+    const office = new CfnParameter(stack2, 'Office', { type: 'String' }).valueAsString;
+    const props = assertAccepted({ allowedSourceIps: ['203.0.113.0/24', office, `${office}/32`] }, stack2);
+    assert.deepEqual(props.AllowedSourceIps, [
+      '203.0.113.0/24',
+      { Ref: 'Office' },
+      { 'Fn::Join': ['', [{ Ref: 'Office' }, '/32']] },
+    ]);
+  });
+
+  it('the literal entries next to a token are still checked', () => {
+    const stack = newStack();
+    const office = new CfnParameter(stack, 'Office', { type: 'String' }).valueAsString;
+    assertRefused({ allowedSourceIps: [office, '10.0.0.5/24'] }, /^PlantonIamUser AllowedSourceIps\[1\]: 10\.0\.0\.5\/24 has host bits set/, stack);
+  });
+});
+
+describe('AllowedVpcEndpoints (allowedVpcEndpoints)', () => {
+  it('renders ids exactly as given: 17 and 8 hex digits', () => {
+    const props = assertAccepted({ allowedVpcEndpoints: [VPCE17, VPCE8] });
+    assert.deepEqual(props, { ServiceToken: TOKEN, UserName: 'svc-user', AllowedVpcEndpoints: [VPCE17, VPCE8] });
+  });
+
+  it('accepts IVpcEndpoint objects: an imported one is checked, a new one renders its Ref', () => {
+    let stack = newStack();
+    const imported = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(stack, 'Imported', {
+      vpcEndpointId: VPCE17,
+      port: 443,
+    });
+    assert.deepEqual(assertAccepted({ allowedVpcEndpoints: [imported, VPCE8] }, stack).AllowedVpcEndpoints, [VPCE17, VPCE8]);
+
+    stack = newStack();
+    const bad = ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(stack, 'Bad', { vpcEndpointId: 'vpce-XYZ', port: 443 });
+    assertRefused({ allowedVpcEndpoints: [bad] }, /^PlantonIamUser AllowedVpcEndpoints\[0\]: "vpce-XYZ" is not a VPC endpoint id/, stack);
+
+    stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0 });
+    const s3 = vpc.addGatewayEndpoint('S3', { service: ec2.GatewayVpcEndpointAwsService.S3 });
+    const props = assertAccepted({ allowedVpcEndpoints: [s3] }, stack);
+    assert.deepEqual(props.AllowedVpcEndpoints, [{ Ref: stack.getLogicalId(s3.node.defaultChild as ec2.CfnVPCEndpoint) }]);
+  });
+
+  it('100 pass, 101 are refused; an empty list is refused', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `vpce-${i.toString(16).padStart(8, '0')}`);
+    // 100 8-digit ids make a 1700-character fence: within the inline budget.
+    assert.equal((assertAccepted({ allowedVpcEndpoints: ids(100) }).AllowedVpcEndpoints as unknown[]).length, 100);
+    assertRefused({ allowedVpcEndpoints: ids(101) }, /^PlantonIamUser AllowedVpcEndpoints: 101 VPC endpoints given; at most 100/);
+    assertRefused(
+      { allowedVpcEndpoints: [] },
+      /^PlantonIamUser AllowedVpcEndpoints: is an empty list, which would allow no network and deny every request: give at least one VPC endpoint id or omit the property for no fence/,
+    );
+  });
+
+  it('malformed ids and duplicates are refused', () => {
+    const notId = 'is not a VPC endpoint id: vpce- followed by 8 or 17 lowercase hex digits, like vpce-0123456789abcdef0';
+    assertFenceRefused('allowedVpcEndpoints', [
+      ['uppercase', ['vpce-0123456789ABCDEF0'], 'AllowedVpcEndpoints[0]', 'must be written exactly as AWS shows it (lowercase, no spaces): vpce-0123456789abcdef0'],
+      ['spaces', [` ${VPCE17} `], 'AllowedVpcEndpoints[0]', `must be written exactly as AWS shows it (lowercase, no spaces): ${VPCE17}`],
+      ['16 digits', ['vpce-0123456789abcdef'], 'AllowedVpcEndpoints[0]', notId],
+      ['9 digits', ['vpce-0123456789'], 'AllowedVpcEndpoints[0]', notId],
+      ['not hex', ['vpce-0123456789abcdefg'], 'AllowedVpcEndpoints[0]', notId],
+      ['no prefix', ['0123456789abcdef0'], 'AllowedVpcEndpoints[0]', notId],
+      ['another resource', ['vpc-0123456789abcdef0'], 'AllowedVpcEndpoints[0]', notId],
+      ['empty', [''], 'AllowedVpcEndpoints[0]', notId],
+      ['twice', [VPCE17, VPCE8, VPCE17], 'AllowedVpcEndpoints[2]', `${VPCE17} is listed twice (also AllowedVpcEndpoints[0])`],
+    ]);
+  });
+
+  it('a token passes through unchecked', () => {
+    const stack = newStack();
+    const id = Fn.importValue('shared-vpce-id');
+    assert.deepEqual(assertAccepted({ allowedVpcEndpoints: [id] }, stack).AllowedVpcEndpoints, [{ 'Fn::ImportValue': 'shared-vpce-id' }]);
+  });
+});
+
+describe('the fence and the inline policies', () => {
+  it('PlantonSourceFence is reserved as an inline policy name, in any case', () => {
+    for (const name of ['PlantonSourceFence', 'plantonsourcefence']) {
+      assertRefused(
+        { inlinePolicies: { [name]: docOfSize(200) } },
+        new RegExp(`^PlantonIamUser InlinePolicies\\.${name}: the name PlantonSourceFence is reserved for the policy this resource writes for AllowedSourceIps and AllowedVpcEndpoints`),
+      );
+    }
+    assertAccepted({ inlinePolicies: { PlantonSourceFence2: docOfSize(200) } });
+  });
+
+  it('the fence policy shares the 2048-character inline budget (236 characters for one IPv4 CIDR)', () => {
+    const allowedSourceIps = ['203.0.113.0/24'];
+    assertAccepted({ allowedSourceIps, inlinePolicies: { one: docOfSize(2048 - 236) } });
+    assertRefused(
+      { allowedSourceIps, inlinePolicies: { one: docOfSize(2049 - 236) } },
+      /PlantonIamUser InlinePolicies: all documents together are 2049 characters, including the 236-character PlantonSourceFence policy written for AllowedSourceIps\/AllowedVpcEndpoints/,
+    );
+  });
+
+  it('counts a CIDR and an endpoint as the function does (300 characters), normalised', () => {
+    // Normalised: "2001:DB8:0::/32" is counted as "2001:db8::/32" (13 characters, not 15).
+    assertAccepted({ allowedSourceIps: ['203.0.113.0/24'], allowedVpcEndpoints: [VPCE17], inlinePolicies: { one: docOfSize(2048 - 300) } });
+    assertRefused(
+      { allowedSourceIps: ['203.0.113.0/24'], allowedVpcEndpoints: [VPCE17], inlinePolicies: { one: docOfSize(2049 - 300) } },
+      /all documents together are 2049 characters, including the 300-character PlantonSourceFence/,
+    );
+    assertAccepted({ allowedSourceIps: ['2001:DB8:0::/32'], inlinePolicies: { one: docOfSize(2048 - 235) } });
+    assertRefused({ allowedSourceIps: ['2001:DB8:0::/32'], inlinePolicies: { one: docOfSize(2049 - 235) } }, /are 2049 characters, including the 235-character/);
+  });
+
+  it('a fence alone can be too big: 100 IPv6 addresses', () => {
+    const list = Array.from({ length: 100 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+    assertRefused(
+      { allowedSourceIps: list },
+      /PlantonIamUser AllowedSourceIps: the PlantonSourceFence policy written for AllowedSourceIps\/AllowedVpcEndpoints is \d{4} characters \(whitespace not counted\); IAM allows at most 2048 for all inline policies of a user/,
+    );
+  });
+
+  it('counts token entries as empty: refuses only what is surely too big', () => {
+    const office = Fn.importValue('office-cidr');
+    // Counted as "": 236 - 14 = 222 characters at least.
+    assertAccepted({ allowedSourceIps: [office], inlinePolicies: { one: docOfSize(2048 - 222) } });
+    assertRefused(
+      { allowedSourceIps: [office], inlinePolicies: { one: docOfSize(2049 - 222) } },
+      /PlantonIamUser InlinePolicies: all documents together are at least 2049 characters, including at least 222 characters of the PlantonSourceFence policy/,
+    );
   });
 });
