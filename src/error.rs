@@ -103,7 +103,7 @@ where
 {
     let code = err.code().unwrap_or("Unknown").to_string();
     let message = match err.message() {
-        Some(m) => m.to_string(),
+        Some(m) => redact_key_ids(m),
         None => match err {
             SdkError::ServiceError(_) => "no message".to_string(),
             SdkError::TimeoutError(_) => "the request timed out".to_string(),
@@ -116,6 +116,38 @@ where
     (code, message)
 }
 
+/// Replaces every AWS access key id in `text` with its first four characters and an
+/// ellipsis. IAM echoes key ids in messages ("The Access Key with id AKIA... cannot be
+/// found"), and these messages become a FAILED response's Reason and log lines, where a
+/// key id has no business: paired with a leaked secret it completes a credential.
+pub fn redact_key_ids(text: &str) -> String {
+    const PREFIXES: [&str; 4] = ["AKIA", "ASIA", "ABIA", "ACCA"];
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 20 <= b.len() {
+        let starts_word = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        let ends_word = b.get(i + 20).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if starts_word
+            && ends_word
+            && PREFIXES.iter().any(|p| b[i..].starts_with(p.as_bytes()))
+            && b[i + 4..i + 20]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            out.push_str(&text[copied..i + 4]);
+            out.push_str("...");
+            i += 20;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 /// IAM and Secrets Manager say "not there" in several ways; at every cleanup step all of
 /// them mean the same thing: already done.
 pub fn is_not_found(code: Option<&str>) -> bool {
@@ -126,3 +158,34 @@ pub fn is_not_found(code: Option<&str>) -> bool {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::redact_key_ids;
+
+    #[test]
+    fn key_ids_are_cut_from_service_messages() {
+        let cases = [
+            (
+                "The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found.",
+                "The Access Key with id AKIA... cannot be found.",
+            ),
+            ("key ASIAABCDEFGHIJKLMNOP.", "key ASIA...."),
+            ("AKIAIOSFODNN7EXAMPLE", "AKIA..."),
+            // Not key ids: too short, too long, lower case, part of a longer word.
+            ("AKIAIOSFODNN7EXAMPL", "AKIAIOSFODNN7EXAMPL"),
+            ("AKIAIOSFODNN7EXAMPLEX", "AKIAIOSFODNN7EXAMPLEX"),
+            ("akiaiosfodnn7example", "akiaiosfodnn7example"),
+            ("XAKIAIOSFODNN7EXAMPLE", "XAKIAIOSFODNN7EXAMPLE"),
+            (
+                "User ci-deployer cannot be found.",
+                "User ci-deployer cannot be found.",
+            ),
+            ("é AKIAIOSFODNN7EXAMPLE é", "é AKIA... é"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_key_ids(input), want, "{input}");
+        }
+    }
+}
