@@ -144,6 +144,8 @@ pub struct Executor<'a> {
     rotation_token: String,
     /// This function's ARN: the rotator scheduled rotation names.
     function_arn: Option<String>,
+    /// The previous key's grace period after a KeySerial rotation.
+    rotation_grace: std::time::Duration,
 }
 
 impl<'a> Executor<'a> {
@@ -156,13 +158,20 @@ impl<'a> Executor<'a> {
             outcome: Mutex::new(Outcome::default()),
             rotation_token: String::new(),
             function_arn: None,
+            rotation_grace: std::time::Duration::ZERO,
         }
     }
 
     /// The request-derived token and the function's own ARN, for key rotation.
-    pub fn with_rotation(mut self, token: String, function_arn: Option<String>) -> Self {
+    pub fn with_rotation(
+        mut self,
+        token: String,
+        function_arn: Option<String>,
+        grace: std::time::Duration,
+    ) -> Self {
         self.rotation_token = token;
         self.function_arn = function_arn;
+        self.rotation_grace = grace;
         self
     }
 
@@ -550,7 +559,14 @@ impl<'a> Executor<'a> {
         // may start.
         let patience = Instant::now() + crate::rotation::TEST_PATIENCE;
         let give_up_at = self.budget.stop_at.map_or(patience, |s| s.min(patience));
-        crate::rotation::rotate(self.clients, &target, &self.rotation_token, give_up_at).await?;
+        crate::rotation::rotate(
+            self.clients,
+            &target,
+            &self.rotation_token,
+            give_up_at,
+            self.rotation_grace,
+        )
+        .await?;
         self.record(|o| o.key_issued = true);
         if status == KeyStatus::Inactive {
             if let Some(id) =

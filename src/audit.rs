@@ -398,7 +398,7 @@ pub async fn run(
     Ok(report)
 }
 
-async fn list_users(c: &Clients, path_prefix: &str) -> Result<Vec<String>, Error> {
+pub(crate) async fn list_users(c: &Clients, path_prefix: &str) -> Result<Vec<String>, Error> {
     let mut pages = c
         .iam
         .list_users()
@@ -416,14 +416,16 @@ async fn list_users(c: &Clients, path_prefix: &str) -> Result<Vec<String>, Error
 
 /// A user carrying both ownership tags.
 #[derive(Debug, Clone)]
-struct Managed {
-    name: String,
+pub(crate) struct Managed {
+    pub(crate) name: String,
     owner: Owner,
+    /// The user's `planton:secret-name` tag: where its key is kept.
+    pub(crate) secret_name: Option<String>,
 }
 
 /// `Ok(None)` for a user the function does not manage, or that is gone; `Err` when its
 /// tags cannot be read (the user is then counted, never named).
-async fn ownership(c: &Clients, name: String) -> Result<Option<Managed>, ()> {
+pub(crate) async fn ownership(c: &Clients, name: String) -> Result<Option<Managed>, ()> {
     let mut pages = c
         .iam
         .list_user_tags()
@@ -455,7 +457,12 @@ async fn ownership(c: &Clients, name: String) -> Result<Option<Managed>, ()> {
         },
         _ => return Ok(None),
     };
-    Ok(Some(Managed { name, owner }))
+    let secret_name = tag(&tags, TAG_SECRET_NAME).map(str::to_string);
+    Ok(Some(Managed {
+        name,
+        owner,
+        secret_name,
+    }))
 }
 
 #[derive(Debug, Default)]

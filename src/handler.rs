@@ -42,6 +42,9 @@ pub struct Settings {
     /// `deadline - margin`; the work is abandoned at `deadline - margin/3` and the
     /// answer is sent in what is left.
     pub deadline_margin: Duration,
+    /// How long the previous key keeps working after a rotation
+    /// (`PLANTON_ROTATION_GRACE_HOURS`). Zero deactivates it at finishSecret.
+    pub rotation_grace: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
         Settings {
             max_in_flight: 16,
             deadline_margin: Duration::from_secs(10),
+            rotation_grace: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -68,6 +72,10 @@ impl Settings {
             deadline_margin: num("PLANTON_DEADLINE_MARGIN_MS")
                 .map(Duration::from_millis)
                 .unwrap_or(d.deadline_margin),
+            // At most a year: a grace longer than any rotation period means no grace end.
+            rotation_grace: num("PLANTON_ROTATION_GRACE_HOURS")
+                .map(|h| Duration::from_secs(h.min(8760) * 3600))
+                .unwrap_or(d.rotation_grace),
         }
     }
 }
@@ -84,6 +92,7 @@ pub async fn handle(
     match kind(payload.get()) {
         Kind::Rotation(ev) => return rotate(app, ev).await,
         Kind::Audit => return audit(app).await,
+        Kind::EndGrace => return end_grace(app).await,
         Kind::CustomResource => {}
     }
     let started = Instant::now();
@@ -119,6 +128,8 @@ pub enum Kind {
     CustomResource,
     Rotation(crate::rotation::RotationEvent),
     Audit,
+    /// The hourly scheduled event that ends expired rotation grace periods.
+    EndGrace,
 }
 
 /// Decides the caller from the payload's shape. Anything carrying a CloudFormation
@@ -136,6 +147,7 @@ pub fn kind(raw: &str) -> Kind {
         #[serde(rename = "detail-type")]
         detail_type: Option<String>,
         source: Option<String>,
+        detail: Option<Value>,
     }
     let Ok(p) = serde_json::from_str::<Probe>(raw) else {
         return Kind::CustomResource;
@@ -151,6 +163,10 @@ pub fn kind(raw: &str) -> Kind {
     if p.detail_type.as_deref() == Some("Scheduled Event")
         && p.source.as_deref() == Some("aws.events")
     {
+        let task = p.detail.as_ref().and_then(|d| d.get("planton-task"));
+        if task.and_then(Value::as_str) == Some(crate::grace::TASK) {
+            return Kind::EndGrace;
+        }
         return Kind::Audit;
     }
     Kind::CustomResource
@@ -176,6 +192,25 @@ async fn rotate(
         Err(_) => {
             tracing::error!(step, "rotation step panicked");
             Err(Box::new(Error::Internal(format!("rotation step {step}"))))
+        }
+    }
+}
+
+async fn end_grace(app: &App) -> Result<Value, lambda_runtime::Error> {
+    match AssertUnwindSafe(
+        crate::grace::handle(app, SystemTime::now()).instrument(tracing::info_span!("grace_sweep")),
+    )
+    .catch_unwind()
+    .await
+    {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "grace sweep failed");
+            Err(Box::new(e))
+        }
+        Err(_) => {
+            tracing::error!("grace sweep panicked");
+            Err(Box::new(Error::Internal("the grace sweep".into())))
         }
     }
 }
@@ -416,6 +451,7 @@ async fn create_or_update(
     let exec = Executor::new(&app.clients, &spec.user_name, &req.stack_id, budget).with_rotation(
         rotation_token(&req.request_id),
         function_arn.map(str::to_string),
+        app.settings.rotation_grace,
     );
     // A Create most likely finds nothing; an Update most likely finds everything.
     let expect = match existing_id {
@@ -542,6 +578,12 @@ async fn converge(
             desired: desired.as_ref(),
             previous: previous.as_ref(),
             rotation_function: function_arn,
+            grace: crate::plan::Grace {
+                period_secs: app.settings.rotation_grace.as_secs(),
+                now_secs: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            },
         },
     )?;
     tracing::info!(changes = plan.steps.len(), depth = plan.depth(), "planned");
@@ -676,6 +718,11 @@ mod tests {
         let create = include_str!("../events/create.json");
         assert!(matches!(kind(rotation), Kind::Rotation(e) if e.step == "createSecret"));
         assert!(matches!(kind(audit), Kind::Audit));
+        let end_grace = include_str!("../events/end-grace.json");
+        assert!(matches!(kind(end_grace), Kind::EndGrace));
+        // Another task name is an ordinary audit, never a silent no-op.
+        let other_task = end_grace.replace("end-rotation-grace", "something-else");
+        assert!(matches!(kind(&other_task), Kind::Audit));
         assert!(matches!(kind(create), Kind::CustomResource));
         for other in [
             // A CloudFormation field wins: such an event is answered, never rotated.

@@ -12,6 +12,7 @@ pub mod deployed;
 pub mod envelope;
 pub mod error;
 pub mod fence;
+pub mod grace;
 pub mod guardrails;
 pub mod handler;
 pub mod logging;

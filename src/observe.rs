@@ -110,6 +110,7 @@ pub async fn user(
                     .filter_map(|k| {
                         Some(ObservedKey {
                             active: k.status() == Some(&StatusType::Active),
+                            created: k.create_date().and_then(|d| u64::try_from(d.secs()).ok()),
                             id: k.access_key_id?,
                         })
                     })

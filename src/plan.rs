@@ -247,6 +247,27 @@ pub struct Secrets<'a> {
     pub previous: Option<&'a ObservedSecret>,
     /// This function's own ARN: the rotator a scheduled rotation must name.
     pub rotation_function: Option<&'a str>,
+    /// How long the previous key keeps working after a rotation, and the time now (both
+    /// in seconds): the plan is pure, so the clock is an input.
+    pub grace: Grace,
+}
+
+/// The previous key's grace period after a rotation: it stays active for `period_secs`
+/// after the current key was created, then it is deactivated (it stays, inactive, until
+/// the next rotation deletes it). Zero means no grace: inactive at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grace {
+    pub period_secs: u64,
+    pub now_secs: u64,
+}
+
+impl Grace {
+    /// Whether a previous key must now be inactive, given when the current key was
+    /// created. An unknown creation time ends the grace: failing closed.
+    pub fn is_over(&self, current_created: Option<u64>) -> bool {
+        self.period_secs == 0
+            || current_created.is_none_or(|c| self.now_secs >= c.saturating_add(self.period_secs))
+    }
 }
 
 /// Plans a Create or Update. Refuses (before any write) to touch a user or a secret that
@@ -503,11 +524,18 @@ fn plan_key(
                 );
             }
         }
-        // A grace key is never active: only the current key is meant to work.
+        // The previous key works through its grace period, then never again; with the
+        // keys meant inactive it never works at all.
+        let current_created = u
+            .keys
+            .iter()
+            .find(|k| k.id == current)
+            .and_then(|k| k.created);
+        let grace_over = ks.status == KeyStatus::Inactive || secrets.grace.is_over(current_created);
         if let Some(k) = u
             .keys
             .iter()
-            .find(|k| Some(&k.id) == grace.as_ref() && k.active)
+            .find(|k| Some(&k.id) == grace.as_ref() && k.active && grace_over)
         {
             p.add(
                 Change::SetKeyStatus {

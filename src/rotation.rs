@@ -81,7 +81,7 @@ pub async fn handle(app: &App, ev: RotationEvent) -> Result<Value> {
         "testSecret" => {
             test(c, &target, token, Instant::now() + TEST_PATIENCE).await?;
         }
-        "finishSecret" => finish(c, &target, token).await?,
+        "finishSecret" => finish(c, &target, token, app.settings.rotation_grace).await?,
         other => {
             return Err(Error::Rotation(format!(
                 "unknown rotation step {other:?}: expected createSecret, setSecret, testSecret or finishSecret"
@@ -94,10 +94,33 @@ pub async fn handle(app: &App, ev: RotationEvent) -> Result<Value> {
 /// Rotates the key the way a scheduled rotation does, all steps in one go: for a raised
 /// `KeySerial`. `token` names the new version, so a re-delivered request resumes the
 /// same rotation instead of starting another.
-pub async fn rotate(c: &Clients, target: &Target, token: &str, give_up_at: Instant) -> Result<()> {
+pub async fn rotate(
+    c: &Clients,
+    target: &Target,
+    token: &str,
+    give_up_at: Instant,
+    grace: Duration,
+) -> Result<()> {
+    // A re-delivered request whose rotation already finished (it failed afterwards, say
+    // before the new serial was recorded) must not rotate a second time: createSecret
+    // would find no pending value, delete the grace key and mint another.
+    let desc =
+        c.sm.describe_secret()
+            .secret_id(&target.secret_arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("reading secret {}", target.secret_arn), e))?;
+    let done = desc
+        .version_ids_to_stages()
+        .and_then(|m| m.get(token))
+        .is_some_and(|s| s.iter().any(|s| s == CURRENT));
+    if done {
+        tracing::info!(token, "rotation already finished; nothing to do");
+        return Ok(());
+    }
     create(c, target, token).await?;
     test(c, target, token, give_up_at).await?;
-    finish(c, target, token).await
+    finish(c, target, token, grace).await
 }
 
 /// Reads the secret and checks that this function wrote it for a user it still owns.
@@ -295,7 +318,7 @@ pub async fn test(c: &Clients, t: &Target, token: &str, give_up_at: Instant) -> 
 /// finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves
 /// AWSPREVIOUS to the old one), AWSPENDING comes off, and the previous key is
 /// deactivated. Each part checks before it acts, so a retry completes what is left.
-pub async fn finish(c: &Clients, t: &Target, token: &str) -> Result<()> {
+pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Result<()> {
     let sm = &c.sm;
     let secret = t.secret_arn.as_str();
     let desc = sm
@@ -345,6 +368,16 @@ pub async fn finish(c: &Clients, t: &Target, token: &str) -> Result<()> {
                 )
             })?;
     }
+    if !grace.is_zero() {
+        // Clients that read the old value keep working until the grace ends; the next
+        // stack Update, the hourly grace sweep or the next rotation deactivates it then.
+        tracing::info!(
+            user = %t.user,
+            grace_hours = grace.as_secs() / 3600,
+            "finishSecret: the new key is current; the previous key keeps working for its grace period"
+        );
+        return Ok(());
+    }
     let (current, previous) = futures::try_join!(
         held_by_stage(c, secret, CURRENT),
         held_by_stage(c, secret, PREVIOUS)
@@ -369,7 +402,7 @@ pub async fn finish(c: &Clients, t: &Target, token: &str) -> Result<()> {
                 ))
             }
         }
-        tracing::info!(user = %t.user, "finishSecret: previous key deactivated for its grace period");
+        tracing::info!(user = %t.user, "finishSecret: previous key deactivated (no grace period)");
     }
     Ok(())
 }

@@ -43,6 +43,9 @@ pub fn tag<'a>(tags: &'a [(String, String)], key: &str) -> Option<&'a str> {
 pub struct ObservedKey {
     pub id: String,
     pub active: bool,
+    /// Seconds since the Unix epoch. The current key's creation is when the last
+    /// rotation happened, which is when the previous key's grace period began.
+    pub created: Option<u64>,
 }
 
 /// One IAM user as it is now.

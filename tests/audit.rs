@@ -10,7 +10,6 @@ use common::*;
 use planton_iam_user::audit::{self, AuditConfig, DriftRecord, KeyRecord, Report};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Straight to the emulator.
 const FAULTS: Option<fn() -> FaultConfig> = None;
@@ -22,45 +21,6 @@ const DAY: u64 = 86_400;
 
 fn days_ago(now: SystemTime, days: u64) -> SystemTime {
     now - Duration::from_secs(days * DAY)
-}
-
-fn iso(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
-    aws_smithy_types::DateTime::from_secs(secs)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap()
-}
-
-/// Sets a key's CreateDate and/or last use through the emulator's test-only endpoint
-/// (`last_used`: `Some(None)` = never used).
-async fn seed_key_dates(
-    key_id: &str,
-    created: Option<SystemTime>,
-    last_used: Option<Option<SystemTime>>,
-) {
-    let mut body = json!({"access_key_id": key_id});
-    if let Some(c) = created {
-        body["create_date"] = json!(iso(c));
-    }
-    if let Some(u) = last_used {
-        body["last_used_date"] = json!(u.map(iso));
-    }
-    let body = body.to_string();
-    let url = emulator_url();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut sock = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!(
-        "POST /moto-api/planton/access-key-dates HTTP/1.1\r\nHost: {host}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    sock.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    sock.read_to_string(&mut resp).await.unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
-        "seeding {key_id}: {resp}"
-    );
 }
 
 fn cfg(path: &str, max_age_days: u64, max_idle_days: u64, deactivate: bool) -> AuditConfig {

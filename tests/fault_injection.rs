@@ -114,8 +114,8 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         now.iter()
             .find(|(id, _)| *id == old[0].0)
             .map(|(_, s)| s.as_str()),
-        Some("Inactive"),
-        "the old key stays, inactive, for its grace period"
+        Some("Active"),
+        "the old key keeps working for its grace period"
     );
     assert_eq!(now.len(), 2);
 

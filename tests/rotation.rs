@@ -5,7 +5,9 @@
 //!
 //! After every scenario the same invariants hold: the AWSCURRENT value is a key STS
 //! accepts as the user, the user has at most two keys, AWSPENDING sits on no version but
-//! the current one, and the previous key (if any) is inactive.
+//! the current one, and the previous key (if any) still works: these scenarios run well
+//! inside the default 24-hour grace period. The end of the grace period (the sweep, an
+//! Update, or no grace at all) has its own tests below.
 
 mod common;
 
@@ -137,8 +139,17 @@ async fn assert_rotation_invariants(user: &str, secret_id: &str) {
     }
     if let Some(prev) = value_at(secret_id, "AWSPREVIOUS").await {
         let p = prev["AccessKeyId"].as_str().unwrap();
-        if let Some((_, st)) = u.keys.iter().find(|(id, _)| id == p) {
-            assert_eq!(st, "Inactive", "the previous key is kept inactive");
+        if p != cur && u.keys.iter().any(|(id, _)| id == p) {
+            assert!(
+                u.keys.iter().any(|(id, st)| id == p && st == "Active"),
+                "the previous key keeps working through its grace period: {:?}",
+                u.keys
+            );
+            assert_eq!(
+                caller_arn(&prev).await.as_deref(),
+                Ok(u.arn.as_str()),
+                "the previous key still works as the user"
+            );
         }
     }
 }
@@ -148,7 +159,7 @@ fn key_ids(u: &UserState) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_four_steps_rotate_the_key_and_keep_the_old_one_inactive() {
+async fn the_four_steps_rotate_the_key_and_keep_the_old_one_working_for_its_grace() {
     let cfn = Cfn::new("RotFull").await;
     let props = json!({"UserName": "rot-full", "RotationDays": "30"});
     let r = cfn.create(props.clone()).await;
@@ -183,8 +194,8 @@ async fn the_four_steps_rotate_the_key_and_keep_the_old_one_inactive() {
     let u = user_state("rot-full").await;
     assert_eq!(u.keys.len(), 2, "new key plus the grace key");
     assert!(
-        caller_arn(&before).await.is_err(),
-        "the old key no longer works"
+        caller_arn(&before).await.is_ok(),
+        "a client holding the old value keeps working through the grace period"
     );
     assert_rotation_invariants("rot-full", &secret).await;
 
@@ -452,6 +463,56 @@ async fn raising_key_serial_runs_the_same_rotation_to_the_same_end_state() {
     cfn.assert_no_key_material_leaked().await;
 }
 
+/// The same KeySerial Update delivered again after its rotation finished but before the
+/// new serial was recorded (the first delivery died in between): the token's version is
+/// already current, so nothing rotates a second time and the grace key survives.
+#[tokio::test]
+async fn a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_again() {
+    let cfn = Cfn::new("RotSerialAgain").await;
+    let v1 = json!({"UserName": "rot-serial-again", "KeySerial": "1"});
+    let v2 = json!({"UserName": "rot-serial-again", "KeySerial": "2"});
+    let r = cfn.create(v1.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let update = cfn.event("Update", Some("rot-serial-again"), v2, Some(v1));
+    cfn.send(update.clone()).await.assert_success();
+    let current = value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"].clone();
+    let previous = value_at(&secret, "AWSPREVIOUS").await.unwrap()["AccessKeyId"].clone();
+
+    let (_, sm) = aws().await;
+    sm.untag_resource()
+        .secret_id(&secret)
+        .tag_keys("planton:key-serial")
+        .send()
+        .await
+        .unwrap();
+    cfn.send(update).await.assert_success();
+
+    assert_eq!(
+        value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"],
+        current
+    );
+    assert_eq!(
+        value_at(&secret, "AWSPREVIOUS").await.unwrap()["AccessKeyId"],
+        previous
+    );
+    let mut ids: Vec<String> = user_state("rot-serial-again")
+        .await
+        .keys
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        current.as_str().unwrap().to_string(),
+        previous.as_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(ids, want, "no third key was minted, the grace key was kept");
+    assert_rotation_invariants("rot-serial-again", &secret).await;
+    cfn.assert_no_key_material_leaked().await;
+}
+
 #[tokio::test]
 async fn rotation_days_is_turned_on_changed_and_off_by_updates() {
     let cfn = Cfn::new("RotSchedule").await;
@@ -521,4 +582,119 @@ async fn rotation_days_is_validated() {
         cfn.create(props).await.assert_failed(&needles);
         assert!(!user_state("rot-bad").await.exists, "nothing left behind");
     }
+}
+
+/// Ages the current key past the grace period: the grace runs from its creation.
+async fn age_current_key(secret_id: &str, hours: u64) -> String {
+    let current = value_at(secret_id, "AWSCURRENT").await.unwrap()["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(hours * 3600);
+    seed_key_dates(&current, Some(then), None).await;
+    current
+}
+
+fn status_of(u: &UserState, id: &str) -> Option<String> {
+    u.keys.iter().find(|(k, _)| k == id).map(|(_, s)| s.clone())
+}
+
+/// The hourly sweep (the template's rule sends `events/end-grace.json`) deactivates a
+/// previous key whose grace is over, leaves one still in its grace working, and never
+/// touches the current key.
+#[tokio::test]
+async fn the_grace_sweep_ends_expired_grace_periods_only() {
+    let cfn = Cfn::new("RotSweep").await;
+    let mut secrets = Vec::new();
+    for user in ["rot-sweep-expired", "rot-sweep-fresh"] {
+        let r = cfn.create(json!({"UserName": user})).await;
+        r.assert_success();
+        let secret = r.data("SecretArn").unwrap().to_string();
+        let old = value_at(&secret, "AWSCURRENT").await.unwrap();
+        rotate_as_the_service(&cfn, &secret).await;
+        secrets.push((user, secret, old));
+    }
+    let (expired_user, expired_secret, expired_old) = &secrets[0];
+    let (fresh_user, fresh_secret, fresh_old) = &secrets[1];
+    let expired_current = age_current_key(expired_secret, 25).await;
+
+    let sweep: Value = serde_json::from_str(include_str!("../events/end-grace.json")).unwrap();
+    let summary = planton_iam_user::handler::handle_value(&cfn.app, sweep, context())
+        .await
+        .expect("the sweep runs");
+    assert_eq!(summary["record"], "planton.grace.summary");
+    assert!(
+        summary["deactivated_keys"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    assert!(summary["keys_in_grace"].as_u64().unwrap() >= 1, "{summary}");
+
+    let u = user_state(expired_user).await;
+    let old_id = expired_old["AccessKeyId"].as_str().unwrap();
+    assert_eq!(
+        status_of(&u, old_id).as_deref(),
+        Some("Inactive"),
+        "grace over"
+    );
+    assert!(
+        caller_arn(expired_old).await.is_err(),
+        "the old key no longer works"
+    );
+    assert_eq!(status_of(&u, &expired_current).as_deref(), Some("Active"));
+
+    let f = user_state(fresh_user).await;
+    let fresh_id = fresh_old["AccessKeyId"].as_str().unwrap();
+    assert_eq!(
+        status_of(&f, fresh_id).as_deref(),
+        Some("Active"),
+        "still in grace"
+    );
+    assert_rotation_invariants(fresh_user, fresh_secret).await;
+}
+
+/// A stack Update after the grace period ends it as well (the planner's rule), and one
+/// inside it keeps the old key working (tested in the full-cycle test above).
+#[tokio::test]
+async fn an_update_after_the_grace_period_deactivates_the_previous_key() {
+    let cfn = Cfn::new("RotGraceUpdate").await;
+    let props = json!({"UserName": "rot-grace-update"});
+    let r = cfn.create(props.clone()).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let old = value_at(&secret, "AWSCURRENT").await.unwrap();
+    rotate_as_the_service(&cfn, &secret).await;
+    let current = age_current_key(&secret, 25).await;
+
+    cfn.update("rot-grace-update", props.clone(), props)
+        .await
+        .assert_success();
+    let u = user_state("rot-grace-update").await;
+    let old_id = old["AccessKeyId"].as_str().unwrap();
+    assert_eq!(status_of(&u, old_id).as_deref(), Some("Inactive"));
+    assert_eq!(status_of(&u, &current).as_deref(), Some("Active"));
+    assert_eq!(
+        u.keys.len(),
+        2,
+        "deactivated, not deleted: still there to roll back to"
+    );
+}
+
+/// `PLANTON_ROTATION_GRACE_HOURS=0`: finishSecret deactivates the old key at once.
+#[tokio::test]
+async fn with_no_grace_period_finish_deactivates_the_previous_key() {
+    let mut cfn = Cfn::new("RotNoGrace").await;
+    cfn.app.settings.rotation_grace = std::time::Duration::ZERO;
+    let r = cfn.create(json!({"UserName": "rot-no-grace"})).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let old = value_at(&secret, "AWSCURRENT").await.unwrap();
+    rotate_as_the_service(&cfn, &secret).await;
+    let u = user_state("rot-no-grace").await;
+    let old_id = old["AccessKeyId"].as_str().unwrap();
+    assert_eq!(status_of(&u, old_id).as_deref(), Some("Inactive"));
+    assert!(
+        caller_arn(&old).await.is_err(),
+        "the old key no longer works"
+    );
+    assert_eq!(u.keys.len(), 2);
 }

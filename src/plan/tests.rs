@@ -93,6 +93,7 @@ fn key(id: &str, active: bool) -> ObservedKey {
     ObservedKey {
         id: id.into(),
         active,
+        created: None,
     }
 }
 
@@ -306,6 +307,7 @@ struct Case {
     user: Option<ObservedUser>,
     desired: Option<ObservedSecret>,
     previous: Option<ObservedSecret>,
+    grace: Grace,
     expect: Vec<Change>,
 }
 
@@ -317,8 +319,16 @@ impl Case {
             user: Some(observed_user()),
             desired: Some(observed_secret()),
             previous: None,
+            grace: Grace::default(),
             expect: vec![],
         }
+    }
+    fn grace(mut self, period_secs: u64, now_secs: u64) -> Self {
+        self.grace = Grace {
+            period_secs,
+            now_secs,
+        };
+        self
     }
     fn props(mut self, patch: Value) -> Self {
         self.props = props(patch);
@@ -358,6 +368,7 @@ impl Case {
                 desired: self.desired.as_ref(),
                 previous: self.previous.as_ref(),
                 rotation_function: Some(FUNCTION),
+                grace: self.grace,
             },
         )
     }
@@ -1039,6 +1050,47 @@ fn the_grace_key_and_a_rotation_in_flight_are_kept_and_anything_else_goes() {
         Case::new("grace key reactivated by hand: deactivated again")
             .user(|u| u.keys.push(key(STRAY, true)))
             .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .expect(vec![Change::SetKeyStatus {
+                key_id: sv(STRAY),
+                status: KeyStatus::Inactive,
+            }]),
+        // The grace period runs from the current key's creation (the rotation).
+        Case::new("grace key active within its grace period: kept working")
+            .user(|u| {
+                u.keys[0].created = Some(1_000);
+                u.keys.push(key(STRAY, true));
+            })
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .grace(3600, 1_000 + 3599)
+            .expect(vec![]),
+        Case::new("grace key active once its grace period is over: deactivated")
+            .user(|u| {
+                u.keys[0].created = Some(1_000);
+                u.keys.push(key(STRAY, true));
+            })
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .grace(3600, 1_000 + 3600)
+            .expect(vec![Change::SetKeyStatus {
+                key_id: sv(STRAY),
+                status: KeyStatus::Inactive,
+            }]),
+        Case::new("grace key active, current key's creation unknown: deactivated")
+            .user(|u| u.keys.push(key(STRAY, true)))
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .grace(3600, 0)
+            .expect(vec![Change::SetKeyStatus {
+                key_id: sv(STRAY),
+                status: KeyStatus::Inactive,
+            }]),
+        Case::new("grace key active within its grace period, keys meant inactive: deactivated")
+            .props(json!({"KeyStatus": "Inactive"}))
+            .user(|u| {
+                u.keys[0].created = Some(1_000);
+                u.keys[0].active = false;
+                u.keys.push(key(STRAY, true));
+            })
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .grace(3600, 1_000)
             .expect(vec![Change::SetKeyStatus {
                 key_id: sv(STRAY),
                 status: KeyStatus::Inactive,
@@ -1765,6 +1817,7 @@ fn the_deployed_record_follows_the_template_not_the_drift() {
         desired: Some(s),
         previous: None,
         rotation_function: None,
+        grace: Grace::default(),
     };
 
     let created = plan(&base, &owner(), None, Secrets::default()).unwrap();

@@ -493,3 +493,46 @@ pub async fn customer_policy(name: &str) -> String {
         Err(_) => format!("arn:aws:iam::123456789012:policy/{name}"),
     }
 }
+
+pub fn iso(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+}
+
+/// Sets a key's CreateDate and/or last use through the emulator's test-only endpoint
+/// (`last_used`: `Some(None)` = never used).
+pub async fn seed_key_dates(
+    key_id: &str,
+    created: Option<std::time::SystemTime>,
+    last_used: Option<Option<std::time::SystemTime>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut body = json!({"access_key_id": key_id});
+    if let Some(c) = created {
+        body["create_date"] = json!(iso(c));
+    }
+    if let Some(u) = last_used {
+        body["last_used_date"] = json!(u.map(iso));
+    }
+    let body = body.to_string();
+    let url = emulator_url();
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut sock = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!(
+        "POST /moto-api/planton/access-key-dates HTTP/1.1\r\nHost: {host}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    sock.read_to_string(&mut resp).await.unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+        "seeding {key_id}: {resp}"
+    );
+}

@@ -380,11 +380,11 @@ async fn raising_key_serial_rotates_the_key() {
     let current = s["AccessKeyId"].as_str().unwrap().to_string();
     assert_ne!(current, old);
     assert_ne!(s["SecretAccessKey"], old_secret["SecretAccessKey"]);
-    let mut want = vec![(current.clone(), "Active".to_string()), (old.clone(), "Inactive".to_string())];
+    let mut want = vec![(current.clone(), "Active".to_string()), (old.clone(), "Active".to_string())];
     let mut got = u.keys.clone();
     want.sort();
     got.sort();
-    assert_eq!(got, want, "new key active; old key kept inactive for its grace period");
+    assert_eq!(got, want, "new key active; old key kept working for its grace period");
     let current_key = || async {
         secret_value("planton/iam-user/lc-rot").await.unwrap()["AccessKeyId"]
             .as_str()
@@ -674,8 +674,8 @@ async fn bundled_events_run_create_update_delete() {
     let current = secret_value("planton/iam-user/payments-ci-deployer").await.unwrap();
     assert_ne!(current["AccessKeyId"], k1.as_str(), "KeySerial 1 -> 2 rotated the key");
     assert!(
-        u.keys.contains(&(k1.clone(), "Inactive".to_string())),
-        "the old key is kept, inactive, for its grace period: {:?}",
+        u.keys.contains(&(k1.clone(), "Active".to_string())),
+        "the old key keeps working for its grace period: {:?}",
         u.keys
     );
     cfn.send(delete).await.assert_success();

@@ -1,0 +1,182 @@
+//! The end of a rotation's grace period. After a rotation the previous key keeps
+//! working for `PLANTON_ROTATION_GRACE_HOURS` (measured from the current key's
+//! creation), so clients that read the old value are not cut off mid-flight. Something
+//! must end it on time even when nobody deploys: an hourly scheduled event runs this
+//! sweep, which deactivates every previous key whose grace is over. A stack Update ends
+//! it too (the planner applies the same rule), and the next rotation deletes the key.
+
+use crate::audit::{list_users, ownership, Managed};
+use crate::error::{is_not_found, Error};
+use crate::handler::App;
+use crate::observe::{held_by_stage, Clients, CURRENT, PREVIOUS};
+use crate::plan::Grace;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The payload that asks for a sweep rather than an audit: a scheduled event whose
+/// `detail` carries `"planton-task": "end-rotation-grace"` (the template's rule sends it).
+pub const TASK: &str = "end-rotation-grace";
+pub const SUMMARY_RECORD: &str = "planton.grace.summary";
+
+/// What happened to one managed user.
+#[derive(Debug, Default, Clone, Copy)]
+struct Swept {
+    deactivated: bool,
+    in_grace: bool,
+    error: bool,
+}
+
+/// Sweeps every user under `path_prefix` that carries the ownership tags. Only a
+/// failure to list the users fails the sweep; a user that cannot be read is counted as
+/// an error and the others are swept all the same.
+pub async fn sweep(
+    c: &Clients,
+    path_prefix: &str,
+    period: Duration,
+    max_in_flight: usize,
+    now: SystemTime,
+) -> Result<Value, Error> {
+    let grace = Grace {
+        period_secs: period.as_secs(),
+        now_secs: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    };
+    let names = list_users(c, path_prefix).await?;
+    let listed = names.len();
+    let max_in_flight = max_in_flight.max(1);
+    let tagged: Vec<Result<Option<Managed>, ()>> = futures::stream::iter(names)
+        .map(|name| async move { ownership(c, name).await })
+        .buffer_unordered(max_in_flight)
+        .collect()
+        .await;
+    let unreadable = tagged.iter().filter(|t| t.is_err()).count();
+    let managed: Vec<Managed> = tagged.into_iter().flatten().flatten().collect();
+    let managed_users = managed.len();
+    let swept: Vec<Swept> = futures::stream::iter(managed)
+        .map(|m| async move { sweep_user(c, grace, m).await })
+        .buffer_unordered((max_in_flight / 2).max(1))
+        .collect()
+        .await;
+    let count = |f: fn(&Swept) -> bool| swept.iter().filter(|s| f(s)).count();
+    Ok(json!({
+        "record": SUMMARY_RECORD,
+        "grace_hours": period.as_secs() / 3600,
+        "listed_users": listed,
+        "managed_users": managed_users,
+        "deactivated_keys": count(|s| s.deactivated),
+        "keys_in_grace": count(|s| s.in_grace),
+        "errors": unreadable + count(|s| s.error),
+    }))
+}
+
+/// One user: only a user with two active keys can have a previous key still working,
+/// so anything else costs one ListAccessKeys.
+async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
+    let user = m.name.as_str();
+    let mut out = Swept::default();
+    let keys = match c
+        .iam
+        .list_access_keys()
+        .user_name(user)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(k) => k,
+        Err(e) if is_not_found(e.code()) => return out,
+        Err(e) => {
+            tracing::warn!(
+                user,
+                code = e.code().unwrap_or("Unknown"),
+                "grace sweep: could not list the user's keys"
+            );
+            out.error = true;
+            return out;
+        }
+    };
+    let active = |id: &str| {
+        keys.iter()
+            .any(|k| k.access_key_id() == Some(id) && k.status() == Some(&StatusType::Active))
+    };
+    let active_count = keys
+        .iter()
+        .filter(|k| k.status() == Some(&StatusType::Active))
+        .count();
+    let Some(secret) = m.secret_name.as_deref().filter(|_| active_count >= 2) else {
+        return out;
+    };
+    let (current, previous) = match futures::try_join!(
+        held_by_stage(c, secret, CURRENT),
+        held_by_stage(c, secret, PREVIOUS)
+    ) {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(user, error = %e, "grace sweep: could not read the user's secret");
+            out.error = true;
+            return out;
+        }
+    };
+    let (Some(current), Some(previous)) = (current, previous) else {
+        return out;
+    };
+    if previous == current || !active(&previous) {
+        return out;
+    }
+    let current_created = keys
+        .iter()
+        .find(|k| k.access_key_id() == Some(current.as_str()))
+        .and_then(|k| k.create_date())
+        .and_then(|d| u64::try_from(d.secs()).ok());
+    if !grace.is_over(current_created) {
+        out.in_grace = true;
+        return out;
+    }
+    match c
+        .iam
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(&previous)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(
+                user,
+                "grace sweep: the previous key's grace period is over; deactivated"
+            );
+            out.deactivated = true;
+        }
+        Err(e) if is_not_found(e.code()) => {}
+        Err(e) => {
+            tracing::warn!(
+                user,
+                code = e.code().unwrap_or("Unknown"),
+                "grace sweep: could not deactivate the previous key"
+            );
+            out.error = true;
+        }
+    }
+    out
+}
+
+/// Runs one sweep with the function's settings, writes its summary record to stdout
+/// and returns it (the invocation's result).
+pub async fn handle(app: &App, now: SystemTime) -> Result<Value, Error> {
+    let summary = sweep(
+        &app.clients,
+        &app.guardrails.allowed_path_prefix,
+        app.settings.rotation_grace,
+        app.settings.max_in_flight,
+        now,
+    )
+    .await?;
+    println!("{summary}");
+    Ok(summary)
+}
