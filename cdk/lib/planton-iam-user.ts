@@ -65,7 +65,7 @@ export interface PlantonIamUserProps {
   /** At most 10. */
   readonly groups?: iam.IGroup[];
   readonly permissionsBoundary?: iam.IManagedPolicy;
-  /** At most 47; `aws:` and `planton:` prefixes are reserved. Mirrored on the secret. */
+  /** At most 46; `aws:` and `planton:` prefixes are reserved. Mirrored on the secret. */
   readonly tags?: Record<string, string>;
   readonly accessKey?: PlantonIamUserAccessKeyOptions;
   readonly secret?: PlantonIamUserSecretOptions;
