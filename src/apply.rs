@@ -23,6 +23,9 @@ pub struct Progress(Arc<Mutex<ProgressState>>);
 struct ProgressState {
     phase: String,
     in_flight: Vec<String>,
+    /// A key minted but not yet in its secret: (user, key id). If the work is abandoned
+    /// at the deadline in between, the handler deletes it before answering.
+    unstored_key: Option<(String, String)>,
 }
 
 impl Progress {
@@ -44,6 +47,23 @@ impl Progress {
                 p.in_flight.remove(i);
             }
         }
+    }
+
+    fn hold_unstored_key(&self, user: &str, key_id: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            p.unstored_key = Some((user.to_string(), key_id.to_string()));
+        }
+    }
+
+    fn release_unstored_key(&self) {
+        if let Ok(mut p) = self.0.lock() {
+            p.unstored_key = None;
+        }
+    }
+
+    /// The key that was minted and never stored, if the work stopped in between.
+    pub fn take_unstored_key(&self) -> Option<(String, String)> {
+        self.0.lock().ok().and_then(|mut p| p.unstored_key.take())
     }
 
     /// "attaching policy X to user Y (and 2 other steps)", or the phase.
@@ -526,8 +546,11 @@ impl<'a> Executor<'a> {
         let user = self.user;
         let user_arn = self.outcome().user_arn.unwrap_or_default();
         let (key_id, value) = mint_key(self.clients, user, &user_arn).await?;
-
-        match self.store(store, value).await {
+        let progress = &self.budget.progress;
+        progress.hold_unstored_key(user, &key_id);
+        let stored = self.store(store, value).await;
+        progress.release_unstored_key();
+        match stored {
             Ok(arn) => {
                 self.record(|o| {
                     o.secret_arn = Some(arn);

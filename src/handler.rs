@@ -308,13 +308,40 @@ pub async fn answer(
     function_arn: Option<&str>,
 ) -> Answer {
     let fallback_id = fallback_physical_id(req);
-    guarded(
+    let answer = guarded(
         Box::pin(process(app, req, budget, function_arn)),
         abandon_at,
         &budget.progress,
         &fallback_id,
     )
-    .await
+    .await;
+    // Abandoned (deadline or panic) between minting a key and storing it: that key is
+    // a live credential nobody holds. Deleting it is the one undo that cannot wait for
+    // the rollback; it is a single call, and the margin left after abandoning is for
+    // exactly this and the answer.
+    if let Some((user, key_id)) = budget.progress.take_unstored_key() {
+        // Half of what is left before the deadline (margin/3 after abandoning), so the
+        // answer still goes out in time.
+        let limit = match (budget.stop_at, abandon_at) {
+            (Some(stop), Some(abandon)) => abandon.saturating_duration_since(stop) / 4,
+            _ => Duration::from_secs(2),
+        }
+        .min(Duration::from_secs(2));
+        let delete = app
+            .clients
+            .iam
+            .delete_access_key()
+            .user_name(&user)
+            .access_key_id(&key_id)
+            .send();
+        match tokio::time::timeout(limit, delete).await {
+            Ok(Ok(_)) => tracing::warn!(user, "deleted the access key minted before the work was abandoned"),
+            Ok(Err(e)) if crate::error::is_not_found(aws_sdk_iam::error::ProvideErrorMetadata::code(&e)) => {}
+            Ok(Err(e)) => tracing::error!(user, error = %Error::aws("deleting the abandoned access key", e), "an access key without a secret remains; the rollback Delete or the next Update removes it"),
+            Err(_) => tracing::error!(user, "deleting the abandoned access key timed out; the rollback Delete or the next Update removes it"),
+        }
+    }
+    answer
 }
 
 /// The guard itself, separate so it can be tested with any work, panics included.

@@ -162,6 +162,42 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
     );
     assert!(!secret_exists("planton/iam-user/fi-deadline").await);
 
+    // D2. The deadline arrives while the new key is being stored (CreateSecret held 4 s;
+    // 3 s left, 2 s margin): the work is abandoned with a key minted and not stored, and
+    // that key is deleted before the answer, not left for the rollback.
+    proxy.set(FaultConfig {
+        slow_op: Some(("CreateSecret".into(), Duration::from_secs(4))),
+        ..FaultConfig::default()
+    });
+    let mut ctx = lambda_runtime::Context::default();
+    let started = std::time::Instant::now();
+    ctx.deadline = (SystemTime::now() + Duration::from_secs(3))
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let props = json!({"UserName": "fi-deadline-key"});
+    let e = slow.event("Create", None, props.clone(), None);
+    let r = slow.send_with(e, ctx).await;
+    r.assert_failed(&["timed out while", "fi-deadline-key"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered before the deadline: {:?}",
+        started.elapsed()
+    );
+    // Let the held CreateSecret land (the proxy forwards it late), then look.
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(started.elapsed())).await;
+    let u = user_state("fi-deadline-key").await;
+    assert!(u.exists);
+    assert!(
+        u.keys.is_empty(),
+        "the key minted before the deadline was deleted: {:?}",
+        u.keys
+    );
+    proxy.set(FaultConfig::default());
+    slow.delete("fi-deadline-key", props).await.assert_success();
+    assert!(!user_state("fi-deadline-key").await.exists);
+    assert!(!secret_exists("planton/iam-user/fi-deadline-key").await);
+
     // E. No secret access key minted in any scenario appears anywhere.
     let secrets = proxy.minted_secrets();
     assert!(secrets.len() >= 5, "{} keys minted", secrets.len());

@@ -71,6 +71,9 @@ pub struct FaultConfig {
     /// Fraction (0..=1) of calls, any service, answered with an HTTP 500.
     pub error_500_rate: f64,
     pub fail_op: Option<FailOp>,
+    /// One operation (matched like [`FailOp::op`]) held this long before it is
+    /// forwarded: a call still in flight when the function's deadline arrives.
+    pub slow_op: Option<(String, Duration)>,
     /// A random fault (throttle or 500) is never injected more than this many times in
     /// a row for the same request signature (operation and body).
     pub max_consecutive_faults_per_request: u32,
@@ -85,6 +88,7 @@ impl Default for FaultConfig {
             iam_throttle_rate: 0.0,
             error_500_rate: 0.0,
             fail_op: None,
+            slow_op: None,
             max_consecutive_faults_per_request: 3,
             seed: 0x5eed,
         }
@@ -509,6 +513,14 @@ async fn handle(req: Captured, client: &Upstream, upstream: &str, state: &Shared
     let latency = lock(state).config.latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    let slow = lock(state)
+        .config
+        .slow_op
+        .clone()
+        .filter(|(spec, _)| op.matches(spec));
+    if let Some((_, hold)) = slow {
+        tokio::time::sleep(hold).await;
     }
     let fault = lock(state).decide(&op, signature);
     if let Some(f) = fault {
