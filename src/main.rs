@@ -1,3 +1,7 @@
+//! Builds what lives for the whole process (logging, the SDK clients) once, then serves
+//! every invocation with it.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
