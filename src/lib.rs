@@ -5,7 +5,10 @@
 //! [`observe`] (AWS state) -> [`plan`] (pure diff) -> [`apply`] (AWS writes) ->
 //! [`respond`] (the one answer). [`handler`] wires them together.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod apply;
 pub mod audit;

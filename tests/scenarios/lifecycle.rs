@@ -682,3 +682,117 @@ async fn bundled_events_run_create_update_delete() {
     assert!(!user_state("payments-ci-deployer").await.exists);
     assert!(!secret_exists("planton/iam-user/payments-ci-deployer").await);
 }
+
+/// API economy: the calls each operation makes, exactly. A Create probes and never
+/// lists what cannot exist or reads back what it wrote; an Update of one tag writes that
+/// tag (on the user and its mirror on the secret) and nothing else; an Update that
+/// changes nothing writes nothing. Counted per operation by the function's own call log
+/// (retries are attempts, not calls), so faults do not change the figures.
+#[tokio::test]
+async fn each_operation_makes_exactly_the_calls_it_needs() {
+    let cfn = Cfn::new("Economy").await;
+    for g in ["lc-econ-a", "lc-econ-b"] {
+        create_group(g).await;
+    }
+    let managed: Vec<String> = ["AmazonS3ReadOnlyAccess", "AmazonSQSReadOnlyAccess", "AmazonSNSReadOnlyAccess",
+        "AmazonDynamoDBReadOnlyAccess", "AmazonEC2ReadOnlyAccess", "CloudWatchReadOnlyAccess"]
+        .iter()
+        .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+        .collect();
+    let props = |team: &str| {
+        json!({
+            "UserName": "lc-econ",
+            "ManagedPolicyArns": managed,
+            "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
+            "Groups": ["lc-econ-a", "lc-econ-b"],
+            "Tags": [{"Key": "team", "Value": team}, {"Key": "env", "Value": "test"}],
+        })
+    };
+    let counted = |before: &planton_iam_user::calls::Counts| {
+        let c = cfn.app.calls.snapshot().since(before);
+        c.calls
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| {
+                let k = k
+                    .replacen("IAM.", "iam.", 1)
+                    .replacen("Secrets Manager.", "secretsmanager.", 1);
+                (k, n)
+            })
+            .collect::<std::collections::BTreeMap<String, u32>>()
+    };
+    let want = |pairs: &[(&str, u32)]| {
+        pairs
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect::<std::collections::BTreeMap<String, u32>>()
+    };
+
+    let before = cfn.app.calls.snapshot();
+    cfn.create(props("a")).await.assert_success();
+    assert_eq!(
+        counted(&before),
+        want(&[
+            ("iam.AddUserToGroup", 2),
+            ("iam.AttachUserPolicy", 6),
+            ("iam.CreateAccessKey", 1),
+            ("iam.CreateUser", 1),
+            ("iam.GetUser", 1),
+            ("iam.PutUserPolicy", 3),
+            ("secretsmanager.CreateSecret", 1),
+            ("secretsmanager.DescribeSecret", 1),
+        ]),
+        "Create: one probe each, then only writes"
+    );
+
+    let reads = [
+        ("iam.GetUser", 1),
+        ("iam.GetUserPolicy", 3),
+        ("iam.ListAccessKeys", 1),
+        ("iam.ListAttachedUserPolicies", 1),
+        ("iam.ListGroupsForUser", 1),
+        ("iam.ListUserPolicies", 1),
+        ("secretsmanager.DescribeSecret", 1),
+        ("secretsmanager.GetSecretValue", 3),
+    ];
+    let before = cfn.app.calls.snapshot();
+    cfn.update("lc-econ", props("a"), props("a"))
+        .await
+        .assert_success();
+    assert_eq!(counted(&before), want(&reads), "an Update that changes nothing only reads");
+
+    let before = cfn.app.calls.snapshot();
+    cfn.update("lc-econ", props("b"), props("a"))
+        .await
+        .assert_success();
+    let mut one_tag = reads.to_vec();
+    one_tag.extend([("iam.TagUser", 1), ("secretsmanager.TagResource", 1)]);
+    assert_eq!(counted(&before), want(&one_tag), "one tag changed: reads plus that tag");
+
+    let before = cfn.app.calls.snapshot();
+    cfn.delete("lc-econ", props("b")).await.assert_success();
+    assert_eq!(
+        counted(&before),
+        want(&[
+            ("iam.DeleteAccessKey", 1),
+            ("iam.DeleteUser", 1),
+            ("iam.DeleteUserPolicy", 3),
+            ("iam.DetachUserPolicy", 6),
+            ("iam.GetLoginProfile", 1),
+            ("iam.GetUser", 1),
+            ("iam.ListAccessKeys", 1),
+            ("iam.ListAttachedUserPolicies", 1),
+            ("iam.ListGroupsForUser", 1),
+            ("iam.ListMFADevices", 1),
+            ("iam.ListSSHPublicKeys", 1),
+            ("iam.ListServiceSpecificCredentials", 1),
+            ("iam.ListSigningCertificates", 1),
+            ("iam.ListUserPolicies", 1),
+            ("iam.RemoveUserFromGroup", 2),
+            ("secretsmanager.DeleteSecret", 1),
+            ("secretsmanager.DescribeSecret", 1),
+            ("secretsmanager.GetSecretValue", 3),
+        ]),
+        "Delete: every read at once, every removal, the user, the secret"
+    );
+}

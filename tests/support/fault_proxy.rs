@@ -217,6 +217,8 @@ pub struct Stats {
     pub failed_op: u64,
     /// Every request received, by `service.name` (`"iam.CreateUser"`).
     pub by_op: BTreeMap<String, u64>,
+    /// The most requests the proxy was handling at the same moment.
+    pub peak_in_flight: u64,
 }
 
 impl Stats {
@@ -234,6 +236,8 @@ struct Fault {
 }
 
 struct State {
+    /// Requests being handled now.
+    in_flight: u64,
     config: FaultConfig,
     rng: u64,
     fail_op_left: u32,
@@ -360,6 +364,7 @@ impl FaultProxy {
         let state: Shared = Arc::new(Mutex::new(State {
             rng: config.seed,
             config,
+            in_flight: 0,
             fail_op_left: 0,
             streaks: HashMap::new(),
             stats: Stats::default(),
@@ -501,7 +506,27 @@ async fn serve_connection(
 
 type Answer = (u16, Vec<(String, Vec<u8>)>, Bytes);
 
+/// Counts a request in flight from its arrival until it is answered (or dropped).
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a Shared) -> Self {
+        let mut s = lock(state);
+        s.in_flight += 1;
+        s.stats.peak_in_flight = s.stats.peak_in_flight.max(s.in_flight);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut s = lock(self.0);
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
+}
+
 async fn handle(req: Captured, client: &Upstream, upstream: &str, state: &Shared) -> Answer {
+    let _in_flight = InFlight::enter(state);
     let op = Op::identify(&req.headers, &req.path, &req.body);
     let signature = {
         let mut h = DefaultHasher::new();
