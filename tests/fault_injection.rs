@@ -203,50 +203,53 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
     // F. Independent calls run at once, and never more than PLANTON_MAX_IN_FLIGHT: with
     // 100 ms per call, everything after CreateUser (6 attachments, 3 inline policies, 2
     // groups, the key: 12 calls) is in flight together; with a bound of 3, at most 3.
-    for g in ["fi-par-a", "fi-par-b"] {
-        create_group(g).await;
-    }
-    let wide = |name: &str| {
-        let managed: Vec<String> = [
-            "AmazonS3ReadOnlyAccess",
-            "AmazonSQSReadOnlyAccess",
-            "AmazonSNSReadOnlyAccess",
-            "AmazonDynamoDBReadOnlyAccess",
-            "AmazonEC2ReadOnlyAccess",
-            "CloudWatchReadOnlyAccess",
-        ]
-        .iter()
-        .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
-        .collect();
-        let doc = |a: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]});
-        json!({
-            "UserName": name,
-            "ManagedPolicyArns": managed,
-            "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
-            "Groups": ["fi-par-a", "fi-par-b"],
-        })
-    };
-    for (bound, name) in [(16, "fi-parallel"), (3, "fi-bounded")] {
-        let mut par = Cfn::new("Parallel").await;
-        par.app.settings.max_in_flight = bound;
-        proxy.set(FaultConfig {
-            latency: Duration::from_millis(100),
-            ..FaultConfig::default()
-        });
-        proxy.reset_stats();
-        par.create(wide(name)).await.assert_success();
-        let peak = proxy.stats().peak_in_flight;
-        if bound == 16 {
-            assert!(
-                peak >= 12,
-                "everything after CreateUser at once: peak {peak}"
-            );
-        } else {
-            assert!((2..=3).contains(&peak), "bounded by {bound}: peak {peak}");
+    Box::pin(async {
+        for g in ["fi-par-a", "fi-par-b"] {
+            create_group(g).await;
         }
-        proxy.set(FaultConfig::default());
-        par.delete(name, wide(name)).await.assert_success();
-    }
+        let wide = |name: &str| {
+            let managed: Vec<String> = [
+                "AmazonS3ReadOnlyAccess",
+                "AmazonSQSReadOnlyAccess",
+                "AmazonSNSReadOnlyAccess",
+                "AmazonDynamoDBReadOnlyAccess",
+                "AmazonEC2ReadOnlyAccess",
+                "CloudWatchReadOnlyAccess",
+            ]
+            .iter()
+            .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+            .collect();
+            let doc = |a: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]});
+            json!({
+                "UserName": name,
+                "ManagedPolicyArns": managed,
+                "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
+                "Groups": ["fi-par-a", "fi-par-b"],
+            })
+        };
+        for (bound, name) in [(16, "fi-parallel"), (3, "fi-bounded")] {
+            let mut par = Cfn::new("Parallel").await;
+            par.app.settings.max_in_flight = bound;
+            proxy.set(FaultConfig {
+                latency: Duration::from_millis(100),
+                ..FaultConfig::default()
+            });
+            proxy.reset_stats();
+            par.create(wide(name)).await.assert_success();
+            let peak = proxy.stats().peak_in_flight;
+            if bound == 16 {
+                assert!(
+                    peak >= 12,
+                    "everything after CreateUser at once: peak {peak}"
+                );
+            } else {
+                assert!((2..=3).contains(&peak), "bounded by {bound}: peak {peak}");
+            }
+            proxy.set(FaultConfig::default());
+            par.delete(name, wide(name)).await.assert_success();
+        }
+    })
+    .await;
 
     // E. No secret access key minted in any scenario appears anywhere.
     let secrets = proxy.minted_secrets();

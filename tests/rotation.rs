@@ -698,3 +698,61 @@ async fn with_no_grace_period_finish_deactivates_the_previous_key() {
     );
     assert_eq!(u.keys.len(), 2);
 }
+
+/// Secrets Manager may name the secret by name rather than ARN: the same four steps.
+#[tokio::test]
+async fn a_rotation_addressed_by_secret_name_works_the_same() {
+    let cfn = Cfn::new("RotByName").await;
+    let r = cfn.create(json!({"UserName": "rot-by-name"})).await;
+    r.assert_success();
+    let arn = r.data("SecretArn").unwrap().to_string();
+    let name = "planton/iam-user/rot-by-name";
+    let before = value_at(&arn, "AWSCURRENT").await.unwrap();
+    rotate_as_the_service(&cfn, name).await;
+    let after = value_at(&arn, "AWSCURRENT").await.unwrap();
+    assert_ne!(after["AccessKeyId"], before["AccessKeyId"]);
+    assert_rotation_invariants("rot-by-name", &arn).await;
+}
+
+/// testSecret checks whom the pending key authenticates as: a pending version holding
+/// another user's (working) key is refused, and nothing is made current.
+#[tokio::test]
+async fn a_pending_key_of_another_user_fails_the_test_step() {
+    let cfn = Cfn::new("RotWrongUser").await;
+    let r = cfn.create(json!({"UserName": "rot-wrong-a"})).await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let other = cfn.create(json!({"UserName": "rot-wrong-b"})).await;
+    other.assert_success();
+    let b_value = value_at(other.data("SecretArn").unwrap(), "AWSCURRENT")
+        .await
+        .unwrap();
+    let current = value_at(&secret, "AWSCURRENT").await.unwrap();
+
+    // A pending version that already holds a key: createSecret leaves it as it is.
+    let (_, sm) = aws().await;
+    let token = "planton-test-wrong-user-000000000000000";
+    sm.put_secret_value()
+        .secret_id(&secret)
+        .client_request_token(token)
+        .secret_string(b_value.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    step(&cfn, "createSecret", &secret, token).await.unwrap();
+    step(&cfn, "setSecret", &secret, token).await.unwrap();
+    let err = step(&cfn, "testSecret", &secret, token)
+        .await
+        .expect_err("another user's key must fail the test");
+    assert!(
+        err.contains("authenticates as") && err.contains("rot-wrong-b"),
+        "{err}"
+    );
+    assert_eq!(
+        value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"],
+        current["AccessKeyId"],
+        "nothing was made current"
+    );
+    cfn.assert_no_key_material_leaked().await;
+}
