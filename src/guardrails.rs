@@ -22,6 +22,11 @@ pub struct Guardrails {
     /// `PLANTON_SECRET_NAME_PREFIX`: secrets must be named under this prefix (the
     /// function's role can only write there anyway; this says so before trying).
     pub secret_name_prefix: String,
+    /// `PLANTON_SECRET_KMS_KEY_ARN`: the one customer managed key secrets may name
+    /// (`Some(None)`: none may, the value `none`); unset: any. The role can use only
+    /// the configured key, so this turns a CreateSecret AccessDenied halfway through a
+    /// Create into a refusal before anything is made.
+    pub secret_kms_key: Option<Option<String>>,
     /// Settings that could not be read: every Create/Update is refused until fixed,
     /// rather than running without the intended limit.
     pub config_errors: Vec<String>,
@@ -67,6 +72,7 @@ impl Default for Guardrails {
             allow_privileged_inline: false,
             allowed_groups: None,
             secret_name_prefix: String::new(),
+            secret_kms_key: None,
             config_errors: Vec::new(),
         }
     }
@@ -122,6 +128,18 @@ impl Guardrails {
         }
         if let Some(v) = get("PLANTON_SECRET_NAME_PREFIX") {
             g.secret_name_prefix = v.trim().to_string();
+        }
+        if let Some(v) = get("PLANTON_SECRET_KMS_KEY_ARN").filter(|v| !v.trim().is_empty()) {
+            let v = v.trim();
+            if v.eq_ignore_ascii_case("none") {
+                g.secret_kms_key = Some(None);
+            } else if v.starts_with("arn:") && v.contains(":kms:") && v.contains(":key/") {
+                g.secret_kms_key = Some(Some(v.to_string()));
+            } else {
+                g.config_errors.push(format!(
+                    "PLANTON_SECRET_KMS_KEY_ARN must be a KMS key ARN (arn:...:kms:...:key/...) or none, got {v:?}"
+                ));
+            }
         }
         g
     }
@@ -192,6 +210,27 @@ impl Guardrails {
                     ));
                 }
             }
+        }
+        let named_key = spec.key.as_ref().and_then(|k| k.kms_key_id.as_deref());
+        match (&self.secret_kms_key, named_key) {
+            (Some(None), Some(k)) => v.push(Violation::new(
+                "SecretKmsKeyId",
+                format!(
+                    "{k} is not allowed: this function may only use the AWS managed key aws/secretsmanager (PLANTON_SECRET_KMS_KEY_ARN is none); remove SecretKmsKeyId"
+                ),
+            )),
+            // The key's ARN, or its bare id (the ARN's last part), name the same key.
+            (Some(Some(allowed)), Some(k))
+                if k != allowed && allowed.rsplit_once(":key/").map(|(_, id)| id) != Some(k) =>
+            {
+                v.push(Violation::new(
+                    "SecretKmsKeyId",
+                    format!(
+                        "{k} is not allowed: the only customer managed key this function may use is {allowed} (PLANTON_SECRET_KMS_KEY_ARN)"
+                    ),
+                ))
+            }
+            _ => {}
         }
         if spec.key.is_some() && !spec.secret_name.starts_with(&self.secret_name_prefix) {
             v.push(Violation::new(
@@ -452,6 +491,54 @@ mod tests {
         assert!(v.iter().all(
             |x| x.property == "(function configuration)" || x.property == "PermissionsBoundary"
         ));
+    }
+
+    #[test]
+    fn only_the_configured_kms_key_may_encrypt_secrets() {
+        const ARN: &str =
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with = |setting: Option<&str>| {
+            let setting = setting.map(str::to_string);
+            Guardrails::from_lookup(move |k| {
+                (k == "PLANTON_SECRET_KMS_KEY_ARN")
+                    .then(|| setting.clone())
+                    .flatten()
+            })
+        };
+        let named = |key: Option<&str>| {
+            let mut p = json!({"UserName": "u"});
+            if let Some(k) = key {
+                p["SecretKmsKeyId"] = json!(k);
+            }
+            spec(p)
+        };
+        let other = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab";
+        let cases: &[(Option<&str>, Option<&str>, bool)] = &[
+            // (setting, template's SecretKmsKeyId, allowed)
+            (None, Some(other), true),
+            (None, None, true),
+            (Some(ARN), None, true),
+            (Some(ARN), Some(ARN), true),
+            (
+                Some(ARN),
+                Some("1234abcd-12ab-34cd-56ef-1234567890ab"),
+                true,
+            ),
+            (Some(ARN), Some(other), false),
+            (Some(ARN), Some("alias/secrets"), false),
+            (Some("none"), None, true),
+            (Some("none"), Some(ARN), false),
+        ];
+        for (setting, key, allowed) in cases {
+            let v = with(*setting).apply(&mut named(*key));
+            assert_eq!(v.is_empty(), *allowed, "{setting:?} {key:?}: {v:?}");
+            if !allowed {
+                assert_eq!(v[0].property, "SecretKmsKeyId");
+                assert!(v[0].rule.contains("PLANTON_SECRET_KMS_KEY_ARN"), "{v:?}");
+            }
+        }
+        let broken = with(Some("my-key")).apply(&mut named(None));
+        assert_eq!(broken[0].property, "(function configuration)", "{broken:?}");
     }
 
     #[test]

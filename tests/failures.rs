@@ -135,6 +135,9 @@ async fn guardrails_refuse_before_any_call_and_fill_in_the_required_boundary() {
         "PLANTON_ALLOWED_PATH_PREFIX" => Some("/service-accounts/".into()),
         "PLANTON_PERMISSIONS_BOUNDARY" => Some("arn:aws:iam::aws:policy/SecurityAudit".into()),
         "PLANTON_ALLOWED_GROUPS" => Some("fl-allowed".into()),
+        "PLANTON_SECRET_KMS_KEY_ARN" => Some(
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+        ),
         _ => None,
     });
     let cases: Vec<(Value, Vec<&str>)> = vec![
@@ -157,6 +160,10 @@ async fn guardrails_refuse_before_any_call_and_fill_in_the_required_boundary() {
         (
             json!({"UserName": "fl-g5", "Path": "/service-accounts/", "InlinePolicies": {"esc": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]}}}),
             vec!["InlinePolicies.esc", "PLANTON_ALLOW_PRIVILEGED_INLINE"],
+        ),
+        (
+            json!({"UserName": "fl-g6", "Path": "/service-accounts/", "SecretKmsKeyId": "alias/somebody-elses"}),
+            vec!["SecretKmsKeyId", "PLANTON_SECRET_KMS_KEY_ARN"],
         ),
     ];
     for (props, needles) in cases {
