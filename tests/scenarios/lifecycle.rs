@@ -507,7 +507,24 @@ async fn delete_leaves_nothing_behind_even_hand_made_credentials() {
         .ssh_public_key_body("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDBlahBlahBlah lc-del")
         .send()
         .await
-        .ok();
+        .unwrap();
+    let mfa = iam
+        .create_virtual_mfa_device()
+        .virtual_mfa_device_name("lc-del-mfa")
+        .send()
+        .await
+        .unwrap()
+        .virtual_mfa_device
+        .unwrap()
+        .serial_number;
+    iam.enable_mfa_device()
+        .user_name("lc-del")
+        .serial_number(&mfa)
+        .authentication_code1("123456")
+        .authentication_code2("654321")
+        .send()
+        .await
+        .unwrap();
     iam.create_service_specific_credential()
         .user_name("lc-del")
         .service_name("codecommit.amazonaws.com")
