@@ -747,6 +747,21 @@ mod tests {
         assert!(matches!(kind(audit), Kind::Audit));
         let end_grace = include_str!("../events/end-grace.json");
         assert!(matches!(kind(end_grace), Kind::EndGrace));
+        // What template.yaml's GraceRule actually sends (its folded `Input: >-` block).
+        let template = include_str!("../template.yaml");
+        let input: Vec<&str> = template
+            .lines()
+            .skip_while(|l| !l.contains("Id: planton-iam-user-end-grace"))
+            .skip_while(|l| !l.trim_start().starts_with("Input: >-"))
+            .skip(1)
+            .take_while(|l| l.starts_with("            "))
+            .map(str::trim)
+            .collect();
+        assert!(!input.is_empty(), "GraceRule's Input in template.yaml");
+        assert!(
+            matches!(kind(&input.join(" ")), Kind::EndGrace),
+            "{input:?}"
+        );
         // Another task name is an ordinary audit, never a silent no-op.
         let other_task = end_grace.replace("end-rotation-grace", "something-else");
         assert!(matches!(kind(&other_task), Kind::Audit));
