@@ -520,7 +520,7 @@ describe('validation', () => {
         },
         allowedSourceIps: new CfnParameter(stack, 'Cidrs', { type: 'CommaDelimitedList' }).valueAsList,
         allowedVpcEndpoints: [str('Vpce')],
-        secret: { name: str('SecretName') },
+        secret: { name: str('StoreAt') },
         managedPolicies: [iam.ManagedPolicy.fromManagedPolicyArn(stack, 'P', str('PolicyArn'))],
         permissionsBoundary: iam.ManagedPolicy.fromManagedPolicyArn(stack, 'B', str('BoundaryArn')),
         groups: [iam.Group.fromGroupName(stack, 'G', str('GroupName'))],
@@ -540,7 +540,7 @@ describe('validation', () => {
     assert.deepEqual(props.KeyStatus, { Ref: 'Status' });
     assert.deepEqual(props.AllowedSourceIps, { Ref: 'Cidrs' });
     assert.deepEqual(props.AllowedVpcEndpoints, [{ Ref: 'Vpce' }]);
-    assert.deepEqual(props.SecretName, { Ref: 'SecretName' });
+    assert.deepEqual(props.SecretName, { Ref: 'StoreAt' });
   });
 
   it('counts deploy-time values in inline documents as empty: refuses only what is surely too big', () => {
