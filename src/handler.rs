@@ -90,9 +90,35 @@ pub async fn handle(
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
     match kind(payload.get()) {
-        Kind::Rotation(ev) => return rotate(app, ev).await,
-        Kind::Audit => return audit(app).await,
-        Kind::EndGrace => return end_grace(app).await,
+        Kind::Rotation(ev) => {
+            let span = tracing::info_span!("rotation", step = %ev.step, secret = %ev.secret_id);
+            let what = format!("rotation step {}", ev.step);
+            return fail_invocation_on_error(
+                what,
+                Box::pin(crate::rotation::handle(app, ev).instrument(span)),
+            )
+            .await;
+        }
+        Kind::Audit => {
+            return fail_invocation_on_error(
+                "the audit".into(),
+                Box::pin(
+                    crate::audit::handle(app, SystemTime::now())
+                        .instrument(tracing::info_span!("audit")),
+                ),
+            )
+            .await;
+        }
+        Kind::EndGrace => {
+            return fail_invocation_on_error(
+                "the grace sweep".into(),
+                Box::pin(
+                    crate::grace::handle(app, SystemTime::now())
+                        .instrument(tracing::info_span!("grace_sweep")),
+                ),
+            )
+            .await;
+        }
         Kind::CustomResource => {}
     }
     let started = Instant::now();
@@ -172,64 +198,24 @@ pub fn kind(raw: &str) -> Kind {
     Kind::CustomResource
 }
 
-/// A rotation step's failure must fail the invocation: that is how Secrets Manager
-/// learns the step did not complete and retries it.
-async fn rotate(
-    app: &App,
-    ev: crate::rotation::RotationEvent,
-) -> Result<Value, lambda_runtime::Error> {
-    let span = tracing::info_span!("rotation", step = %ev.step, secret = %ev.secret_id);
-    let step = ev.step.clone();
-    match AssertUnwindSafe(crate::rotation::handle(app, ev).instrument(span))
-        .catch_unwind()
-        .await
-    {
+/// Rotation steps, the audit and the grace sweep answer nobody but Lambda, so a failure
+/// or a panic must fail the invocation: that is how Secrets Manager learns a step did not
+/// complete and retries it, and how the function's errors alarm sees a failed audit.
+/// Callers pass the work boxed: these futures are large, and inline they would grow
+/// every custom-resource invocation's future too.
+async fn fail_invocation_on_error<F>(what: String, work: F) -> Result<Value, lambda_runtime::Error>
+where
+    F: std::future::Future<Output = Result<Value, Error>>,
+{
+    match AssertUnwindSafe(work).catch_unwind().await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => {
-            tracing::error!(step, error = %e, "rotation step failed");
+            tracing::error!(error = %e, "{what} failed");
             Err(Box::new(e))
         }
         Err(_) => {
-            tracing::error!(step, "rotation step panicked");
-            Err(Box::new(Error::Internal(format!("rotation step {step}"))))
-        }
-    }
-}
-
-async fn end_grace(app: &App) -> Result<Value, lambda_runtime::Error> {
-    match AssertUnwindSafe(
-        crate::grace::handle(app, SystemTime::now()).instrument(tracing::info_span!("grace_sweep")),
-    )
-    .catch_unwind()
-    .await
-    {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "grace sweep failed");
-            Err(Box::new(e))
-        }
-        Err(_) => {
-            tracing::error!("grace sweep panicked");
-            Err(Box::new(Error::Internal("the grace sweep".into())))
-        }
-    }
-}
-
-async fn audit(app: &App) -> Result<Value, lambda_runtime::Error> {
-    match AssertUnwindSafe(
-        crate::audit::handle(app, SystemTime::now()).instrument(tracing::info_span!("audit")),
-    )
-    .catch_unwind()
-    .await
-    {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "audit failed");
-            Err(Box::new(e))
-        }
-        Err(_) => {
-            tracing::error!("audit panicked");
-            Err(Box::new(Error::Internal("the audit".into())))
+            tracing::error!("{what} panicked");
+            Err(Box::new(Error::Internal(what)))
         }
     }
 }

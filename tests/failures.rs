@@ -11,7 +11,7 @@ const FAULTS: Option<fn() -> FaultConfig> = None;
 use planton_iam_user::guardrails::Guardrails;
 use planton_iam_user::handler;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const RO: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const MISSING: &str = "arn:aws:iam::123456789012:policy/does-not-exist";
@@ -105,12 +105,8 @@ async fn an_interrupted_create_delivered_again_completes() {
 #[tokio::test]
 async fn a_deadline_too_close_answers_failed_before_any_write() {
     let cfn = Cfn::new("Deadline").await;
-    let mut ctx = lambda_runtime::Context::default();
     // 2 s left, 10 s margin: no new AWS call may start.
-    ctx.deadline = (SystemTime::now() + Duration::from_secs(2))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let ctx = deadline_in(2);
     let event = cfn.event("Create", None, json!({"UserName": "fl-deadline"}), None);
     let r = cfn.send_with(event, ctx).await;
     r.assert_failed(&["timed out while reading the current state of user fl-deadline"]);
@@ -225,11 +221,7 @@ async fn an_unreachable_response_url_gives_up_within_the_deadline() {
     drop(dead);
     let mut e = cfn.event("Delete", Some("fl-unreach"), json!({}), None);
     e["ResponseURL"] = json!(format!("http://127.0.0.1:{port}/r?X-Amz-Signature=s"));
-    let mut ctx = lambda_runtime::Context::default();
-    ctx.deadline = (SystemTime::now() + Duration::from_secs(13))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let ctx = deadline_in(13);
     let started = std::time::Instant::now();
     let r = handler::handle_value(&cfn.app, e, ctx).await;
     assert!(r.is_err());

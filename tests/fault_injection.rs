@@ -11,7 +11,7 @@ use common::*;
 use lambda_runtime::tracing::subscriber::filter::EnvFilter;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use support::fault_proxy::FailOp;
 
 /// Through the proxy, no faults until a scenario sets them.
@@ -139,12 +139,8 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
     });
     let mut slow = Cfn::new("Slow").await;
     slow.app.settings.deadline_margin = Duration::from_secs(2);
-    let mut ctx = lambda_runtime::Context::default();
     let started = std::time::Instant::now();
-    ctx.deadline = (SystemTime::now() + Duration::from_secs(3))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let ctx = deadline_in(3);
     let props = json!({"UserName": "fi-deadline", "ManagedPolicyArns": [
         "arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/SecurityAudit"]});
     let e = slow.event("Create", None, props.clone(), None);
@@ -171,12 +167,8 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         slow_op: Some(("CreateSecret".into(), Duration::from_secs(4))),
         ..FaultConfig::default()
     });
-    let mut ctx = lambda_runtime::Context::default();
     let started = std::time::Instant::now();
-    ctx.deadline = (SystemTime::now() + Duration::from_secs(3))
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let ctx = deadline_in(3);
     let props = json!({"UserName": "fi-deadline-key"});
     let e = slow.event("Create", None, props.clone(), None);
     let r = slow.send_with(e, ctx).await;
@@ -207,26 +199,7 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         for g in ["fi-par-a", "fi-par-b"] {
             create_group(g).await;
         }
-        let wide = |name: &str| {
-            let managed: Vec<String> = [
-                "AmazonS3ReadOnlyAccess",
-                "AmazonSQSReadOnlyAccess",
-                "AmazonSNSReadOnlyAccess",
-                "AmazonDynamoDBReadOnlyAccess",
-                "AmazonEC2ReadOnlyAccess",
-                "CloudWatchReadOnlyAccess",
-            ]
-            .iter()
-            .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
-            .collect();
-            let doc = |a: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]});
-            json!({
-                "UserName": name,
-                "ManagedPolicyArns": managed,
-                "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
-                "Groups": ["fi-par-a", "fi-par-b"],
-            })
-        };
+        let wide = |name: &str| wide_user(name, ["fi-par-a", "fi-par-b"]);
         for (bound, name) in [(16, "fi-parallel"), (3, "fi-bounded")] {
             let mut par = Cfn::new("Parallel").await;
             par.app.settings.max_in_flight = bound;

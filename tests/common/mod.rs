@@ -88,6 +88,39 @@ pub fn context() -> lambda_runtime::Context {
     ctx
 }
 
+/// A default invocation context whose Lambda deadline is `secs` from now.
+pub fn deadline_in(secs: u64) -> lambda_runtime::Context {
+    let mut ctx = lambda_runtime::Context::default();
+    ctx.deadline = (std::time::SystemTime::now() + std::time::Duration::from_secs(secs))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    ctx
+}
+
+/// The benchmark's shape of user (examples/bench.rs builds the same): 6 AWS managed
+/// policies, 3 inline policies and 2 groups, so a Create has 12 calls after CreateUser.
+pub fn wide_user(name: &str, groups: [&str; 2]) -> Value {
+    let managed: Vec<String> = [
+        "AmazonS3ReadOnlyAccess",
+        "AmazonSQSReadOnlyAccess",
+        "AmazonSNSReadOnlyAccess",
+        "AmazonDynamoDBReadOnlyAccess",
+        "AmazonEC2ReadOnlyAccess",
+        "CloudWatchReadOnlyAccess",
+    ]
+    .iter()
+    .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
+    .collect();
+    let doc = |a: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": a, "Resource": "*"}]});
+    json!({
+        "UserName": name,
+        "ManagedPolicyArns": managed,
+        "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
+        "Groups": groups,
+    })
+}
+
 /// One CloudFormation-shaped request builder and driver.
 pub struct Cfn {
     pub app: App,

@@ -711,19 +711,10 @@ async fn each_operation_makes_exactly_the_calls_it_needs() {
     for g in ["lc-econ-a", "lc-econ-b"] {
         create_group(g).await;
     }
-    let managed: Vec<String> = ["AmazonS3ReadOnlyAccess", "AmazonSQSReadOnlyAccess", "AmazonSNSReadOnlyAccess",
-        "AmazonDynamoDBReadOnlyAccess", "AmazonEC2ReadOnlyAccess", "CloudWatchReadOnlyAccess"]
-        .iter()
-        .map(|p| format!("arn:aws:iam::aws:policy/{p}"))
-        .collect();
     let props = |team: &str| {
-        json!({
-            "UserName": "lc-econ",
-            "ManagedPolicyArns": managed,
-            "InlinePolicies": {"logs": doc("logs:PutLogEvents"), "sqs": doc("sqs:SendMessage"), "sns": doc("sns:Publish")},
-            "Groups": ["lc-econ-a", "lc-econ-b"],
-            "Tags": [{"Key": "team", "Value": team}, {"Key": "env", "Value": "test"}],
-        })
+        let mut p = wide_user("lc-econ", ["lc-econ-a", "lc-econ-b"]);
+        p["Tags"] = json!([{"Key": "team", "Value": team}, {"Key": "env", "Value": "test"}]);
+        p
     };
     let counted = |before: &planton_iam_user::calls::Counts| {
         let c = cfn.app.calls.snapshot().since(before);
