@@ -4,60 +4,25 @@
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt;
 
-/// One broken rule in the resource properties: which property, which rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
-    pub property: String,
-    pub rule: String,
-}
-
-impl Violation {
-    pub fn new(property: impl Into<String>, rule: impl Into<String>) -> Self {
-        Violation {
-            property: property.into(),
-            rule: rule.into(),
-        }
-    }
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.property, self.rule)
-    }
-}
-
-/// All violations found in one event, reported together so a template author fixes
-/// everything in one deployment instead of one per hour-long rollback.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Violations(pub Vec<Violation>);
-
-impl fmt::Display for Violations {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        f.write_str(&parts.join("; "))
-    }
-}
+pub use crate::model::plan::NotOwned;
+pub use crate::model::violation::{Violation, Violations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid properties: {0}")]
     Invalid(Violations),
 
+    #[error(
+        "the function's configuration is invalid: {0}. Fix the function's environment \
+         (the parameters of its template) and retry"
+    )]
+    Config(Violations),
+
     #[error("the event is not a usable CloudFormation request: {0}")]
     BadEvent(String),
 
-    #[error(
-        "IAM user {user} already exists and is not managed by this resource \
-         (its planton:stack-id/planton:logical-resource-id tags are missing or name another \
-         owner); nothing was changed. Choose another UserName"
-    )]
-    UserNotOwned { user: String },
-
-    #[error(
-        "secret {name} already exists and is not managed by this resource for this stack; \
-         nothing was changed. Choose another SecretName or delete that secret"
-    )]
-    SecretNotOwned { name: String },
+    #[error(transparent)]
+    NotOwned(#[from] NotOwned),
 
     #[error("{action}: {code}: {message}")]
     Aws {

@@ -5,13 +5,11 @@
 //! sweep, which deactivates every previous key whose grace is over. A stack Update ends
 //! it too (the planner applies the same rule), and the next rotation deletes the key.
 
-use crate::audit::{list_users, ownership, Managed};
-use crate::error::{is_not_found, Error};
-use crate::handler::App;
-use crate::observe::{held_by_stage, Clients, CURRENT, PREVIOUS};
-use crate::plan::Grace;
-use aws_sdk_iam::error::ProvideErrorMetadata;
-use aws_sdk_iam::types::StatusType;
+use crate::aws::observe::{held_by_stage, CURRENT, PREVIOUS};
+use crate::aws::users::{list_keys, managed_users, Managed};
+use crate::aws::{keys, Clients};
+use crate::error::Error;
+use crate::model::plan::Grace;
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,17 +41,11 @@ pub async fn sweep(
         period_secs: period.as_secs(),
         now_secs: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    let names = list_users(c, path_prefix).await?;
-    let listed = names.len();
+    let listing = managed_users(c, path_prefix, max_in_flight).await?;
+    let (listed, unreadable) = (listing.listed, listing.unreadable);
+    let managed_users = listing.managed.len();
     let max_in_flight = max_in_flight.max(1);
-    let tagged: Vec<Result<Option<Managed>, ()>> = futures::stream::iter(names)
-        .map(|name| async move { ownership(c, name).await })
-        .buffer_unordered(max_in_flight)
-        .collect()
-        .await;
-    let unreadable = tagged.iter().filter(|t| t.is_err()).count();
-    let managed: Vec<Managed> = tagged.into_iter().flatten().flatten().collect();
-    let managed_users = managed.len();
+    let managed = listing.managed;
     let swept: Vec<Swept> = futures::stream::iter(managed)
         .map(|m| async move { sweep_user(c, grace, m).await })
         .buffer_unordered((max_in_flight / 2).max(1))
@@ -76,38 +68,17 @@ pub async fn sweep(
 async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
     let user = m.name.as_str();
     let mut out = Swept::default();
-    let keys = match c
-        .iam
-        .list_access_keys()
-        .user_name(user)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(k) => k,
-        Err(e) if is_not_found(e.code()) => return out,
+    let user_keys = match list_keys(c, user).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return out,
         Err(e) => {
-            tracing::warn!(
-                user,
-                code = e.code().unwrap_or("Unknown"),
-                "grace sweep: could not list the user's keys"
-            );
+            tracing::warn!(user, error = %e, "grace sweep: could not list the user's keys");
             out.error = true;
             return out;
         }
     };
-    let active = |id: &str| {
-        keys.iter()
-            .any(|k| k.access_key_id() == Some(id) && k.status() == Some(&StatusType::Active))
-    };
-    let active_count = keys
-        .iter()
-        .filter(|k| k.status() == Some(&StatusType::Active))
-        .count();
+    let active = |id: &str| user_keys.iter().any(|k| k.id == id && k.active);
+    let active_count = user_keys.iter().filter(|k| k.active).count();
     let Some(secret) = m.secret_name.as_deref().filter(|_| active_count >= 2) else {
         return out;
     };
@@ -128,55 +99,43 @@ async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
     if previous == current || !active(&previous) {
         return out;
     }
-    let current_created = keys
+    let current_created = user_keys
         .iter()
-        .find(|k| k.access_key_id() == Some(current.as_str()))
-        .and_then(|k| k.create_date())
-        .and_then(|d| u64::try_from(d.secs()).ok());
+        .find(|k| k.id == current)
+        .and_then(|k| k.created)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
     if !grace.is_over(current_created) {
         out.in_grace = true;
         return out;
     }
-    match c
-        .iam
-        .update_access_key()
-        .user_name(user)
-        .access_key_id(&previous)
-        .status(StatusType::Inactive)
-        .send()
-        .await
-    {
-        Ok(_) => {
+    match keys::deactivate_key(&c.iam, user, &previous, "the previous access key").await {
+        Ok(true) => {
             tracing::info!(
                 user,
                 "grace sweep: the previous key's grace period is over; deactivated"
             );
             out.deactivated = true;
         }
-        Err(e) if is_not_found(e.code()) => {}
+        Ok(false) => {}
         Err(e) => {
-            tracing::warn!(
-                user,
-                code = e.code().unwrap_or("Unknown"),
-                "grace sweep: could not deactivate the previous key"
-            );
+            tracing::warn!(user, error = %e, "grace sweep: could not deactivate the previous key");
             out.error = true;
         }
     }
     out
 }
 
-/// Runs one sweep with the function's settings, writes its summary record to stdout
-/// and returns it (the invocation's result).
-pub async fn handle(app: &App, now: SystemTime) -> Result<Value, Error> {
-    let summary = sweep(
-        &app.clients,
-        &app.guardrails.allowed_path_prefix,
-        app.settings.rotation_grace,
-        app.settings.max_in_flight,
-        now,
-    )
-    .await?;
+/// Runs one sweep, writes its summary record to stdout and returns it (the
+/// invocation's result).
+pub async fn handle(
+    c: &Clients,
+    path_prefix: &str,
+    grace: Duration,
+    max_in_flight: usize,
+    now: SystemTime,
+) -> Result<Value, Error> {
+    let summary = sweep(c, path_prefix, grace, max_in_flight, now).await?;
     println!("{summary}");
     Ok(summary)
 }

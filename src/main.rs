@@ -3,17 +3,16 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use planton_iam_user::{app::App, entry, logging};
 use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    planton_iam_user::logging::init();
-    let app = planton_iam_user::app_from_env().await?;
+    logging::init();
+    let app = App::from_env().await?;
     let app = &app;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<Box<RawValue>>| async move {
-            planton_iam_user::handler::handle(app, event).await
-        },
+        move |event: LambdaEvent<Box<RawValue>>| async move { entry::handle(app, event).await },
     ))
     .await
 }

@@ -7,7 +7,8 @@
 mod common;
 
 use common::*;
-use planton_iam_user::audit::{self, AuditConfig, DriftRecord, KeyRecord, Report};
+use planton_iam_user::audit::{self, DriftRecord, KeyRecord, Report};
+use planton_iam_user::settings::AuditConfig;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 

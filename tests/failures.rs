@@ -8,8 +8,8 @@ use common::*;
 
 /// Straight to the emulator.
 const FAULTS: Option<fn() -> FaultConfig> = None;
-use planton_iam_user::guardrails::Guardrails;
-use planton_iam_user::handler;
+use planton_iam_user::entry as handler;
+use planton_iam_user::settings::Settings;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -127,7 +127,7 @@ async fn a_deadline_in_the_past_means_unknown_not_expired() {
 #[tokio::test]
 async fn guardrails_refuse_before_any_call_and_fill_in_the_required_boundary() {
     let mut cfn = Cfn::new("Guarded").await;
-    cfn.app.guardrails = Guardrails::from_lookup(|k| match k {
+    cfn.app.settings.guardrails = Settings::from_lookup(|k| match k {
         "PLANTON_ALLOWED_PATH_PREFIX" => Some("/service-accounts/".into()),
         "PLANTON_PERMISSIONS_BOUNDARY" => Some("arn:aws:iam::aws:policy/SecurityAudit".into()),
         "PLANTON_ALLOWED_GROUPS" => Some("fl-allowed".into()),
@@ -135,7 +135,8 @@ async fn guardrails_refuse_before_any_call_and_fill_in_the_required_boundary() {
             "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
         ),
         _ => None,
-    });
+    })
+    .guardrails;
     let cases: Vec<(Value, Vec<&str>)> = vec![
         (
             json!({"UserName": "fl-g1"}),

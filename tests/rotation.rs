@@ -30,7 +30,7 @@ fn rotation_event(step: &str, secret_id: &str, token: &str) -> Value {
 
 /// One step, as Secrets Manager invokes it: through `handler::handle`.
 async fn step(cfn: &Cfn, step: &str, secret_id: &str, token: &str) -> Result<Value, String> {
-    planton_iam_user::handler::handle_value(
+    planton_iam_user::entry::handle_value(
         &cfn.app,
         rotation_event(step, secret_id, token),
         context(),
@@ -619,7 +619,7 @@ async fn the_grace_sweep_ends_expired_grace_periods_only() {
     let expired_current = age_current_key(expired_secret, 25).await;
 
     let sweep: Value = serde_json::from_str(include_str!("../events/end-grace.json")).unwrap();
-    let summary = planton_iam_user::handler::handle_value(&cfn.app, sweep, context())
+    let summary = planton_iam_user::entry::handle_value(&cfn.app, sweep, context())
         .await
         .expect("the sweep runs");
     assert_eq!(summary["record"], "planton.grace.summary");

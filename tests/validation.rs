@@ -325,12 +325,9 @@ async fn an_event_without_a_response_url_is_an_invocation_error() {
         json!("hello"),
         json!({"ResponseURL": "ftp://x"}),
     ] {
-        let r = planton_iam_user::handler::handle_value(
-            &app,
-            event,
-            lambda_runtime::Context::default(),
-        )
-        .await;
+        let r =
+            planton_iam_user::entry::handle_value(&app, event, lambda_runtime::Context::default())
+                .await;
         assert!(r.is_err(), "nobody to answer: the invocation itself fails");
     }
 }

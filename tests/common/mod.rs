@@ -3,7 +3,9 @@
 //! that drive the real handler with CloudFormation-shaped events.
 #![allow(dead_code)]
 
-use planton_iam_user::handler::{self, App, Settings};
+use planton_iam_user::app::App;
+use planton_iam_user::entry as handler;
+use planton_iam_user::settings::Settings;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -57,7 +59,7 @@ pub fn proxy() -> Option<&'static FaultProxy> {
 /// The app exactly as `main` builds it, from the environment.
 pub async fn app() -> App {
     emulator_url();
-    let mut app = planton_iam_user::app_from_env().await.expect("app");
+    let mut app = App::from_env().await.expect("app");
     app.settings = Settings::default();
     app
 }
@@ -440,7 +442,7 @@ pub async fn user_state(name: &str) -> UserState {
             .unwrap();
         inline.push((
             n.clone(),
-            planton_iam_user::observe::parse_document(p.policy_document()),
+            planton_iam_user::aws::observe::parse_document(p.policy_document()),
         ));
     }
     let groups = iam

@@ -716,7 +716,7 @@ async fn each_operation_makes_exactly_the_calls_it_needs() {
         p["Tags"] = json!([{"Key": "team", "Value": team}, {"Key": "env", "Value": "test"}]);
         p
     };
-    let counted = |before: &planton_iam_user::calls::Counts| {
+    let counted = |before: &planton_iam_user::aws::calls::Counts| {
         let c = cfn.app.calls.snapshot().since(before);
         c.calls
             .into_iter()

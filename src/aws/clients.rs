@@ -1,0 +1,68 @@
+//! The SDK clients, built once per process from the standard configuration (region,
+//! credentials, `AWS_ENDPOINT_URL`), each with the retry policy a deputy under IAM's
+//! throttling needs and the call log the invocation summary reads.
+
+use crate::aws::calls::CallLog;
+use std::time::Duration;
+
+/// The SDK clients, built once per process and shared by every invocation.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub iam: aws_sdk_iam::Client,
+    pub sm: aws_sdk_secretsmanager::Client,
+    /// STS settings (endpoint, region, retries) without credentials of its own: each
+    /// rotation test signs with the key under test.
+    pub sts: aws_sdk_sts::Config,
+}
+
+impl Clients {
+    /// Loads the standard SDK configuration with this function's retry and timeout
+    /// policy, then builds the clients from it.
+    pub async fn from_env(calls: &CallLog) -> Clients {
+        let retry = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(10)
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(5));
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(15))
+            .build();
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        Clients::from_config(&config, calls)
+    }
+
+    /// Builds the clients from a loaded SDK configuration, all logging to `calls`.
+    pub fn from_config(config: &aws_config::SdkConfig, calls: &CallLog) -> Clients {
+        use aws_sdk_iam::config::retry::{RetryPartition, TokenBucket};
+        // The SDK's default retry quota (a token bucket of 500 shared by every client of a
+        // service in the process, 5 tokens per throttling retry) is a circuit breaker for
+        // outages; under IAM's routine throttling it runs dry and turns throttles into
+        // failures. Retries here are bounded by the attempt limit and the deadline instead.
+        let partition = |name: &'static str| {
+            RetryPartition::custom(name)
+                .token_bucket(TokenBucket::unlimited())
+                .build()
+        };
+        let iam = aws_sdk_iam::config::Builder::from(config)
+            .retry_partition(partition("planton-iam"))
+            .interceptor(calls.clone())
+            .build();
+        let sm = aws_sdk_secretsmanager::config::Builder::from(config)
+            .retry_partition(partition("planton-secretsmanager"))
+            .interceptor(calls.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(config)
+            .retry_partition(partition("planton-sts"))
+            .interceptor(calls.clone())
+            .build();
+        Clients {
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            sm: aws_sdk_secretsmanager::Client::from_conf(sm),
+            sts,
+        }
+    }
+}

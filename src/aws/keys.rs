@@ -1,0 +1,163 @@
+//! Access keys: minted straight into a redacted value, deactivated, deleted. Each is
+//! written once here, so "not found is fine" and the error's context are the same for
+//! every caller (the executor, rotation, the grace sweep, the audit, the deadline guard).
+
+use crate::aws::Clients;
+use crate::error::{is_not_found, Error, Result};
+use crate::model::spec::KeyStatus;
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_iam::types::StatusType;
+use std::fmt;
+
+/// The secret value. Its Debug and Display never show the contents, so it cannot leak
+/// through a log line or an error chain by accident.
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(s: String) -> Self {
+        SecretString(s)
+    }
+
+    /// For the one call that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+pub fn credentials_json(key_id: &str, secret: &str, user: &str, user_arn: &str) -> SecretString {
+    SecretString(
+        serde_json::json!({
+            "AccessKeyId": key_id,
+            "SecretAccessKey": secret,
+            "UserName": user,
+            "UserArn": user_arn,
+        })
+        .to_string(),
+    )
+}
+
+/// CreateAccessKey, with the secret access key moved straight into the redacted secret
+/// value: from here on it can only be stored, never printed.
+pub async fn mint_key(
+    clients: &Clients,
+    user: &str,
+    user_arn: &str,
+) -> Result<(String, SecretString)> {
+    let created = clients
+        .iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("creating an access key for user {user}"), e))?;
+    let Some(key) = created.access_key else {
+        return Err(Error::Internal(format!(
+            "reading the access key IAM created for user {user}"
+        )));
+    };
+    let key_id = key.access_key_id().to_string();
+    let value = credentials_json(&key_id, key.secret_access_key(), user, user_arn);
+    Ok((key_id, value))
+}
+
+/// Deletes an access key; one already gone is fine. `why` completes the error's context
+/// ("deleting an access key of user u{why}").
+pub async fn delete_key(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    key_id: &str,
+    why: &str,
+) -> Result<()> {
+    match iam
+        .delete_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(e.code()) => Ok(()),
+        Err(e) => Err(Error::aws(
+            format!("deleting an access key of user {user}{why}"),
+            e,
+        )),
+    }
+}
+
+/// Sets a key the plan saw to `status`; the key must exist.
+pub async fn set_key_status(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    key_id: &str,
+    status: KeyStatus,
+) -> Result<()> {
+    iam.update_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .status(match status {
+            KeyStatus::Active => StatusType::Active,
+            KeyStatus::Inactive => StatusType::Inactive,
+        })
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            Error::aws(
+                format!(
+                    "setting the access key of user {user} to {}",
+                    status.as_str()
+                ),
+                e,
+            )
+        })
+}
+
+/// Makes a key Inactive; `Ok(false)` when it is already gone (deleted by hand or by a
+/// later rotation), so there was nothing to deactivate. `what` names the key in the
+/// error's context ("the previous access key", "idle key AKIA...").
+pub async fn deactivate_key(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+    key_id: &str,
+    what: &str,
+) -> Result<bool> {
+    match iam
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(key_id)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(e.code()) => Ok(false),
+        Err(e) => Err(Error::aws(format!("deactivating {what} of user {user}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_string_debug_is_redacted() {
+        let s = credentials_json("AKIAEXAMPLE", "wJalrXUtnFEMI", "u", "arn:aws:iam::1:user/u");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+        assert!(s.0.contains("wJalrXUtnFEMI"));
+        let v: serde_json::Value = serde_json::from_str(&s.0).unwrap();
+        for k in ["AccessKeyId", "SecretAccessKey", "UserName", "UserArn"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The entry point of every invocation: tells the callers apart by the payload's shape
+//! (CloudFormation, Secrets Manager's rotation steps, the scheduled audit and grace
+//! sweep) and hands each the clients and settings it needs. Invocations nobody but
+//! Lambda hears fail the invocation on error, so Secrets Manager retries and the errors
+//! alarm sees them; CloudFormation's are always answered.
+
+use crate::app::App;
+use crate::custom_resource::{self, Deps};
+use crate::error::Error;
+use futures::FutureExt;
+use lambda_runtime::LambdaEvent;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::panic::AssertUnwindSafe;
+use std::time::SystemTime;
+use tracing::Instrument;
+
+/// Handles one invocation. The payload is taken raw, so an event the runtime could not
+/// turn into a typed request (or even into a JSON value: too deeply nested, a lone
+/// surrogate) still reaches this code and gets an answer. Returns an error only when
+/// there is nobody to answer.
+pub async fn handle(
+    app: &App,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Value, lambda_runtime::Error> {
+    let (payload, ctx) = event.into_parts();
+    let (c, settings) = (&app.clients, &app.settings);
+    let checked = || settings.check();
+    match kind(payload.get()) {
+        Kind::Rotation(ev) => {
+            let span = tracing::info_span!("rotation", step = %ev.step, secret = %ev.secret_id);
+            let what = format!("rotation step {}", ev.step);
+            let work = async {
+                checked()?;
+                crate::rotation::handle(c, settings.rotation_grace, ev).await
+            };
+            fail_invocation_on_error(what, Box::pin(work.instrument(span))).await
+        }
+        Kind::Audit => {
+            let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .ok()
+                .filter(|f| !f.is_empty())
+                .unwrap_or_else(|| "planton-iam-user".into());
+            let work = async {
+                checked()?;
+                let max = settings.max_in_flight;
+                crate::audit::handle(c, &settings.audit, max, &function, SystemTime::now()).await
+            };
+            fail_invocation_on_error(
+                "the audit".into(),
+                Box::pin(work.instrument(tracing::info_span!("audit"))),
+            )
+            .await
+        }
+        Kind::EndGrace => {
+            let work = async {
+                checked()?;
+                crate::grace::handle(
+                    c,
+                    &settings.guardrails.allowed_path_prefix,
+                    settings.rotation_grace,
+                    settings.max_in_flight,
+                    SystemTime::now(),
+                )
+                .await
+            };
+            fail_invocation_on_error(
+                "the grace sweep".into(),
+                Box::pin(work.instrument(tracing::info_span!("grace_sweep"))),
+            )
+            .await
+        }
+        Kind::CustomResource => {
+            let deps = Deps {
+                clients: c,
+                responder: &app.responder,
+                settings,
+                calls: &app.calls,
+            };
+            Box::pin(custom_resource::handle(&deps, payload.get(), &ctx)).await
+        }
+    }
+}
+
+/// What invoked the function. One deployment serves three callers: CloudFormation
+/// (custom resource requests), Secrets Manager (rotation steps) and EventBridge (the
+/// scheduled audit).
+#[derive(Debug)]
+pub enum Kind {
+    CustomResource,
+    Rotation(crate::rotation::RotationEvent),
+    Audit,
+    /// The hourly scheduled event that ends expired rotation grace periods.
+    EndGrace,
+}
+
+/// Decides the caller from the payload's shape. Anything carrying a CloudFormation
+/// field, or not recognisably one of the other two, goes down the custom-resource path,
+/// which answers whatever it can.
+pub fn kind(raw: &str) -> Kind {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "RequestType")]
+        request_type: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "ResponseURL")]
+        response_url: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "Step")]
+        step: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "detail-type")]
+        detail_type: Option<String>,
+        source: Option<String>,
+        detail: Option<Value>,
+    }
+    let Ok(p) = serde_json::from_str::<Probe>(raw) else {
+        return Kind::CustomResource;
+    };
+    if p.request_type.is_some() || p.response_url.is_some() {
+        return Kind::CustomResource;
+    }
+    if p.step.is_some() {
+        if let Ok(ev) = serde_json::from_str(raw) {
+            return Kind::Rotation(ev);
+        }
+    }
+    if p.detail_type.as_deref() == Some("Scheduled Event")
+        && p.source.as_deref() == Some("aws.events")
+    {
+        let task = p.detail.as_ref().and_then(|d| d.get("planton-task"));
+        if task.and_then(Value::as_str) == Some(crate::grace::TASK) {
+            return Kind::EndGrace;
+        }
+        return Kind::Audit;
+    }
+    Kind::CustomResource
+}
+
+/// Rotation steps, the audit and the grace sweep answer nobody but Lambda, so a failure
+/// or a panic must fail the invocation: that is how Secrets Manager learns a step did not
+/// complete and retries it, and how the function's errors alarm sees a failed audit.
+/// Callers pass the work boxed: these futures are large, and inline they would grow
+/// every custom-resource invocation's future too.
+async fn fail_invocation_on_error<F>(what: String, work: F) -> Result<Value, lambda_runtime::Error>
+where
+    F: std::future::Future<Output = Result<Value, Error>>,
+{
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "{what} failed");
+            Err(Box::new(e))
+        }
+        Err(_) => {
+            tracing::error!("{what} panicked");
+            Err(Box::new(Error::Internal(what)))
+        }
+    }
+}
+
+/// Convenience for callers holding a parsed value (tests, tools).
+pub async fn handle_value(
+    app: &App,
+    event: Value,
+    ctx: lambda_runtime::Context,
+) -> Result<Value, lambda_runtime::Error> {
+    let raw = serde_json::value::to_raw_value(&event)?;
+    handle(app, LambdaEvent::new(raw, ctx)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_caller_is_recognised_by_its_payload() {
+        let rotation = include_str!("../events/rotation.json");
+        let audit = include_str!("../events/audit.json");
+        let create = include_str!("../events/create.json");
+        assert!(matches!(kind(rotation), Kind::Rotation(e) if e.step == "createSecret"));
+        assert!(matches!(kind(audit), Kind::Audit));
+        let end_grace = include_str!("../events/end-grace.json");
+        assert!(matches!(kind(end_grace), Kind::EndGrace));
+        // What template.yaml's GraceRule actually sends (its folded `Input: >-` block).
+        let template = include_str!("../template.yaml");
+        let input: Vec<&str> = template
+            .lines()
+            .skip_while(|l| !l.contains("Id: planton-iam-user-end-grace"))
+            .skip_while(|l| !l.trim_start().starts_with("Input: >-"))
+            .skip(1)
+            .take_while(|l| l.starts_with("            "))
+            .map(str::trim)
+            .collect();
+        assert!(!input.is_empty(), "GraceRule's Input in template.yaml");
+        assert!(
+            matches!(kind(&input.join(" ")), Kind::EndGrace),
+            "{input:?}"
+        );
+        // Another task name is an ordinary audit, never a silent no-op.
+        let other_task = end_grace.replace("end-rotation-grace", "something-else");
+        assert!(matches!(kind(&other_task), Kind::Audit));
+        assert!(matches!(kind(create), Kind::CustomResource));
+        for other in [
+            // A CloudFormation field wins: such an event is answered, never rotated.
+            r#"{"RequestType": "Create", "Step": "createSecret", "SecretId": "s", "ClientRequestToken": "t"}"#,
+            // A rotation event without its other fields, another EventBridge event, junk.
+            r#"{"Step": "createSecret"}"#,
+            r#"{"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2"}"#,
+            r#"[1, 2]"#,
+            "not json",
+        ] {
+            assert!(matches!(kind(other), Kind::CustomResource), "{other}");
+        }
+    }
+}

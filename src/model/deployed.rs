@@ -1,0 +1,349 @@
+//! What a user was last deployed with, recorded on the user itself so the audit can
+//! tell a hand-made change from a deployment without asking CloudFormation.
+//!
+//! The record is one tag, `planton:deployed`, holding a short digest per aspect
+//! (path, boundary, managed policies, inline policies, groups, template tags, key
+//! status). A digest, not the desired state itself: an IAM tag value holds 256
+//! characters, a desired state can hold kilobytes. The audit recomputes the same digests
+//! from what it observes; an aspect whose digests differ drifted, and the audit then
+//! reports what that aspect holds now.
+
+use crate::model::spec::{KeyStatus, UserSpec};
+use crate::model::state::ObservedUser;
+use crate::model::values::compact;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const TAG_DEPLOYED: &str = "planton:deployed";
+const VERSION: &str = "v1";
+
+/// The aspects a record covers, in the order they are written.
+pub const ASPECTS: [&str; 6] = ["p", "b", "m", "i", "g", "t"];
+
+/// Digests of one state, by aspect letter, plus the key status ("-" none, "A", "I").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub digests: BTreeMap<String, String>,
+    pub key: String,
+}
+
+impl Record {
+    /// The tag value: `v1 p=1a2b3c4d b=... m=... i=... g=... t=... k=A`.
+    pub fn to_tag(&self) -> String {
+        let mut out = String::from(VERSION);
+        for a in ASPECTS {
+            if let Some(d) = self.digests.get(a) {
+                out.push_str(&format!(" {a}={d}"));
+            }
+        }
+        out.push_str(&format!(" k={}", self.key));
+        out
+    }
+
+    /// Reads a tag value; `None` for a record this version cannot read (absent, edited
+    /// by hand, or written by a later version), which the audit reports as such.
+    pub fn from_tag(value: &str) -> Option<Record> {
+        let mut parts = value.split(' ');
+        if parts.next()? != VERSION {
+            return None;
+        }
+        let mut digests = BTreeMap::new();
+        let mut key = None;
+        for p in parts {
+            let (a, d) = p.split_once('=')?;
+            if a == "k" {
+                key = Some(d.to_string());
+            } else if ASPECTS.contains(&a) && d.len() == 8 {
+                digests.insert(a.to_string(), d.to_string());
+            } else {
+                return None;
+            }
+        }
+        (digests.len() == ASPECTS.len()).then_some(Record { digests, key: key? })
+    }
+}
+
+/// The record of a desired state. `inline` is every inline policy the user must carry,
+/// the function's own (the source-IP fence) included.
+pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
+    let key = match &spec.key {
+        None => "-",
+        Some(k) if k.status == KeyStatus::Active => "A",
+        Some(_) => "I",
+    };
+    Record {
+        digests: items(
+            &spec.path,
+            spec.permissions_boundary.as_deref(),
+            spec.managed_policy_arns.iter().map(String::as_str),
+            inline,
+            spec.groups.iter().map(String::as_str),
+            spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .digests(),
+        key: key.to_string(),
+    }
+}
+
+/// The record of an observed user. Tags under `planton:` are the function's own and not
+/// part of any aspect. The key status is left to the caller, which knows which key the
+/// secret holds.
+pub fn of_observed(u: &ObservedUser, key: &str) -> Record {
+    Record {
+        digests: items_of_observed(u).digests(),
+        key: key.to_string(),
+    }
+}
+
+pub fn is_own_tag(key: &str) -> bool {
+    key.len() >= crate::model::spec::RESERVED_TAG_PREFIX.len()
+        && key[..crate::model::spec::RESERVED_TAG_PREFIX.len()]
+            .eq_ignore_ascii_case(crate::model::spec::RESERVED_TAG_PREFIX)
+}
+
+/// The canonical items of each aspect, in the order they are digested: what the digest
+/// of an aspect is computed from, and what the audit compares item by item.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Items(pub BTreeMap<&'static str, Vec<String>>);
+
+impl Items {
+    pub fn get(&self, aspect: &str) -> &[String] {
+        self.0.get(aspect).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn digests(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(a, items)| (a.to_string(), digest(items.iter().map(String::as_str))))
+            .collect()
+    }
+}
+
+/// The items of an observed user's aspects (see [`of_observed`] for what is left out).
+pub fn items_of_observed(u: &ObservedUser) -> Items {
+    items(
+        &u.path,
+        u.boundary.as_deref(),
+        u.managed.iter().map(String::as_str),
+        &u.inline,
+        u.groups.iter().map(String::as_str),
+        template_tags(&u.tags),
+    )
+}
+
+/// The tags that are the template's: everything but the function's own `planton:` tags.
+pub fn template_tags(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .filter(|(k, _)| !is_own_tag(k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+}
+
+/// One tag as the `t` aspect digests it.
+pub fn tag_item(key: &str, value: &str) -> String {
+    format!("{key}{SEP}{value}")
+}
+
+/// The tag an item of the `t` aspect stands for.
+pub fn split_tag_item(item: &str) -> (&str, &str) {
+    item.split_once(SEP).unwrap_or((item, ""))
+}
+
+/// The name of an inline policy an item of the `i` aspect stands for.
+pub fn inline_item_name(item: &str) -> &str {
+    item.split_once(SEP).map(|(n, _)| n).unwrap_or(item)
+}
+
+/// The digest of one aspect's items, as a record holds it.
+pub fn digest_of(items: &[String]) -> String {
+    digest(items.iter().map(String::as_str))
+}
+
+/// Which of `items` were added since the state `deployed` digests: the smallest set of
+/// at most two items whose removal gives back that digest. `None` when no such set
+/// exists (something was removed or changed too).
+pub fn added_since(items: &[String], deployed: &str) -> Option<Vec<String>> {
+    let without = |skip: &[usize]| {
+        digest(
+            items
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !skip.contains(i))
+                .map(|(_, s)| s.as_str()),
+        )
+    };
+    if without(&[]) == deployed {
+        return Some(Vec::new());
+    }
+    for (i, item) in items.iter().enumerate() {
+        if without(&[i]) == deployed {
+            return Some(vec![item.clone()]);
+        }
+    }
+    for (i, a) in items.iter().enumerate() {
+        for (j, b) in items.iter().enumerate().skip(i + 1) {
+            if without(&[i, j]) == deployed {
+                return Some(vec![a.clone(), b.clone()]);
+            }
+        }
+    }
+    None
+}
+
+const SEP: char = '\u{1f}';
+
+fn items<'a>(
+    path: &str,
+    boundary: Option<&str>,
+    managed: impl Iterator<Item = &'a str>,
+    inline: &BTreeMap<String, Value>,
+    groups: impl Iterator<Item = &'a str>,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Items {
+    let mut managed: Vec<String> = managed.map(str::to_string).collect();
+    managed.sort_unstable();
+    // Group names are case-insensitive in IAM.
+    let mut groups: Vec<String> = groups.map(str::to_lowercase).collect();
+    groups.sort_unstable();
+    let mut tags: Vec<String> = tags.map(|(k, v)| tag_item(k, v)).collect();
+    tags.sort_unstable();
+    let inline: Vec<String> = inline
+        .iter()
+        .map(|(n, d)| format!("{n}{SEP}{}", compact(d)))
+        .collect();
+    let mut out = BTreeMap::new();
+    out.insert("p", vec![path.to_string()]);
+    out.insert("b", vec![boundary.unwrap_or("").to_string()]);
+    out.insert("m", managed);
+    out.insert("i", inline);
+    out.insert("g", groups);
+    out.insert("t", tags);
+    Items(out)
+}
+
+/// FNV-1a over the items with a separator, folded to 32 bits: stable across versions
+/// and platforms (unlike `std`'s hasher), and plenty to tell "changed" from "same".
+fn digest<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for item in items {
+        for b in item.bytes().chain([0x1e]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{:08x}", (h ^ (h >> 32)) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_survives_its_tag_and_fits_in_one() {
+        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let r = of_spec(&spec, &spec.inline_policies);
+        let tag = r.to_tag();
+        assert!(tag.len() <= 256, "{tag}");
+        assert_eq!(Record::from_tag(&tag), Some(r));
+        assert_eq!(Record::from_tag("v2 p=00000000"), None);
+        assert_eq!(Record::from_tag("edited"), None);
+    }
+
+    #[test]
+    fn digests_are_stable_and_order_free() {
+        assert_eq!(digest(["a", "b"]), digest(["a", "b"]));
+        assert_ne!(digest(["a", "b"]), digest(["ab"]));
+        assert_ne!(digest(["a"]), digest(["b"]));
+        assert_eq!(digest([] as [&str; 0]).len(), 8);
+    }
+
+    #[test]
+    fn a_deployed_state_and_the_same_state_observed_agree() {
+        let spec = crate::model::spec::parse(
+            &serde_json::json!({
+                "UserName": "u", "Path": "/svc/",
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/A"],
+                "Groups": ["Deployers"],
+                "Tags": [{"Key": "team", "Value": "x"}],
+                "InlinePolicies": {"p": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}
+            }),
+            None,
+        )
+        .unwrap();
+        let u = ObservedUser {
+            path: "/svc/".into(),
+            managed: spec.managed_policy_arns.clone(),
+            inline: spec.inline_policies.clone(),
+            groups: vec!["deployers".into()],
+            tags: vec![
+                ("team".into(), "x".into()),
+                ("planton:stack-id".into(), "s".into()),
+            ],
+            ..ObservedUser::default()
+        };
+        let want = of_spec(&spec, &spec.inline_policies);
+        assert_eq!(of_observed(&u, &want.key), want);
+        let mut changed = u.clone();
+        changed.managed.insert("arn:aws:iam::aws:policy/C".into());
+        let got = of_observed(&changed, &want.key);
+        let differ: Vec<_> = ASPECTS
+            .iter()
+            .filter(|a| got.digests.get(**a) != want.digests.get(**a))
+            .collect();
+        assert_eq!(differ, vec![&"m"]);
+    }
+
+    #[test]
+    fn hand_made_additions_are_named_from_the_digest_alone() {
+        let deployed: Vec<String> = vec!["arn:a".into(), "arn:c".into()];
+        let d = digest_of(&deployed);
+        let now: Vec<String> = vec!["arn:a".into(), "arn:b".into(), "arn:c".into()];
+        assert_eq!(added_since(&now, &d), Some(vec!["arn:b".to_string()]));
+        let two: Vec<String> = vec![
+            "arn:0".into(),
+            "arn:a".into(),
+            "arn:b".into(),
+            "arn:c".into(),
+        ];
+        assert_eq!(
+            added_since(&two, &d),
+            Some(vec!["arn:0".to_string(), "arn:b".to_string()])
+        );
+        assert_eq!(added_since(&deployed, &d), Some(vec![]));
+        let removed: Vec<String> = vec!["arn:a".into()];
+        assert_eq!(
+            added_since(&removed, &d),
+            None,
+            "a removal is not an addition"
+        );
+    }
+
+    #[test]
+    fn items_name_what_they_stand_for() {
+        let u = ObservedUser {
+            path: "/".into(),
+            tags: vec![
+                ("team".into(), "x=y".into()),
+                ("planton:deployed".into(), "v1".into()),
+            ],
+            inline: [("p".to_string(), serde_json::json!({"a": 1}))].into(),
+            ..ObservedUser::default()
+        };
+        let items = items_of_observed(&u);
+        assert_eq!(items.get("t").len(), 1, "own tags are not the template's");
+        assert_eq!(split_tag_item(&items.get("t")[0]), ("team", "x=y"));
+        assert_eq!(inline_item_name(&items.get("i")[0]), "p");
+        assert_eq!(items.digests(), of_observed(&u, "-").digests);
+        assert_eq!(digest_of(items.get("b")), digest([""]));
+    }
+
+    #[test]
+    fn digests_never_change_across_versions() {
+        // Records already on users must keep reading as "no drift": pinned.
+        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        assert_eq!(
+            of_spec(&spec, &spec.inline_policies).to_tag(),
+            "v1 p=b34befa7 b=29620e0d m=4fd0bfc1 i=4fd0bfc1 g=4fd0bfc1 t=4fd0bfc1 k=A"
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! Limits the operator sets in the function's environment, so that being allowed to
+//! deploy a stack does not mean being allowed to mint an administrator. Checked with
+//! the other validation rules, before any AWS call.
+
+use crate::model::spec::UserSpec;
+use crate::model::violation::Violation;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    /// `PLANTON_ALLOWED_PATH_PREFIX`: users must live under this path.
+    pub allowed_path_prefix: String,
+    /// `PLANTON_PERMISSIONS_BOUNDARY`: every user gets this boundary.
+    pub permissions_boundary: Option<String>,
+    /// `PLANTON_DENIED_POLICY_ARNS`: managed policies that may never be attached.
+    pub denied_policy_arns: Vec<String>,
+    /// `PLANTON_ALLOW_PRIVILEGED_INLINE`: let inline policies grant `*`, `iam:*`, or
+    /// PassRole/CreateAccessKey/AttachUserPolicy on `*`.
+    pub allow_privileged_inline: bool,
+    /// `PLANTON_ALLOWED_GROUPS`: if set, the only groups users may join.
+    pub allowed_groups: Option<Vec<String>>,
+    /// `PLANTON_SECRET_NAME_PREFIX`: secrets must be named under this prefix (the
+    /// function's role can only write there anyway; this says so before trying).
+    pub secret_name_prefix: String,
+    /// `PLANTON_SECRET_KMS_KEY_ARN`: the one customer managed key secrets may name
+    /// (`Some(None)`: none may, the value `none`); unset: any. The role can use only
+    /// the configured key, so this turns a CreateSecret AccessDenied halfway through a
+    /// Create into a refusal before anything is made.
+    pub secret_kms_key: Option<Option<String>>,
+}
+
+pub const PRIVILEGED_MANAGED: &[&str] =
+    &["AdministratorAccess", "IAMFullAccess", "PowerUserAccess"];
+const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
+/// Actions that escalate when allowed broadly, with a resource that only a broad
+/// pattern matches.
+const SENSITIVE_ON_STAR: &[(&str, &str)] = &[
+    (
+        "iam:passrole",
+        "arn:aws:iam::000000000000:role/planton-probe",
+    ),
+    (
+        "iam:createaccesskey",
+        "arn:aws:iam::000000000000:user/planton-probe",
+    ),
+    (
+        "iam:attachuserpolicy",
+        "arn:aws:iam::000000000000:user/planton-probe",
+    ),
+];
+
+pub fn default_denied() -> Vec<String> {
+    PARTITIONS
+        .iter()
+        .flat_map(|p| {
+            PRIVILEGED_MANAGED
+                .iter()
+                .map(move |n| format!("arn:{p}:iam::aws:policy/{n}"))
+        })
+        .collect()
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            allowed_path_prefix: "/".into(),
+            permissions_boundary: None,
+            denied_policy_arns: default_denied(),
+            allow_privileged_inline: false,
+            allowed_groups: None,
+            secret_name_prefix: String::new(),
+            secret_kms_key: None,
+        }
+    }
+}
+
+impl Guardrails {
+    /// Checks `spec` against the limits; fills in the required boundary when the
+    /// template names none (so minimal templates keep working), and refuses one that
+    /// names a different boundary.
+    pub fn apply(&self, spec: &mut UserSpec) -> Vec<Violation> {
+        let mut v: Vec<Violation> = Vec::new();
+        if !spec.path.starts_with(&self.allowed_path_prefix) {
+            v.push(Violation::new(
+                "Path",
+                format!(
+                    "{} is outside {}, the only path this function may manage (PLANTON_ALLOWED_PATH_PREFIX)",
+                    spec.path, self.allowed_path_prefix
+                ),
+            ));
+        }
+        if let Some(required) = &self.permissions_boundary {
+            match &spec.permissions_boundary {
+                None => spec.permissions_boundary = Some(required.clone()),
+                Some(b) if b == required => {}
+                Some(b) => v.push(Violation::new(
+                    "PermissionsBoundary",
+                    format!(
+                        "{b} is not allowed: every user gets {required} (PLANTON_PERMISSIONS_BOUNDARY); name that one or omit the property"
+                    ),
+                )),
+            }
+        }
+        for arn in &spec.managed_policy_arns {
+            if self
+                .denied_policy_arns
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(arn))
+            {
+                v.push(Violation::new(
+                    "ManagedPolicyArns",
+                    format!("{arn} may not be attached through this function (PLANTON_DENIED_POLICY_ARNS)"),
+                ));
+            }
+        }
+        if !self.allow_privileged_inline {
+            for (name, doc) in &spec.inline_policies {
+                if let Some(what) = privileged(doc) {
+                    v.push(Violation::new(
+                        format!("InlinePolicies.{name}"),
+                        format!(
+                            "grants {what}, which would let this user escalate its privileges; refused unless the operator sets PLANTON_ALLOW_PRIVILEGED_INLINE=true"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(allowed) = &self.allowed_groups {
+            for (i, g) in spec.groups.iter().enumerate() {
+                if !allowed.iter().any(|a| a.eq_ignore_ascii_case(g)) {
+                    v.push(Violation::new(
+                        format!("Groups[{i}]"),
+                        format!(
+                            "{g} is not one of the groups this function may add users to (PLANTON_ALLOWED_GROUPS: {})",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let named_key = spec.key.as_ref().and_then(|k| k.kms_key_id.as_deref());
+        match (&self.secret_kms_key, named_key) {
+            (Some(None), Some(k)) => v.push(Violation::new(
+                "SecretKmsKeyId",
+                format!(
+                    "{k} is not allowed: this function may only use the AWS managed key aws/secretsmanager (PLANTON_SECRET_KMS_KEY_ARN is none); remove SecretKmsKeyId"
+                ),
+            )),
+            // The key's ARN, or its bare id (the ARN's last part), name the same key.
+            (Some(Some(allowed)), Some(k))
+                if k != allowed && allowed.rsplit_once(":key/").map(|(_, id)| id) != Some(k) =>
+            {
+                v.push(Violation::new(
+                    "SecretKmsKeyId",
+                    format!(
+                        "{k} is not allowed: the only customer managed key this function may use is {allowed} (PLANTON_SECRET_KMS_KEY_ARN)"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if spec.key.is_some() && !spec.secret_name.starts_with(&self.secret_name_prefix) {
+            v.push(Violation::new(
+                "SecretName",
+                format!(
+                    "{} does not start with {}, the only prefix this function may write (PLANTON_SECRET_NAME_PREFIX)",
+                    spec.secret_name, self.secret_name_prefix
+                ),
+            ));
+        }
+        v
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a policy document grants that an escalation needs, if anything.
+pub fn privileged(doc: &Value) -> Option<String> {
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => return None,
+    };
+    for st in statements {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        if st.get("NotAction").is_some() {
+            return Some("every action except those in NotAction".into());
+        }
+        let resources = strings(st.get("Resource"));
+        let not_resource = st.get("NotResource").is_some();
+        for action in strings(st.get("Action")) {
+            let a = action.to_ascii_lowercase();
+            // A pattern matching an IAM action nobody has named covers every IAM
+            // action: `*`, `iam:*`, and spellings like `**`, `iam:**`, `i*`, `*:*`.
+            if glob(&a, "iam:planton-probe-no-such-action") {
+                return Some(format!("the action {action} (every IAM action)"));
+            }
+            for (sensitive, probe) in SENSITIVE_ON_STAR {
+                // Broad: a resource pattern matching a role or user nobody has named,
+                // in an account nobody has, is as good as `*`.
+                let broad = not_resource
+                    || resources
+                        .iter()
+                        .any(|r| glob(&r.to_ascii_lowercase(), probe));
+                if glob(&a, sensitive) && broad {
+                    let what = resources
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("NotResource");
+                    return Some(format!("the action {action} on every resource ({what})"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// IAM action wildcards: `*` any run, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(props: Value) -> UserSpec {
+        crate::model::spec::parse(&props, Some("aws")).unwrap()
+    }
+
+    /// The guardrails as the function reads them from its environment.
+    fn guardrails_from(get: impl Fn(&str) -> Option<String>) -> Guardrails {
+        crate::settings::Settings::from_lookup(get).guardrails
+    }
+
+    fn settings_from(get: impl Fn(&str) -> Option<String>) -> crate::settings::Settings {
+        crate::settings::Settings::from_lookup(get)
+    }
+
+    fn statement(action: Value, resource: &str) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+    }
+
+    #[test]
+    fn privileged_inline_documents_are_recognised() {
+        let cases = [
+            (statement(json!("*"), "arn:aws:s3:::b"), true),
+            (statement(json!("iam:*"), "arn:aws:iam::1:user/x"), true),
+            (
+                statement(json!(["s3:GetObject", "IAM:*"]), "arn:aws:s3:::b"),
+                true,
+            ),
+            (statement(json!("iam:PassRole"), "*"), true),
+            (statement(json!("iam:Pass*"), "*"), true),
+            (statement(json!("iam:CreateAccessKey"), "*"), true),
+            (statement(json!("iam:*AccessKey*"), "*"), true),
+            (statement(json!("iam:AttachUserPolicy"), "*"), true),
+            (
+                statement(json!("iam:PassRole"), "arn:aws:iam::123456789012:role/app"),
+                false,
+            ),
+            (statement(json!("iam:GetUser"), "*"), false),
+            (statement(json!("s3:*"), "*"), false),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}),
+                true,
+            ),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Action": "*", "Resource": "*"}}),
+                false,
+            ),
+            (
+                json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/x"}}),
+                true,
+            ),
+            (
+                statement(json!("iam:**"), "arn:aws:iam::123456789012:user/u"),
+                true,
+            ),
+            (statement(json!("**"), "arn:aws:s3:::b"), true),
+            (statement(json!("i*"), "arn:aws:s3:::b"), true),
+            (
+                statement(json!("iam:PassRole"), "arn:aws:iam::*:role/*"),
+                true,
+            ),
+            (statement(json!("iam:PassRole"), "arn:*"), true),
+            (
+                statement(json!("iam:CreateAccessKey"), "arn:aws:iam::*:user/*"),
+                true,
+            ),
+            (
+                statement(
+                    json!("iam:PassRole"),
+                    "arn:aws:iam::123456789012:role/app-*",
+                ),
+                false,
+            ),
+            (statement(json!("s3:Get*"), "*"), false),
+        ];
+        for (doc, want) in cases {
+            assert_eq!(privileged(&doc).is_some(), want, "{doc}");
+        }
+    }
+
+    #[test]
+    fn defaults_deny_admin_policies_in_every_partition_and_nothing_else() {
+        let g = Guardrails::default();
+        assert_eq!(g.denied_policy_arns.len(), 9);
+        let mut s = spec(json!({"UserName": "u", "ManagedPolicyArns": [
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"]}));
+        let v = g.apply(&mut s);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].rule.contains("AdministratorAccess"));
+        let mut cn = crate::model::spec::parse(
+            &json!({"UserName": "u", "ManagedPolicyArns": ["arn:aws-cn:iam::aws:policy/IAMFullAccess"]}),
+            Some("aws-cn"),
+        )
+        .unwrap();
+        assert_eq!(g.apply(&mut cn).len(), 1);
+    }
+
+    #[test]
+    fn environment_settings_are_enforced() {
+        let env = |k: &str| -> Option<String> {
+            match k {
+                "PLANTON_ALLOWED_PATH_PREFIX" => Some("/service-accounts".into()),
+                "PLANTON_PERMISSIONS_BOUNDARY" => {
+                    Some("arn:aws:iam::123456789012:policy/boundary".into())
+                }
+                "PLANTON_DENIED_POLICY_ARNS" => {
+                    Some("arn:aws:iam::aws:policy/ReadOnlyAccess".into())
+                }
+                "PLANTON_ALLOWED_GROUPS" => Some("deployers, auditors".into()),
+                "PLANTON_SECRET_NAME_PREFIX" => Some("planton/".into()),
+                _ => None,
+            }
+        };
+        let settings = settings_from(env);
+        assert!(settings.problems.is_empty(), "{:?}", settings.problems);
+        let g = settings.guardrails;
+        assert_eq!(g.allowed_path_prefix, "/service-accounts/");
+
+        let mut ok = spec(
+            json!({"UserName": "u", "Path": "/service-accounts/ci/", "Groups": ["Deployers"]}),
+        );
+        assert!(g.apply(&mut ok).is_empty());
+        assert_eq!(
+            ok.permissions_boundary.as_deref(),
+            Some("arn:aws:iam::123456789012:policy/boundary"),
+            "required boundary filled in"
+        );
+
+        let mut bad = spec(json!({"UserName": "u", "Path": "/other/",
+            "PermissionsBoundary": "arn:aws:iam::123456789012:policy/other",
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AdministratorAccess"],
+            "Groups": ["admins"], "SecretName": "elsewhere/u"}));
+        let v = g.apply(&mut bad);
+        let props: Vec<&str> = v.iter().map(|x| x.property.as_str()).collect();
+        assert_eq!(
+            props,
+            vec![
+                "Path",
+                "PermissionsBoundary",
+                "ManagedPolicyArns",
+                "Groups[0]",
+                "SecretName"
+            ],
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn privileged_inline_can_be_allowed_explicitly() {
+        let doc = statement(json!("iam:*"), "*");
+        let mut s = spec(json!({"UserName": "u", "InlinePolicies": {"admin": doc}}));
+        assert_eq!(Guardrails::default().apply(&mut s).len(), 1);
+        let g = guardrails_from(|k| {
+            (k == "PLANTON_ALLOW_PRIVILEGED_INLINE").then(|| "true".to_string())
+        });
+        assert!(g.apply(&mut s).is_empty());
+    }
+
+    #[test]
+    fn unreadable_settings_refuse_every_request() {
+        let s = settings_from(|k| match k {
+            "PLANTON_PERMISSIONS_BOUNDARY" => Some("not-an-arn".into()),
+            "PLANTON_ALLOW_PRIVILEGED_INLINE" => Some("maybe".into()),
+            _ => None,
+        });
+        let props: Vec<&str> = s.problems.iter().map(|x| x.property.as_str()).collect();
+        assert_eq!(
+            props,
+            vec![
+                "PLANTON_PERMISSIONS_BOUNDARY",
+                "PLANTON_ALLOW_PRIVILEGED_INLINE"
+            ]
+        );
+        assert!(s.check().is_err());
+    }
+
+    #[test]
+    fn only_the_configured_kms_key_may_encrypt_secrets() {
+        const ARN: &str =
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with = |setting: Option<&str>| {
+            let setting = setting.map(str::to_string);
+            guardrails_from(move |k| {
+                (k == "PLANTON_SECRET_KMS_KEY_ARN")
+                    .then(|| setting.clone())
+                    .flatten()
+            })
+        };
+        let named = |key: Option<&str>| {
+            let mut p = json!({"UserName": "u"});
+            if let Some(k) = key {
+                p["SecretKmsKeyId"] = json!(k);
+            }
+            spec(p)
+        };
+        let other = "arn:aws:kms:us-east-1:123456789012:key/ffffffff-12ab-34cd-56ef-1234567890ab";
+        let cases: &[(Option<&str>, Option<&str>, bool)] = &[
+            // (setting, template's SecretKmsKeyId, allowed)
+            (None, Some(other), true),
+            (None, None, true),
+            (Some(ARN), None, true),
+            (Some(ARN), Some(ARN), true),
+            (
+                Some(ARN),
+                Some("1234abcd-12ab-34cd-56ef-1234567890ab"),
+                true,
+            ),
+            (Some(ARN), Some(other), false),
+            (Some(ARN), Some("alias/secrets"), false),
+            (Some("none"), None, true),
+            (Some("none"), Some(ARN), false),
+        ];
+        for (setting, key, allowed) in cases {
+            let v = with(*setting).apply(&mut named(*key));
+            assert_eq!(v.is_empty(), *allowed, "{setting:?} {key:?}: {v:?}");
+            if !allowed {
+                assert_eq!(v[0].property, "SecretKmsKeyId");
+                assert!(v[0].rule.contains("PLANTON_SECRET_KMS_KEY_ARN"), "{v:?}");
+            }
+        }
+        let broken =
+            settings_from(|k| (k == "PLANTON_SECRET_KMS_KEY_ARN").then(|| "my-key".into()));
+        assert_eq!(
+            broken.problems[0].property, "PLANTON_SECRET_KMS_KEY_ARN",
+            "{:?}",
+            broken.problems
+        );
+    }
+
+    #[test]
+    fn glob_matches_like_iam() {
+        assert!(glob("iam:*", "iam:passrole"));
+        assert!(glob("iam:pass?ole", "iam:passrole"));
+        assert!(glob("*", "anything"));
+        assert!(!glob("iam:get*", "iam:passrole"));
+        assert!(glob("iam:*key*", "iam:createaccesskey"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The pure core: properties in, a validated spec, a judgement, a plan out. Nothing here
+//! performs I/O or reaches for the clock or the environment, so every rule is proven by
+//! table-driven unit tests and the rest of the crate depends on this, never the reverse.
+
+pub mod deployed;
+pub mod fence;
+pub mod guardrails;
+pub mod plan;
+pub mod spec;
+pub mod state;
+pub mod values;
+pub mod violation;

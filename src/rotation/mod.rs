@@ -1,0 +1,131 @@
+//! Secrets Manager's rotation protocol: one invocation per step. Before any step the
+//! secret and its user are checked to be this function's own; the steps themselves live
+//! in [`crate::aws::rotate`], shared with a raised `KeySerial`.
+
+use crate::aws::observe::{CURRENT, PENDING};
+use crate::aws::rotate::{self, Target, TEST_PATIENCE};
+use crate::aws::{tags, Clients};
+use crate::error::{Error, Result};
+use crate::model::state::{tag, TAG_LOGICAL, TAG_STACK, TAG_USER_NAME};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The event Secrets Manager sends a rotation function.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotationEvent {
+    #[serde(rename = "Step")]
+    pub step: String,
+    #[serde(rename = "SecretId")]
+    pub secret_id: String,
+    #[serde(rename = "ClientRequestToken")]
+    pub token: String,
+}
+
+/// Serves one step of Secrets Manager's rotation protocol.
+/// `grace` is how long the previous key keeps working after finishSecret.
+pub async fn handle(c: &Clients, grace: Duration, ev: RotationEvent) -> Result<Value> {
+    let (target, stages) = target(c, &ev.secret_id).await?;
+    let token = ev.token.as_str();
+    let on_token = stages.get(token);
+    let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
+    let is_pending = on_token.is_some_and(|s| s.iter().any(|s| s == PENDING));
+    if is_current && ev.step != "finishSecret" {
+        tracing::info!(token, "version is already AWSCURRENT; nothing to do");
+        return Ok(json!({"Step": ev.step, "Result": "already current"}));
+    }
+    // Secrets Manager labels the token's version AWSPENDING before it calls
+    // createSecret; every later step must find it so.
+    let known = on_token.is_some() || ev.step == "createSecret";
+    if !known || (on_token.is_some() && !is_current && !is_pending) {
+        return Err(Error::Rotation(format!(
+            "version {token} of secret {} is not staged AWSPENDING, so it is not being rotated",
+            target.secret_arn
+        )));
+    }
+    match ev.step.as_str() {
+        "createSecret" => rotate::create(c, &target, token).await?,
+        "setSecret" => {
+            // IAM itself holds the key: there is no database password to change.
+            tracing::info!(
+                user = %target.user,
+                "setSecret: nothing to set; IAM already accepts the new key"
+            );
+        }
+        "testSecret" => {
+            rotate::test(c, &target, token, Instant::now() + TEST_PATIENCE).await?;
+        }
+        "finishSecret" => rotate::finish(c, &target, token, grace).await?,
+        other => {
+            return Err(Error::Rotation(format!(
+                "unknown rotation step {other:?}: expected createSecret, setSecret, testSecret or finishSecret"
+            )))
+        }
+    }
+    Ok(json!({"Step": ev.step, "Result": "done"}))
+}
+
+/// Reads the secret and checks that this function wrote it for a user it still owns.
+/// Refuses anything else before any change: a rotation must never touch a user or a
+/// secret that is not ours.
+async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String, Vec<String>>)> {
+    let desc =
+        c.sm.describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("reading secret {secret_id}"), e))?;
+    let secret_tags = tags::from_sm(desc.tags());
+    let arn = desc.arn().unwrap_or(secret_id).to_string();
+    let refuse = |why: &str| {
+        Err(Error::Rotation(format!(
+            "secret {arn} is not one this function manages ({why}); nothing was changed"
+        )))
+    };
+    let exact = |k: &str| {
+        secret_tags
+            .iter()
+            .find(|(tk, _)| tk == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let (Some(stack), Some(logical), Some(user)) =
+        (exact(TAG_STACK), exact(TAG_LOGICAL), exact(TAG_USER_NAME))
+    else {
+        return refuse(
+            "it lacks the planton:stack-id, planton:logical-resource-id and planton:user-name tags",
+        );
+    };
+    if desc.deleted_date().is_some() {
+        return refuse("it is scheduled for deletion");
+    }
+    let got = c
+        .iam
+        .get_user()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("reading user {user}"), e))?;
+    let Some(u) = got.user else {
+        return refuse("its user could not be read");
+    };
+    let owned = tags::from_iam(u.tags());
+    if tag(&owned, TAG_STACK) != Some(stack) || tag(&owned, TAG_LOGICAL) != Some(logical) {
+        return refuse(&format!(
+            "user {user} is not owned by the same stack resource as the secret"
+        ));
+    }
+    let stages = desc
+        .version_ids_to_stages()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok((
+        Target {
+            secret_arn: arn.clone(),
+            user: user.to_string(),
+            user_arn: u.arn,
+        },
+        stages,
+    ))
+}

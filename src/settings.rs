@@ -1,0 +1,293 @@
+//! Every `PLANTON_*` setting, read in one place and checked in one way: a value that
+//! cannot be read is never replaced by a default nobody chose. It is recorded as a
+//! problem naming the variable and its rule, and every invocation is refused with that
+//! text until the operator fixes the function's environment (the template's parameters).
+
+use crate::error::Error;
+use crate::model::guardrails::{default_denied, Guardrails};
+use crate::model::spec::{path_rule, policy_arn_rule};
+use crate::model::violation::{Violation, Violations};
+use std::time::Duration;
+
+/// The function's settings, from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `PLANTON_MAX_IN_FLIGHT` (16, 1-64): AWS calls in flight per invocation.
+    pub max_in_flight: usize,
+    /// `PLANTON_DEADLINE_MARGIN_MS` (10000, 1000-600000): time kept in reserve before
+    /// the Lambda deadline. No new AWS call starts after `deadline - margin`; the work
+    /// is abandoned at `deadline - margin/3` and the answer is sent in what is left.
+    pub deadline_margin: Duration,
+    /// `PLANTON_ROTATION_GRACE_HOURS` (24, 0-8760): how long the previous key keeps
+    /// working after a rotation. Zero deactivates it at finishSecret.
+    pub rotation_grace: Duration,
+    /// The operator's limits on what a template may ask for.
+    pub guardrails: Guardrails,
+    /// The scheduled audit's thresholds.
+    pub audit: AuditConfig,
+    /// Every setting that could not be read.
+    pub problems: Vec<Violation>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_in_flight: 16,
+            deadline_margin: Duration::from_secs(10),
+            rotation_grace: Duration::from_secs(24 * 3600),
+            guardrails: Guardrails::default(),
+            audit: AuditConfig::default(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// The audit's settings, from the function's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// `PLANTON_KEY_MAX_AGE_DAYS` (90): a key older than this is stale.
+    pub max_age_days: u64,
+    /// `PLANTON_KEY_MAX_IDLE_DAYS` (90): a key unused for longer than this is idle (a
+    /// key never used is idle from its creation).
+    pub max_idle_days: u64,
+    /// `PLANTON_AUDIT_DEACTIVATE` (false): make idle active keys Inactive.
+    pub deactivate: bool,
+    /// Only users under this path are listed: `PLANTON_ALLOWED_PATH_PREFIX`, the same
+    /// guardrail that confines the users the function creates (`/`: every user).
+    pub path_prefix: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            max_age_days: 90,
+            max_idle_days: 90,
+            deactivate: false,
+            path_prefix: "/".into(),
+        }
+    }
+}
+
+/// At most a hundred years: a longer threshold is a typo.
+const MAX_DAYS: u64 = 36_500;
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads every setting through `get`. An empty value means "not set".
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut s = Settings::default();
+        let mut r = Reader {
+            get: &get,
+            problems: Vec::new(),
+        };
+        if let Some(n) = r.number("PLANTON_MAX_IN_FLIGHT", 1, 64) {
+            s.max_in_flight = n as usize;
+        }
+        if let Some(n) = r.number("PLANTON_DEADLINE_MARGIN_MS", 1_000, 600_000) {
+            s.deadline_margin = Duration::from_millis(n);
+        }
+        // At most a year: a grace longer than any rotation period means no grace end.
+        if let Some(n) = r.number("PLANTON_ROTATION_GRACE_HOURS", 0, 8760) {
+            s.rotation_grace = Duration::from_secs(n * 3600);
+        }
+        s.guardrails = r.guardrails();
+        if let Some(n) = r.number("PLANTON_KEY_MAX_AGE_DAYS", 1, MAX_DAYS) {
+            s.audit.max_age_days = n;
+        }
+        if let Some(n) = r.number("PLANTON_KEY_MAX_IDLE_DAYS", 1, MAX_DAYS) {
+            s.audit.max_idle_days = n;
+        }
+        if let Some(b) = r.boolean("PLANTON_AUDIT_DEACTIVATE") {
+            s.audit.deactivate = b;
+        }
+        s.audit.path_prefix = s.guardrails.allowed_path_prefix.clone();
+        s.problems = r.problems;
+        s
+    }
+
+    /// `Err` naming every variable that could not be read.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config(Violations(self.problems.clone())))
+        }
+    }
+}
+
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    get: &'a F,
+    problems: Vec<Violation>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// The trimmed value, `None` when unset or empty.
+    fn text(&self, name: &str) -> Option<String> {
+        (self.get)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn refuse(&mut self, name: &str, rule: String) {
+        self.problems.push(Violation::new(name, rule));
+    }
+
+    fn number(&mut self, name: &str, min: u64, max: u64) -> Option<u64> {
+        let v = self.text(name)?;
+        match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.refuse(
+                    name,
+                    format!("must be a whole number from {min} to {max}, got {v:?}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, name: &str) -> Option<bool> {
+        let v = self.text(name)?;
+        match v.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                self.refuse(name, format!("must be true or false, got {v:?}"));
+                None
+            }
+        }
+    }
+
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        let v = (self.get)(name)?;
+        Some(
+            v.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
+    fn guardrails(&mut self) -> Guardrails {
+        let mut g = Guardrails::default();
+        if let Some(p) = self.text("PLANTON_ALLOWED_PATH_PREFIX") {
+            let p = if p.ends_with('/') { p } else { format!("{p}/") };
+            if !p.starts_with('/') || path_rule(&p).is_some() {
+                self.refuse(
+                    "PLANTON_ALLOWED_PATH_PREFIX",
+                    format!("{p:?} is not an IAM path like /service-accounts/"),
+                );
+            }
+            g.allowed_path_prefix = p;
+        }
+        if let Some(b) = self.text("PLANTON_PERMISSIONS_BOUNDARY") {
+            if let Some(rule) = policy_arn_rule(&b, None) {
+                self.refuse("PLANTON_PERMISSIONS_BOUNDARY", rule);
+            }
+            g.permissions_boundary = Some(b);
+        }
+        // Set but empty: the operator cleared the default deny list on purpose.
+        g.denied_policy_arns = self
+            .list("PLANTON_DENIED_POLICY_ARNS")
+            .unwrap_or_else(default_denied);
+        if let Some(b) = self.boolean("PLANTON_ALLOW_PRIVILEGED_INLINE") {
+            g.allow_privileged_inline = b;
+        }
+        if self.text("PLANTON_ALLOWED_GROUPS").is_some() {
+            g.allowed_groups = self.list("PLANTON_ALLOWED_GROUPS");
+        }
+        if let Some(p) = self.text("PLANTON_SECRET_NAME_PREFIX") {
+            g.secret_name_prefix = p;
+        }
+        if let Some(v) = self.text("PLANTON_SECRET_KMS_KEY_ARN") {
+            if v.eq_ignore_ascii_case("none") {
+                g.secret_kms_key = Some(None);
+            } else if v.starts_with("arn:") && v.contains(":kms:") && v.contains(":key/") {
+                g.secret_kms_key = Some(Some(v));
+            } else {
+                self.refuse(
+                    "PLANTON_SECRET_KMS_KEY_ARN",
+                    format!("must be a KMS key ARN (arn:...:kms:...:key/...) or none, got {v:?}"),
+                );
+            }
+        }
+        g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_settings_default_and_refuse_what_they_cannot_read() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            Settings::from_lookup(env(&[])).audit,
+            AuditConfig::default()
+        );
+        let c = Settings::from_lookup(env(&[
+            ("PLANTON_KEY_MAX_AGE_DAYS", " 30 "),
+            ("PLANTON_KEY_MAX_IDLE_DAYS", ""),
+            ("PLANTON_AUDIT_DEACTIVATE", "TRUE"),
+        ]))
+        .audit;
+        assert_eq!(
+            (c.max_age_days, c.max_idle_days, c.deactivate),
+            (30, 90, true)
+        );
+        let e = Settings::from_lookup(env(&[
+            ("PLANTON_KEY_MAX_AGE_DAYS", "0"),
+            ("PLANTON_KEY_MAX_IDLE_DAYS", "ninety"),
+            ("PLANTON_AUDIT_DEACTIVATE", "yes"),
+        ]))
+        .check()
+        .unwrap_err()
+        .to_string();
+        for n in [
+            "PLANTON_KEY_MAX_AGE_DAYS",
+            "PLANTON_KEY_MAX_IDLE_DAYS",
+            "PLANTON_AUDIT_DEACTIVATE",
+        ] {
+            assert!(e.contains(n), "{e}");
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_not_clamped() {
+        let s = Settings::from_lookup(|k| match k {
+            "PLANTON_MAX_IN_FLIGHT" => Some("0".into()),
+            "PLANTON_DEADLINE_MARGIN_MS" => Some("ten".into()),
+            "PLANTON_ROTATION_GRACE_HOURS" => Some("9000".into()),
+            _ => None,
+        });
+        let e = s.check().unwrap_err().to_string();
+        for n in [
+            "PLANTON_MAX_IN_FLIGHT",
+            "PLANTON_DEADLINE_MARGIN_MS",
+            "PLANTON_ROTATION_GRACE_HOURS",
+        ] {
+            assert!(e.contains(n), "{e}");
+        }
+        assert!(e.contains("function's configuration"), "{e}");
+        let ok = Settings::from_lookup(|k| match k {
+            "PLANTON_MAX_IN_FLIGHT" => Some(" 3 ".into()),
+            "PLANTON_ROTATION_GRACE_HOURS" => Some("0".into()),
+            _ => None,
+        });
+        assert!(ok.check().is_ok());
+        assert_eq!(ok.max_in_flight, 3);
+        assert_eq!(ok.rotation_grace, Duration::ZERO);
+    }
+}
