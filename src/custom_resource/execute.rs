@@ -86,7 +86,7 @@ async fn create_or_update(
     // On failure, an Update keeps its old id (a replacement that failed is no
     // replacement); a Create names the user it tried to make.
     let failed_id = existing_id.unwrap_or(&spec.user_name).to_string();
-    let exec = Executor::new(&deps.clients, &spec.user_name, &req.stack_id, budget).with_rotation(
+    let exec = Executor::new(deps.clients, &spec.user_name, &req.stack_id, budget).with_rotation(
         rotation_token(&req.request_id),
         function_arn.map(str::to_string),
         deps.settings.rotation_grace,
@@ -186,7 +186,7 @@ async fn converge(
     expect: Expect,
     function_arn: Option<&str>,
 ) -> Result<(), Error> {
-    let c = &deps.clients;
+    let c = deps.clients;
     check_time(
         budget,
         format!("reading the current state of user {}", spec.user_name),
@@ -269,7 +269,7 @@ async fn delete_user(
     secret_names: &[String],
     budget: &Budget,
 ) -> Result<(), Error> {
-    let c = &deps.clients;
+    let c = deps.clients;
     check_time(budget, format!("reading what user {user_name} still has"))?;
     let mut names: Vec<String> = secret_names.to_vec();
     names.retain(|n| spec::secret_name_rule(n).is_none());

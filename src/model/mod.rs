@@ -3,8 +3,10 @@
 //! table-driven unit tests and the rest of the crate depends on this, never the reverse.
 
 pub mod deployed;
+pub mod escalation_actions;
 pub mod fence;
 pub mod guardrails;
+pub mod judgement;
 pub mod plan;
 pub mod spec;
 pub mod state;

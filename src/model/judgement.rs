@@ -1,0 +1,392 @@
+//! Whether an IAM policy document would let the user it is given raise its own
+//! privilege.
+//!
+//! This function is a deputy with IAM-write power: anyone who may deploy a stack can
+//! ask it for a user, so a policy that grants what an escalation needs must be refused
+//! before any AWS call, whoever asks. The judgement is pure (no I/O, no clock, no AWS)
+//! so that every rule can be tested on both sides of its boundary, and it errs towards
+//! refusing: a document it cannot read is judged as if it granted everything, because
+//! IAM, not this function, decides what an odd spelling means.
+//!
+//! What is not judged here, and why:
+//! - A single fully-named resource is accepted whatever the action: naming one role,
+//!   user or policy is a reviewable choice made in the stack's template, while a
+//!   wildcard reaches resources nobody reviewed (including ones made later). What the
+//!   named resource itself may do is the permissions boundary's job.
+//! - Deny statements are never subtracted from Allow statements: proving that a Deny
+//!   covers every way around it is harder than refusing, and a false refusal only
+//!   costs a narrower policy.
+
+use super::escalation_actions::{IAM_PERMISSIONS_MANAGEMENT, OTHER_ESCALATION, SPELLING};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::fmt;
+
+/// So that a CloudFormation Reason built from the findings stays readable; one finding
+/// is enough to refuse, the rest only help the author fix the policy in one go.
+pub const MAX_FINDINGS: usize = 20;
+
+/// An action name nobody has defined: a pattern that matches it covers every action of
+/// every service, present and future, as `*` does.
+const ANY_SERVICE_PROBE: &str = "planton-probe-no-such-service:planton-probe-no-such-action";
+/// Likewise for IAM: a pattern matching this covers every IAM action, as `iam:*` does.
+const ANY_IAM_PROBE: &str = "iam:planton-probe-no-such-action";
+const PASS_ROLE: &str = "iam:passrole";
+/// The condition operators that let `iam:PassedToService` name the only services a role
+/// may be handed to. Negated operators (`StringNotEquals`) name the services it may
+/// *not* go to; `...IfExists` and `ForAllValues:` are true when the key is absent; so
+/// none of those limit anything.
+const PASSED_TO_SERVICE_OPERATORS: &[&str] = &[
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "ForAnyValue:StringEquals",
+    "ForAnyValue:StringEqualsIgnoreCase",
+    "ForAnyValue:StringLike",
+];
+
+/// One reason to refuse a policy: a statement that grants an escalation action where a
+/// wildcard, not a name, says on what.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Finding {
+    /// Index in `Statement` (0 when `Statement` is a single object, or absent).
+    pub statement: usize,
+    /// The `Action` pattern as written, or `NotAction` followed by its JSON.
+    pub pattern: String,
+    /// AWS's spelling of an escalation action the pattern grants; `*` for every action
+    /// of every service, `iam:*` for every IAM action.
+    pub action: String,
+    /// The `Resource` pattern as written, or `NotResource` followed by its JSON.
+    pub resource: String,
+    /// Set when the statement could not be read: it is then refused as if it granted
+    /// every action on every resource, and this says what was wrong.
+    pub unreadable: Option<String>,
+}
+
+impl Finding {
+    fn unreadable(statement: usize, why: impl Into<String>) -> Self {
+        Finding {
+            statement,
+            pattern: String::new(),
+            action: "*".into(),
+            resource: "*".into(),
+            unreadable: Some(why.into()),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(why) = &self.unreadable {
+            return write!(
+                f,
+                "statement {} could not be read ({why}), so it counts as granting every action",
+                self.statement
+            );
+        }
+        let what = match self.action.as_str() {
+            "*" if self.pattern.starts_with("NotAction ") => "every action it does not list".into(),
+            "*" => "every action".into(),
+            "iam:*" => "every IAM action".into(),
+            a => a.to_string(),
+        };
+        write!(
+            f,
+            "statement {}: {} grants {what} on {}",
+            self.statement,
+            as_written(&self.pattern, "NotAction "),
+            as_written(&self.resource, "NotResource ")
+        )
+    }
+}
+
+/// The escalations `doc` grants, at most [`MAX_FINDINGS`] of them: empty means the
+/// policy may be given to a user this function manages.
+pub fn judge(doc: &Value) -> Vec<Finding> {
+    let mut findings = judge_all(doc);
+    findings.truncate(MAX_FINDINGS);
+    findings
+}
+
+/// [`judge`] for a document that arrives as JSON text (inline policies, managed policy
+/// versions once the caller has URL-decoded them).
+pub fn judge_str(raw: &str) -> Result<Vec<Finding>, String> {
+    serde_json::from_str::<Value>(raw)
+        .map(|doc| judge(&doc))
+        .map_err(|e| format!("the policy document is not valid JSON: {e}"))
+}
+
+/// Every finding, uncapped, deduplicated, in document order: for a caller that wants
+/// to say how many [`judge`] left out.
+pub fn judge_all(doc: &Value) -> Vec<Finding> {
+    let mut out = Findings::default();
+    let statements: Vec<&Value> = match doc.as_object().map(|o| o.get("Statement")) {
+        None => {
+            out.push(Finding::unreadable(0, "the document is not a JSON object"));
+            return out.list;
+        }
+        Some(None) => {
+            out.push(Finding::unreadable(0, "the document has no Statement"));
+            return out.list;
+        }
+        Some(Some(Value::Array(list))) => list.iter().collect(),
+        Some(Some(one @ Value::Object(_))) => vec![one],
+        Some(Some(_)) => {
+            out.push(Finding::unreadable(
+                0,
+                "Statement is neither an object nor a list",
+            ));
+            return out.list;
+        }
+    };
+    for (index, statement) in statements.into_iter().enumerate() {
+        if let Err(why) = judge_statement(index, statement, &mut out) {
+            out.push(Finding::unreadable(index, why));
+        }
+    }
+    out.list
+}
+
+#[derive(Default)]
+struct Findings {
+    list: Vec<Finding>,
+    seen: HashSet<Finding>,
+}
+
+impl Findings {
+    fn push(&mut self, finding: Finding) {
+        if self.seen.insert(finding.clone()) {
+            self.list.push(finding);
+        }
+    }
+}
+
+/// Where a statement applies. Broad: not one resource that a reviewer can name.
+struct Target {
+    text: String,
+    broad: bool,
+}
+
+fn judge_statement(index: usize, st: &Value, out: &mut Findings) -> Result<(), String> {
+    let Some(st) = st.as_object() else {
+        return Err("it is not an object".into());
+    };
+    match st.get("Effect") {
+        Some(Value::String(e)) if e == "Deny" => return Ok(()),
+        Some(Value::String(e)) if e == "Allow" => {}
+        Some(other) => return Err(format!("Effect is {other}, not \"Allow\" or \"Deny\"")),
+        None => return Err("it has no Effect".into()),
+    }
+    let targets = targets(st.get("Resource"), st.get("NotResource"))?;
+    // Every action, or every IAM action, escalates whatever the resource: the named
+    // resource may be the user itself (`iam:*` on its own ARN) or a role it can assume.
+    let grant = |out: &mut Findings, pattern: &str, action: &str, any_resource: bool| {
+        for target in targets.iter().filter(|t| any_resource || t.broad) {
+            out.push(Finding {
+                statement: index,
+                pattern: pattern.to_string(),
+                action: action.to_string(),
+                resource: target.text.clone(),
+                unreadable: None,
+            });
+        }
+    };
+    match (st.get("Action"), st.get("NotAction")) {
+        (Some(_), Some(_)) => Err("it has both Action and NotAction".into()),
+        (None, None) => Err("it has neither Action nor NotAction".into()),
+        // Every action except a few is every escalation AWS has now and any it adds
+        // later, whatever the list leaves out, so no NotAction Allow is accepted.
+        (None, Some(not_action)) => {
+            patterns(not_action, "NotAction")?;
+            grant(out, &format!("NotAction {not_action}"), "*", true);
+            Ok(())
+        }
+        (Some(action), None) => {
+            let passed_to_service = limits_passed_to_service(st.get("Condition"));
+            for (written, pattern) in patterns(action, "Action")? {
+                if glob(&pattern, ANY_SERVICE_PROBE) {
+                    grant(out, written, "*", true);
+                } else if glob(&pattern, ANY_IAM_PROBE) {
+                    grant(out, written, "iam:*", true);
+                } else {
+                    for action in escalation_actions(&pattern) {
+                        if action != PASS_ROLE || !passed_to_service {
+                            grant(out, written, spelling(action), false);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The patterns of an `Action` or `NotAction`, each as written and in the lower case
+/// IAM matches them in. IAM action names are ASCII without spaces: anything else is an
+/// error here rather than a pattern that might match differently in IAM than here.
+fn patterns<'a>(value: &'a Value, element: &str) -> Result<Vec<(&'a str, String)>, String> {
+    let list: Vec<&Value> = match value {
+        Value::Array(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    list.into_iter()
+        .map(|v| {
+            let Some(written) = v.as_str() else {
+                return Err(format!("{element} holds {v}, not a string"));
+            };
+            let trimmed = written.trim();
+            if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(format!(
+                    "{element} {} is not an action name or pattern",
+                    quote(written)
+                ));
+            }
+            Ok((written, trimmed.to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+/// The targets of `Resource`, or the single broad target of `NotResource`, which is
+/// every resource but a few.
+fn targets(resource: Option<&Value>, not_resource: Option<&Value>) -> Result<Vec<Target>, String> {
+    let (value, element) = match (resource, not_resource) {
+        (Some(_), Some(_)) => return Err("it has both Resource and NotResource".into()),
+        (None, None) => return Err("it has neither Resource nor NotResource".into()),
+        (Some(r), None) => (r, "Resource"),
+        (None, Some(r)) => (r, "NotResource"),
+    };
+    let list: Vec<&Value> = match value {
+        Value::Array(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    let mut names = Vec::with_capacity(list.len());
+    for v in list {
+        match v.as_str() {
+            Some(s) if !s.trim().is_empty() => names.push(s),
+            _ => {
+                return Err(format!(
+                    "{element} holds {v}, not a resource name or pattern"
+                ))
+            }
+        }
+    }
+    if element == "NotResource" {
+        return Ok(vec![Target {
+            text: format!("NotResource {value}"),
+            broad: true,
+        }]);
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| Target {
+            text: name.to_string(),
+            broad: !is_single_name(name),
+        })
+        .collect())
+}
+
+/// A resource that names one thing: no `*` or `?` wildcard, and no policy variable,
+/// whose value the request decides (`${aws:username}` is the user itself, so
+/// `iam:PutUserPolicy` on `user/${aws:username}` lets it grant itself anything).
+fn is_single_name(resource: &str) -> bool {
+    !resource.contains(['*', '?']) && !resource.contains("${")
+}
+
+/// `iam:PassRole` limited by `iam:PassedToService` to named services is accepted even on
+/// a wildcard resource: the role can then only be handed to those services, which is
+/// the delegation AWS documents for letting a principal configure a service without
+/// acting as the role itself. What the named service may then do with the role (a
+/// Lambda function or an EC2 instance running the caller's code) is the remaining risk,
+/// covered by the threat model and by the table's other actions (CreateFunction,
+/// RunInstances...), which are judged on their own. Only a condition that names each
+/// service counts: no wildcard under `StringLike` and no policy variable, either of
+/// which could name every service.
+fn limits_passed_to_service(condition: Option<&Value>) -> bool {
+    let Some(condition) = condition.and_then(Value::as_object) else {
+        return false;
+    };
+    condition
+        .iter()
+        .filter(|(operator, _)| PASSED_TO_SERVICE_OPERATORS.contains(&operator.as_str()))
+        .filter_map(|(operator, block)| Some((operator, block.as_object()?)))
+        .any(|(operator, block)| {
+            block.iter().any(|(key, value)| {
+                key.eq_ignore_ascii_case("iam:PassedToService")
+                    && names_services(value, operator.ends_with("StringLike"))
+            })
+        })
+}
+
+fn names_services(value: &Value, like: bool) -> bool {
+    let values: Vec<&Value> = match value {
+        Value::Array(list) => list.iter().collect(),
+        one => vec![one],
+    };
+    !values.is_empty()
+        && values.iter().all(|v| {
+            v.as_str().is_some_and(|s| {
+                let variable = s.contains("${");
+                let wildcard = like && s.contains(['*', '?']);
+                !(variable || wildcard)
+            })
+        })
+}
+
+/// The table's actions a lower-case pattern covers, in the table's order.
+fn escalation_actions(pattern: &str) -> impl Iterator<Item = &'static str> + '_ {
+    IAM_PERMISSIONS_MANAGEMENT
+        .iter()
+        .chain(OTHER_ESCALATION)
+        .copied()
+        .filter(move |action| glob(pattern, action))
+}
+
+/// AWS's spelling of a table entry, for messages; the entry itself if the table lacks it.
+fn spelling(action: &'static str) -> &'static str {
+    SPELLING
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(action))
+        .copied()
+        .unwrap_or(action)
+}
+
+/// IAM's action wildcards: `*` any run of characters (`:` included, so `i*` covers
+/// `iam:...`), `?` exactly one. Both sides are lower-case ASCII by now.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+fn quote(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+/// A pattern or resource in quotes, unless it is a `NotAction`/`NotResource` summary,
+/// which already carries its own JSON.
+fn as_written(text: &str, summary_prefix: &str) -> String {
+    if text.starts_with(summary_prefix) {
+        text.to_string()
+    } else {
+        quote(text)
+    }
+}
+
+#[cfg(test)]
+mod tests;
