@@ -8,7 +8,7 @@
 //! BENCH_THROTTLE_RATE (fraction of IAM calls answered Throttling during the timed runs,
 //! default 0), and PLANTON_MAX_IN_FLIGHT, passed through to the function.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};
@@ -74,6 +74,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Driver {
     runtime: RuntimeApi,
     listener: CfnListener,
+    /// Straight to the emulator (never through the latency proxy): where the test
+    /// plays CloudFormation, showing the stack waiting for each request.
+    emulator_url: String,
     n: u64,
 }
 
@@ -90,6 +93,7 @@ impl Driver {
             e["PhysicalResourceId"] = json!(p);
             e["OldResourceProperties"] = json!({});
         }
+        support::cloudformation_is_waiting_for(&self.emulator_url, &e).await;
         let inv = self.runtime.invoke(&id, e, Duration::from_secs(120)).await;
         assert!(inv.ok, "{}", inv.body);
         let put = self.listener.requests_for(&id);
@@ -170,6 +174,7 @@ async fn main() {
     let mut d = Driver {
         runtime,
         listener: CfnListener::start().await,
+        emulator_url: emulator.url.clone(),
         n: 0,
     };
 

@@ -3,7 +3,7 @@
 //! events from `events/`. Prints what CloudFormation would receive and the IAM state
 //! after each step. Run it with `scripts/demo`.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/e2e/support/mod.rs"]
 mod support;
 
 use serde_json::Value;
@@ -62,6 +62,9 @@ async fn main() {
             .unwrap_or("")
             .to_string();
         println!("=== {step}: events/{file}.json ===");
+        // CloudFormation is mid-operation on this stack while it waits for the answer;
+        // the function checks that before any write (the emulator's model plays it).
+        support::cloudformation_is_waiting_for(&emulator.url, &event).await;
         let result = runtime
             .invoke(&format!("demo-{file}"), event, Duration::from_secs(300))
             .await;

@@ -4,7 +4,7 @@
 
 use crate::audit::records::{DriftRecord, DRIFT_RECORD, HINT};
 use crate::aws::users::KeyMeta;
-use crate::model::deployed::{self, Record, ASPECTS, TAG_DEPLOYED};
+use crate::model::deployed::{self, Aspect, KeyState, Record, TAG_DEPLOYED};
 use crate::model::state::{tag, ObservedUser, Owner, TAG_SECRET_NAME};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,56 +25,68 @@ pub struct SecretView {
     pub template_tags: Vec<(String, String)>,
 }
 
-pub fn aspect_name(a: &str) -> &'static str {
-    match a {
-        "p" => "path",
-        "b" => "permissions_boundary",
-        "m" => "managed_policies",
-        "i" => "inline_policies",
-        "g" => "groups",
-        "t" => "tags",
-        _ => "unknown",
+/// What a drift record is about. Declared in report order: a user's drifts are
+/// written in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DriftAspect {
+    /// The `planton:deployed` record itself is missing or unreadable.
+    Record,
+    Path,
+    PermissionsBoundary,
+    ManagedPolicies,
+    InlinePolicies,
+    Groups,
+    Tags,
+    KeyStatus,
+    Secret,
+    AccessKeys,
+}
+
+impl DriftAspect {
+    /// The record's `aspect` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftAspect::Record => "record",
+            DriftAspect::Path => Aspect::Path.name(),
+            DriftAspect::PermissionsBoundary => Aspect::PermissionsBoundary.name(),
+            DriftAspect::ManagedPolicies => Aspect::ManagedPolicies.name(),
+            DriftAspect::InlinePolicies => Aspect::InlinePolicies.name(),
+            DriftAspect::Groups => Aspect::Groups.name(),
+            DriftAspect::Tags => Aspect::Tags.name(),
+            DriftAspect::KeyStatus => "key_status",
+            DriftAspect::Secret => "secret",
+            DriftAspect::AccessKeys => "access_keys",
+        }
     }
 }
 
-pub fn aspect_rank(name: &str) -> usize {
-    const ORDER: [&str; 10] = [
-        "record",
-        "path",
-        "permissions_boundary",
-        "managed_policies",
-        "inline_policies",
-        "groups",
-        "tags",
-        "key_status",
-        "secret",
-        "access_keys",
-    ];
-    ORDER.iter().position(|n| *n == name).unwrap_or(ORDER.len())
-}
-
-pub fn key_status_name(k: &str) -> &'static str {
-    match k {
-        "A" => "Active",
-        "I" => "Inactive",
-        _ => "none",
+impl From<Aspect> for DriftAspect {
+    fn from(a: Aspect) -> Self {
+        match a {
+            Aspect::Path => DriftAspect::Path,
+            Aspect::PermissionsBoundary => DriftAspect::PermissionsBoundary,
+            Aspect::ManagedPolicies => DriftAspect::ManagedPolicies,
+            Aspect::InlinePolicies => DriftAspect::InlinePolicies,
+            Aspect::Groups => DriftAspect::Groups,
+            Aspect::Tags => DriftAspect::Tags,
+        }
     }
 }
 
-/// Compares the user with its deployment record, its secret and its keys. Pure: every
-/// read has been made.
+/// Compares the user with its deployment record, its secret and its keys, and gives the
+/// drifts in report order ([`DriftAspect`]). Pure: every read has been made.
 pub fn drifts(
     user: &ObservedUser,
     owner: &Owner,
     keys: &[KeyMeta],
     secret: &SecretView,
 ) -> Vec<DriftRecord> {
-    let drift = |aspect: &str, now: Value, detail: String| DriftRecord {
+    let drift = |aspect: DriftAspect, now: Value, detail: String| DriftRecord {
         record: DRIFT_RECORD.into(),
         user: user.name.clone(),
         stack_id: owner.stack_id.clone(),
         logical_id: owner.logical_id.clone(),
-        aspect: aspect.into(),
+        aspect: aspect.name().into(),
         now,
         deployed: None,
         added: Vec::new(),
@@ -83,7 +95,7 @@ pub fn drifts(
         detail,
         hint: HINT.into(),
     };
-    let mut out = Vec::new();
+    let mut out: Vec<(DriftAspect, DriftRecord)> = Vec::new();
     let raw = tag(&user.tags, TAG_DEPLOYED);
     let record = raw.and_then(Record::from_tag);
     if record.is_none() {
@@ -97,10 +109,13 @@ pub fn drifts(
                  version); the user's properties cannot be compared"
             ),
         };
-        out.push(drift(
-            "record",
-            raw.map(Value::from).unwrap_or(Value::Null),
-            detail,
+        out.push((
+            DriftAspect::Record,
+            drift(
+                DriftAspect::Record,
+                raw.map(Value::from).unwrap_or(Value::Null),
+                detail,
+            ),
         ));
     }
 
@@ -112,12 +127,12 @@ pub fn drifts(
         .filter(|_| secret_usable)
         .and_then(|id| keys.iter().find(|k| &k.id == id));
     let key_now = match current {
-        None => "-",
-        Some(k) if k.active => "A",
-        Some(_) => "I",
+        None => KeyState::NoKey,
+        Some(k) if k.active => KeyState::Active,
+        Some(_) => KeyState::Inactive,
     };
     let keys_expected = match &record {
-        Some(r) => r.key != "-",
+        Some(r) => r.key != KeyState::NoKey,
         None => secret.name.is_some(),
     };
 
@@ -158,40 +173,34 @@ pub fn drifts(
             } else {
                 Value::Null
             };
-            out.push(drift("secret", now, detail));
+            out.push((DriftAspect::Secret, drift(DriftAspect::Secret, now, detail)));
         }
     }
 
     if let Some(r) = &record {
         let observed = deployed::of_observed(user, key_now);
         let items = deployed::items_of_observed(user);
-        for a in ASPECTS {
-            let (Some(want), Some(have)) = (r.digests.get(a), observed.digests.get(a)) else {
+        for a in Aspect::ALL {
+            let (Some(want), Some(have)) = (r.digests.get(&a), observed.digests.get(&a)) else {
                 continue;
             };
             if want != have {
-                out.push(aspect_drift(
-                    drift(aspect_name(a), Value::Null, String::new()),
-                    a,
-                    want,
-                    user,
-                    &items,
-                    secret,
-                ));
+                let d = drift(a.into(), Value::Null, String::new());
+                out.push((a.into(), aspect_drift(d, a, want, user, &items, secret)));
             }
         }
         if r.key != key_now && !secret_problem {
             let mut d = drift(
-                "key_status",
-                json!(key_status_name(key_now)),
+                DriftAspect::KeyStatus,
+                json!(key_now.name()),
                 format!(
                     "the key in the secret is {} but was deployed {}",
-                    key_status_name(key_now),
-                    key_status_name(&r.key)
+                    key_now.name(),
+                    r.key.name()
                 ),
             );
-            d.deployed = Some(json!(key_status_name(&r.key)));
-            out.push(d);
+            d.deployed = Some(json!(r.key.name()));
+            out.push((DriftAspect::KeyStatus, d));
         }
     }
 
@@ -220,34 +229,35 @@ pub fn drifts(
             )
         };
         let mut d = drift(
-            "access_keys",
+            DriftAspect::AccessKeys,
             json!(keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>()),
             detail,
         );
         d.added = extra;
-        out.push(d);
+        out.push((DriftAspect::AccessKeys, d));
     }
-    out
+    out.sort_by_key(|(a, _)| *a);
+    out.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Fills in a drifted aspect: what it holds now and, where the record allows, what
 /// changed.
 pub fn aspect_drift(
     mut d: DriftRecord,
-    aspect: &str,
+    aspect: Aspect,
     deployed_digest: &str,
     user: &ObservedUser,
     items: &deployed::Items,
     secret: &SecretView,
 ) -> DriftRecord {
     let added = deployed::added_since(items.get(aspect), deployed_digest);
-    let what = d.aspect.replace('_', " ");
+    let what = aspect.name().replace('_', " ");
     match aspect {
-        "p" => {
+        Aspect::Path => {
             d.now = json!(user.path);
             d.detail = format!("the user's path is now {} (moved by hand)", user.path);
         }
-        "b" => {
+        Aspect::PermissionsBoundary => {
             d.now = json!(user.boundary);
             let deployed_none = deployed::digest_of(&[String::new()]) == deployed_digest;
             d.detail = match (&user.boundary, deployed_none) {
@@ -262,17 +272,17 @@ pub fn aspect_drift(
                 (None, _) => "the permissions boundary was removed by hand".to_string(),
             };
         }
-        "m" | "i" | "g" => {
+        Aspect::ManagedPolicies | Aspect::InlinePolicies | Aspect::Groups => {
             let now: Vec<String> = match aspect {
-                "m" => user.managed.iter().cloned().collect(),
-                "i" => user.inline.keys().cloned().collect(),
+                Aspect::ManagedPolicies => user.managed.iter().cloned().collect(),
+                Aspect::InlinePolicies => user.inline.keys().cloned().collect(),
                 _ => user.groups.clone(),
             };
             // Items as digested; shown as the names they stand for.
             let show = |item: &str| -> String {
                 match aspect {
-                    "i" => deployed::inline_item_name(item).to_string(),
-                    "g" => user
+                    Aspect::InlinePolicies => deployed::inline_item_name(item).to_string(),
+                    Aspect::Groups => user
                         .groups
                         .iter()
                         .find(|g| g.eq_ignore_ascii_case(item))
@@ -287,13 +297,13 @@ pub fn aspect_drift(
                     d.added = a.iter().map(|i| show(i)).collect();
                     format!("{what} differ from the last deployment: {} added by hand", d.added.join(", "))
                 }
-                _ if aspect == "i" => format!(
+                _ if aspect == Aspect::InlinePolicies => format!(
                     "{what} differ from the last deployment: a policy was added, removed or edited by hand"
                 ),
                 _ => format!("{what} differ from the last deployment: removed or replaced by hand"),
             };
         }
-        "t" => {
+        Aspect::Tags => {
             let now: Vec<(String, String)> = deployed::template_tags(&user.tags)
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
@@ -359,7 +369,6 @@ pub fn aspect_drift(
                 )
             };
         }
-        _ => {}
     }
     d
 }

@@ -28,7 +28,7 @@ use crate::model::state::{
     tag, ObservedUser, Owner, TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK, TAG_USER_NAME,
 };
 use crate::settings::AuditConfig;
-use drift::{aspect_rank, drifts, SecretView};
+use drift::{drifts, SecretView};
 use futures::StreamExt;
 pub use records::*;
 use serde_json::Value;
@@ -93,9 +93,8 @@ pub async fn run(
     report
         .keys
         .sort_by(|a, b| (&a.user, &a.access_key_id).cmp(&(&b.user, &b.access_key_id)));
-    report
-        .drifts
-        .sort_by(|a, b| (&a.user, aspect_rank(&a.aspect)).cmp(&(&b.user, aspect_rank(&b.aspect))));
+    // A stable sort: each user's drifts keep the report order `drifts` gave them.
+    report.drifts.sort_by(|a, b| a.user.cmp(&b.user));
     report.errors.sort_by(|a, b| a.user.cmp(&b.user));
     let count = |f: fn(&KeyRecord) -> bool| report.keys.iter().filter(|k| f(k)).count() as u64;
     report.summary = Summary {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::deployed::TAG_DEPLOYED;
+use crate::model::deployed::{KeyState, TAG_DEPLOYED};
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -62,7 +62,7 @@ fn owner() -> Owner {
     }
 }
 
-fn with_record(mut u: ObservedUser, deployed: &ObservedUser, key: &str) -> ObservedUser {
+fn with_record(mut u: ObservedUser, deployed: &ObservedUser, key: KeyState) -> ObservedUser {
     let r = deployed::of_observed(deployed, key);
     u.tags.push((TAG_STACK.into(), "s".into()));
     u.tags.push((TAG_LOGICAL.into(), "L".into()));
@@ -96,7 +96,7 @@ fn key(id: &str, active: bool) -> KeyMeta {
 
 #[test]
 fn an_untouched_user_has_no_drift() {
-    let u = with_record(user(), &user(), "A");
+    let u = with_record(user(), &user(), KeyState::Active);
     let s = secret_holding("K1", &[("team", "x"), ("env", "prod")]);
     assert_eq!(drifts(&u, &owner(), &[key("K1", true)], &s), vec![]);
 }
@@ -107,7 +107,7 @@ fn each_hand_made_change_is_named() {
     now.managed.insert("arn:aws:iam::aws:policy/ByHand".into());
     now.tags.retain(|(k, _)| k != "env");
     now.tags.push(("new".into(), "1".into()));
-    let u = with_record(now, &user(), "A");
+    let u = with_record(now, &user(), KeyState::Active);
     let s = secret_holding("K1", &[("team", "x"), ("env", "prod")]);
     let d = drifts(&u, &owner(), &[key("K1", false), key("K2", true)], &s);
     let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
@@ -127,7 +127,7 @@ fn each_hand_made_change_is_named() {
 
 #[test]
 fn a_missing_secret_or_record_is_reported_not_fatal() {
-    let u = with_record(user(), &user(), "A");
+    let u = with_record(user(), &user(), KeyState::Active);
     let gone = SecretView {
         name: Some("sec".into()),
         ..SecretView::default()
@@ -149,4 +149,53 @@ fn a_missing_secret_or_record_is_reported_not_fatal() {
     let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
     assert_eq!(aspects, vec!["record", "access_keys"], "{d:?}");
     assert_eq!(d[0].now, "v9 whatever");
+}
+
+#[test]
+fn drifts_come_in_report_order_under_their_names() {
+    use drift::DriftAspect::{self, *};
+    let mut all = vec![
+        AccessKeys,
+        Secret,
+        KeyStatus,
+        Tags,
+        Groups,
+        InlinePolicies,
+        ManagedPolicies,
+        PermissionsBoundary,
+        Path,
+        Record,
+    ];
+    all.sort();
+    let names: Vec<&str> = all.iter().map(|a| a.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "record",
+            "path",
+            "permissions_boundary",
+            "managed_policies",
+            "inline_policies",
+            "groups",
+            "tags",
+            "key_status",
+            "secret",
+            "access_keys"
+        ]
+    );
+    for a in deployed::Aspect::ALL {
+        assert_eq!(DriftAspect::from(a).name(), a.name());
+    }
+
+    // The secret is checked before the aspects, and reported after them.
+    let mut now = user();
+    now.managed.insert("arn:aws:iam::aws:policy/ByHand".into());
+    let u = with_record(now, &user(), KeyState::Active);
+    let gone = SecretView {
+        name: Some("sec".into()),
+        ..SecretView::default()
+    };
+    let d = drifts(&u, &owner(), &[key("K1", true)], &gone);
+    let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
+    assert_eq!(aspects, vec!["managed_policies", "secret", "access_keys"]);
 }

@@ -502,3 +502,6 @@ where
         Err(e) => Err(Error::aws(action(), e)),
     }
 }
+
+#[cfg(test)]
+mod tests;

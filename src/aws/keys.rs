@@ -146,18 +146,4 @@ pub async fn deactivate_key(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_string_debug_is_redacted() {
-        let s = credentials_json("AKIAEXAMPLE", "wJalrXUtnFEMI", "u", "arn:aws:iam::1:user/u");
-        let shown = format!("{s:?}");
-        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
-        assert!(s.0.contains("wJalrXUtnFEMI"));
-        let v: serde_json::Value = serde_json::from_str(&s.0).unwrap();
-        for k in ["AccessKeyId", "SecretAccessKey", "UserName", "UserArn"] {
-            assert!(v.get(k).is_some(), "{k}");
-        }
-    }
-}
+mod tests;

@@ -189,8 +189,10 @@ pub async fn test(c: &Clients, t: &Target, token: &str, give_up_at: Instant) -> 
 }
 
 /// finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves
-/// AWSPREVIOUS to the old one), AWSPENDING comes off, and the previous key is
-/// deactivated. Each part checks before it acts, so a retry completes what is left.
+/// AWSPREVIOUS to the old one) and AWSPENDING comes off. The previous key stays active
+/// for its grace period (the grace sweep, the next stack Update or the next rotation
+/// deactivates it then); only with no grace period is it deactivated here. Each part
+/// checks before it acts, so a retry completes what is left.
 pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Result<()> {
     let sm = &c.sm;
     let secret = t.secret_arn.as_str();
@@ -304,3 +306,6 @@ async fn pending_value(c: &Clients, t: &Target, token: &str) -> Result<Option<Pe
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

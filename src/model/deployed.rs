@@ -17,26 +17,122 @@ use std::collections::BTreeMap;
 pub const TAG_DEPLOYED: &str = "planton:deployed";
 const VERSION: &str = "v1";
 
-/// The aspects a record covers, in the order they are written.
-pub const ASPECTS: [&str; 6] = ["p", "b", "m", "i", "g", "t"];
+/// One part of a user the record digests separately, so the audit can say which part
+/// drifted. Declared in the order a record writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Aspect {
+    Path,
+    PermissionsBoundary,
+    ManagedPolicies,
+    InlinePolicies,
+    Groups,
+    Tags,
+}
 
-/// Digests of one state, by aspect letter, plus the key status ("-" none, "A", "I").
+impl Aspect {
+    /// Every aspect, in the order a record writes them.
+    pub const ALL: [Aspect; 6] = [
+        Aspect::Path,
+        Aspect::PermissionsBoundary,
+        Aspect::ManagedPolicies,
+        Aspect::InlinePolicies,
+        Aspect::Groups,
+        Aspect::Tags,
+    ];
+
+    /// The aspect's key in the tag (`p=...`). Records already on users carry these
+    /// letters: never change one.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Aspect::Path => "p",
+            Aspect::PermissionsBoundary => "b",
+            Aspect::ManagedPolicies => "m",
+            Aspect::InlinePolicies => "i",
+            Aspect::Groups => "g",
+            Aspect::Tags => "t",
+        }
+    }
+
+    /// The aspect as the audit's drift records name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aspect::Path => "path",
+            Aspect::PermissionsBoundary => "permissions_boundary",
+            Aspect::ManagedPolicies => "managed_policies",
+            Aspect::InlinePolicies => "inline_policies",
+            Aspect::Groups => "groups",
+            Aspect::Tags => "tags",
+        }
+    }
+
+    fn from_letter(letter: &str) -> Option<Aspect> {
+        Aspect::ALL.into_iter().find(|a| a.letter() == letter)
+    }
+}
+
+/// The access key's status a record holds: the key the secret's AWSCURRENT version
+/// holds, as found on the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Keys disabled, or no key found.
+    NoKey,
+    Active,
+    Inactive,
+}
+
+impl KeyState {
+    /// The key status of a spec's key (`None`: keys disabled).
+    pub fn of(status: Option<KeyStatus>) -> KeyState {
+        match status {
+            None => KeyState::NoKey,
+            Some(KeyStatus::Active) => KeyState::Active,
+            Some(KeyStatus::Inactive) => KeyState::Inactive,
+        }
+    }
+
+    /// The status's value in the tag (`k=A`). Records already on users carry these:
+    /// never change one.
+    pub fn letter(self) -> &'static str {
+        match self {
+            KeyState::NoKey => "-",
+            KeyState::Active => "A",
+            KeyState::Inactive => "I",
+        }
+    }
+
+    /// The status as the audit's drift records name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyState::NoKey => "none",
+            KeyState::Active => "Active",
+            KeyState::Inactive => "Inactive",
+        }
+    }
+
+    fn from_letter(letter: &str) -> Option<KeyState> {
+        [KeyState::NoKey, KeyState::Active, KeyState::Inactive]
+            .into_iter()
+            .find(|k| k.letter() == letter)
+    }
+}
+
+/// Digests of one state, by aspect, plus the key status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    pub digests: BTreeMap<String, String>,
-    pub key: String,
+    pub digests: BTreeMap<Aspect, String>,
+    pub key: KeyState,
 }
 
 impl Record {
     /// The tag value: `v1 p=1a2b3c4d b=... m=... i=... g=... t=... k=A`.
     pub fn to_tag(&self) -> String {
         let mut out = String::from(VERSION);
-        for a in ASPECTS {
-            if let Some(d) = self.digests.get(a) {
-                out.push_str(&format!(" {a}={d}"));
+        for a in Aspect::ALL {
+            if let Some(d) = self.digests.get(&a) {
+                out.push_str(&format!(" {}={d}", a.letter()));
             }
         }
-        out.push_str(&format!(" k={}", self.key));
+        out.push_str(&format!(" k={}", self.key.letter()));
         out
     }
 
@@ -52,25 +148,20 @@ impl Record {
         for p in parts {
             let (a, d) = p.split_once('=')?;
             if a == "k" {
-                key = Some(d.to_string());
-            } else if ASPECTS.contains(&a) && d.len() == 8 {
-                digests.insert(a.to_string(), d.to_string());
+                key = Some(KeyState::from_letter(d)?);
+            } else if let Some(aspect) = Aspect::from_letter(a).filter(|_| d.len() == 8) {
+                digests.insert(aspect, d.to_string());
             } else {
                 return None;
             }
         }
-        (digests.len() == ASPECTS.len()).then_some(Record { digests, key: key? })
+        (digests.len() == Aspect::ALL.len()).then_some(Record { digests, key: key? })
     }
 }
 
 /// The record of a desired state. `inline` is every inline policy the user must carry,
 /// the function's own (the source-IP fence) included.
 pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
-    let key = match &spec.key {
-        None => "-",
-        Some(k) if k.status == KeyStatus::Active => "A",
-        Some(_) => "I",
-    };
     Record {
         digests: items(
             &spec.path,
@@ -81,17 +172,17 @@ pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
             spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         )
         .digests(),
-        key: key.to_string(),
+        key: KeyState::of(spec.key.as_ref().map(|k| k.status)),
     }
 }
 
 /// The record of an observed user. Tags under `planton:` are the function's own and not
 /// part of any aspect. The key status is left to the caller, which knows which key the
 /// secret holds.
-pub fn of_observed(u: &ObservedUser, key: &str) -> Record {
+pub fn of_observed(u: &ObservedUser, key: KeyState) -> Record {
     Record {
         digests: items_of_observed(u).digests(),
-        key: key.to_string(),
+        key,
     }
 }
 
@@ -104,17 +195,17 @@ pub fn is_own_tag(key: &str) -> bool {
 /// The canonical items of each aspect, in the order they are digested: what the digest
 /// of an aspect is computed from, and what the audit compares item by item.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Items(pub BTreeMap<&'static str, Vec<String>>);
+pub struct Items(pub BTreeMap<Aspect, Vec<String>>);
 
 impl Items {
-    pub fn get(&self, aspect: &str) -> &[String] {
-        self.0.get(aspect).map(Vec::as_slice).unwrap_or(&[])
+    pub fn get(&self, aspect: Aspect) -> &[String] {
+        self.0.get(&aspect).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn digests(&self) -> BTreeMap<String, String> {
+    pub fn digests(&self) -> BTreeMap<Aspect, String> {
         self.0
             .iter()
-            .map(|(a, items)| (a.to_string(), digest(items.iter().map(String::as_str))))
+            .map(|(a, items)| (*a, digest(items.iter().map(String::as_str))))
             .collect()
     }
 }
@@ -138,17 +229,17 @@ pub fn template_tags(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &
         .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
-/// One tag as the `t` aspect digests it.
+/// One tag as the tags aspect digests it.
 pub fn tag_item(key: &str, value: &str) -> String {
     format!("{key}{SEP}{value}")
 }
 
-/// The tag an item of the `t` aspect stands for.
+/// The tag an item of the tags aspect stands for.
 pub fn split_tag_item(item: &str) -> (&str, &str) {
     item.split_once(SEP).unwrap_or((item, ""))
 }
 
-/// The name of an inline policy an item of the `i` aspect stands for.
+/// The name of an inline policy an item of the inline policies aspect stands for.
 pub fn inline_item_name(item: &str) -> &str {
     item.split_once(SEP).map(|(n, _)| n).unwrap_or(item)
 }
@@ -211,12 +302,15 @@ fn items<'a>(
         .map(|(n, d)| format!("{n}{SEP}{}", compact(d)))
         .collect();
     let mut out = BTreeMap::new();
-    out.insert("p", vec![path.to_string()]);
-    out.insert("b", vec![boundary.unwrap_or("").to_string()]);
-    out.insert("m", managed);
-    out.insert("i", inline);
-    out.insert("g", groups);
-    out.insert("t", tags);
+    out.insert(Aspect::Path, vec![path.to_string()]);
+    out.insert(
+        Aspect::PermissionsBoundary,
+        vec![boundary.unwrap_or("").to_string()],
+    );
+    out.insert(Aspect::ManagedPolicies, managed);
+    out.insert(Aspect::InlinePolicies, inline);
+    out.insert(Aspect::Groups, groups);
+    out.insert(Aspect::Tags, tags);
     Items(out)
 }
 
@@ -282,15 +376,15 @@ mod tests {
             ..ObservedUser::default()
         };
         let want = of_spec(&spec, &spec.inline_policies);
-        assert_eq!(of_observed(&u, &want.key), want);
+        assert_eq!(of_observed(&u, want.key), want);
         let mut changed = u.clone();
         changed.managed.insert("arn:aws:iam::aws:policy/C".into());
-        let got = of_observed(&changed, &want.key);
-        let differ: Vec<_> = ASPECTS
-            .iter()
-            .filter(|a| got.digests.get(**a) != want.digests.get(**a))
+        let got = of_observed(&changed, want.key);
+        let differ: Vec<_> = Aspect::ALL
+            .into_iter()
+            .filter(|a| got.digests.get(a) != want.digests.get(a))
             .collect();
-        assert_eq!(differ, vec![&"m"]);
+        assert_eq!(differ, vec![Aspect::ManagedPolicies]);
     }
 
     #[test]
@@ -330,11 +424,61 @@ mod tests {
             ..ObservedUser::default()
         };
         let items = items_of_observed(&u);
-        assert_eq!(items.get("t").len(), 1, "own tags are not the template's");
-        assert_eq!(split_tag_item(&items.get("t")[0]), ("team", "x=y"));
-        assert_eq!(inline_item_name(&items.get("i")[0]), "p");
-        assert_eq!(items.digests(), of_observed(&u, "-").digests);
-        assert_eq!(digest_of(items.get("b")), digest([""]));
+        assert_eq!(
+            items.get(Aspect::Tags).len(),
+            1,
+            "own tags are not the template's"
+        );
+        assert_eq!(split_tag_item(&items.get(Aspect::Tags)[0]), ("team", "x=y"));
+        assert_eq!(inline_item_name(&items.get(Aspect::InlinePolicies)[0]), "p");
+        assert_eq!(items.digests(), of_observed(&u, KeyState::NoKey).digests);
+        assert_eq!(
+            digest_of(items.get(Aspect::PermissionsBoundary)),
+            digest([""])
+        );
+    }
+
+    #[test]
+    fn the_tag_format_is_pinned() {
+        // Records already on users were written with these letters.
+        let letters: Vec<&str> = Aspect::ALL.iter().map(|a| a.letter()).collect();
+        assert_eq!(letters, ["p", "b", "m", "i", "g", "t"]);
+        let names: Vec<&str> = Aspect::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "path",
+                "permissions_boundary",
+                "managed_policies",
+                "inline_policies",
+                "groups",
+                "tags"
+            ]
+        );
+        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let mut r = of_spec(&spec, &spec.inline_policies);
+        for (key, letter, name) in [
+            (KeyState::NoKey, "-", "none"),
+            (KeyState::Active, "A", "Active"),
+            (KeyState::Inactive, "I", "Inactive"),
+        ] {
+            r.key = key;
+            let tag = r.to_tag();
+            assert!(tag.ends_with(&format!(" k={letter}")), "{tag}");
+            assert_eq!(key.name(), name);
+            assert_eq!(Record::from_tag(&tag), Some(r.clone()));
+            let edited = tag.replace(&format!(" k={letter}"), " k=X");
+            assert_eq!(Record::from_tag(&edited), None, "{edited}");
+        }
+        let disabled = crate::model::spec::parse(
+            &serde_json::json!({"UserName": "u", "DisableAccessKeys": true}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            of_spec(&disabled, &disabled.inline_policies).key,
+            KeyState::NoKey
+        );
     }
 
     #[test]

@@ -88,8 +88,8 @@ pub struct ObservedSecret {
     pub pending_deletion: bool,
     /// The key held by the AWSCURRENT version: the one consumers use.
     pub access_key_id: Option<String>,
-    /// The key held by AWSPREVIOUS: the last rotation's old key, kept (inactive) for
-    /// one grace period.
+    /// The key held by AWSPREVIOUS: the last rotation's old key, still active until its
+    /// grace period ends, then inactive until the next rotation deletes it.
     pub previous_key_id: Option<String>,
     /// The key held by AWSPENDING when it sits on another version than AWSCURRENT: a
     /// rotation in flight (or one that stopped half-way).

@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::deployed::TAG_DEPLOYED;
+use crate::model::spec::KeyStatus;
 use crate::model::state::{Extras, ObservedKey, TAG_LOGICAL, TAG_STACK};
 use serde_json::json;
 use serde_json::Value;

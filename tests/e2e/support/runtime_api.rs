@@ -51,6 +51,8 @@ impl RuntimeApi {
             .env("AWS_LAMBDA_FUNCTION_NAME", "planton-iam-user")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            // The stand-in ResponseURL listens on loopback.
+            .env("PLANTON_RESPONSE_URL_PREFIXES", "http://127.0.0.1:")
             .stdin(std::process::Stdio::null());
         c
     }

@@ -1,19 +1,23 @@
-//! Test harness: the strict emulator (moto in server mode, patched to refuse what AWS
-//! refuses), a local listener standing in for the presigned ResponseURL, and helpers
-//! that drive the real handler with CloudFormation-shaped events.
-#![allow(dead_code)]
+//! The harness every end-to-end test shares: one strict emulator per run (moto in
+//! server mode, patched to refuse what AWS refuses), the two profiles a scenario runs
+//! under (straight to the emulator, or through a fault-injecting proxy of the test's
+//! own), a local listener standing in for the presigned ResponseURL, and helpers that
+//! drive the real handler with CloudFormation-shaped events.
+//!
+//! Nothing here is process-wide but the emulator and the environment it is announced
+//! in (set once, when it starts): each test builds its own apps, listeners and proxies,
+//! and a profile's user names carry the profile's tag, so every test can run alongside
+//! every other.
 
+use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::{Captured, CfnListener, Emulator};
 use planton_iam_user::app::App;
 use planton_iam_user::entry as handler;
 use planton_iam_user::settings::Settings;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-
-#[path = "../support/mod.rs"]
-pub mod support;
-pub use support::fault_proxy::{FaultConfig, FaultProxy};
-pub use support::{CfnListener, Emulator};
+use std::time::Duration;
 
 pub const CREATE: &str = include_str!("../../events/create.json");
 pub const UPDATE: &str = include_str!("../../events/update.json");
@@ -25,47 +29,186 @@ pub const OTHER_STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/other-stack/99999999-2222-3333-4444-555555555555";
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
-static PROXY: OnceLock<FaultProxy> = OnceLock::new();
 
-/// Starts the strict emulator once per test binary and points the standard SDK
-/// configuration at it, or, when the test crate declares `FAULTS`, at a fault-injecting
-/// proxy in front of it. The emulator exits by itself when this process ends (its stdin
-/// closes), so no test leaves a server behind.
+/// The strict emulator, started on first use and shared by every test in this run. Its
+/// standard SDK configuration (endpoint, credentials, region) is put in the environment
+/// once, here, before any test reads it: the direct profile's app reads it as `main`
+/// does, and nothing changes it afterwards. The emulator exits by itself when this
+/// process ends (its stdin closes), so no run leaves a server behind.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(|| {
+        let emu = Emulator::start(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+        for (k, v) in emu.env() {
+            std::env::set_var(k, v);
+        }
+        std::env::remove_var("AWS_PROFILE");
+        emu
+    })
+}
+
 pub fn emulator_url() -> &'static str {
-    &EMULATOR
-        .get_or_init(|| {
-            let emu = Emulator::start(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
-            for (k, v) in emu.env() {
-                std::env::set_var(k, v);
-            }
-            if let Some(faults) = crate::FAULTS {
-                let proxy = FaultProxy::start(&emu.url);
-                proxy.set(faults());
-                std::env::set_var("AWS_ENDPOINT_URL", proxy.url());
-                let _ = PROXY.set(proxy);
-            }
-            std::env::remove_var("AWS_PROFILE");
-            emu
-        })
-        .url
+    &emulator().url
 }
 
-/// The fault-injecting proxy the function talks through, if this test crate has one.
-pub fn proxy() -> Option<&'static FaultProxy> {
-    emulator_url();
-    PROXY.get()
+/// The two ways a scenario reaches AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Straight to the emulator, with the app exactly as `main` builds it.
+    Direct,
+    /// Through a fault-injecting proxy of the test's own: [`Profile::faults`].
+    Faulty,
 }
 
-/// The app exactly as `main` builds it, from the environment.
+impl Profile {
+    /// What the faulty profile's proxy injects: 30% of IAM calls throttled, 5% of all
+    /// calls answered HTTP 500, 20 ms added to every call. Every scenario must still end
+    /// in the right state with one answer per event.
+    pub fn faults() -> FaultConfig {
+        FaultConfig {
+            latency: Duration::from_millis(20),
+            iam_throttle_rate: 0.3,
+            error_500_rate: 0.05,
+            ..FaultConfig::default()
+        }
+    }
+
+    /// The tag that keeps this profile's names apart from the other's.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Profile::Direct => "direct",
+            Profile::Faulty => "faulty",
+        }
+    }
+}
+
+/// One test's way to AWS: its profile and, for the faulty one, its own proxy (so its
+/// faults and statistics are nobody else's).
+pub struct Harness {
+    pub profile: Profile,
+    proxy: Option<FaultProxy>,
+}
+
+impl Harness {
+    /// `Direct`: no proxy. `Faulty`: a new proxy injecting [`Profile::faults`].
+    pub fn new(profile: Profile) -> Harness {
+        match profile {
+            Profile::Direct => Harness {
+                profile,
+                proxy: None,
+            },
+            Profile::Faulty => Harness::with_faults(Profile::faults()),
+        }
+    }
+
+    /// The faulty profile with a proxy of its own injecting `faults`, which the test may
+    /// change at any time through [`Harness::proxy`].
+    pub fn with_faults(faults: FaultConfig) -> Harness {
+        let proxy = FaultProxy::start(emulator_url());
+        proxy.set(faults);
+        Harness {
+            profile: Profile::Faulty,
+            proxy: Some(proxy),
+        }
+    }
+
+    /// This test's fault proxy; panics under the direct profile, which has none.
+    #[track_caller]
+    pub fn proxy(&self) -> &FaultProxy {
+        self.proxy
+            .as_ref()
+            .expect("the direct profile has no fault proxy")
+    }
+
+    /// `base` with this profile's tag (`lc-minimal` -> `lc-minimal-faulty`): the two
+    /// profiles share one emulator, so each scenario's names must be its own. IAM
+    /// allows 64 characters in a user name; the tag takes 7 of them.
+    pub fn name(&self, base: &str) -> String {
+        let name = format!("{base}-{}", self.profile.tag());
+        assert!(name.len() <= 64, "{name} is longer than IAM allows");
+        name
+    }
+
+    /// The app this test's function runs as. Direct: exactly as `main` builds it, from
+    /// the environment. Faulty: the same policy, pointed at this test's proxy.
+    pub async fn app(&self) -> App {
+        match &self.proxy {
+            None => app().await,
+            Some(proxy) => App::from_config(
+                &sdk_config_with_endpoint_url(&proxy.url()).await,
+                settings(),
+            )
+            .expect("app"),
+        }
+    }
+
+    pub async fn cfn(&self, logical_id: &str) -> Cfn {
+        self.cfn_with_stack(STACK, logical_id).await
+    }
+
+    /// A driver on `stack_id`, or under the faulty profile on the same stack name with
+    /// `-faulty` added: both profiles run the same scenarios at once, and CloudFormation
+    /// (the emulator's model) keeps one state per stack and logical id.
+    pub async fn cfn_with_stack(&self, stack_id: &str, logical_id: &str) -> Cfn {
+        Cfn::with_app(self.app().await, &self.stack(stack_id), logical_id).await
+    }
+
+    /// `stack_id` as this profile's scenarios use it.
+    pub fn stack(&self, stack_id: &str) -> String {
+        match self.profile {
+            Profile::Direct => stack_id.to_string(),
+            Profile::Faulty => {
+                let (head, rest) = stack_id.split_once(":stack/").expect("a stack ARN");
+                let (name, id) = rest.split_once('/').expect("a stack ARN");
+                format!("{head}:stack/{name}-faulty/{id}")
+            }
+        }
+    }
+}
+
+/// The standard SDK configuration with the function's retry and timeout policy (as
+/// `Clients::from_env` in src/aws/clients.rs loads it), pointed at `url` instead of
+/// `AWS_ENDPOINT_URL`. Credentials and region come from the environment set at the
+/// emulator's start.
+pub async fn sdk_config_with_endpoint_url(url: &str) -> aws_config::SdkConfig {
+    emulator();
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(10)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5));
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(15))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .retry_config(retry)
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// The app exactly as `main` builds it, from the environment (which points straight at
+/// the emulator), with the default settings.
 pub async fn app() -> App {
-    emulator_url();
+    emulator();
     let mut app = App::from_env().await.expect("app");
-    app.settings = Settings::default();
+    app.settings = settings();
     app
 }
 
+/// The default settings (requests verified against CloudFormation, here the emulator's
+/// model, which [`Cfn::send_with`] sets around every genuine request), plus what a local
+/// run needs: the answer goes to the test's listener on loopback
+/// (PLANTON_RESPONSE_URL_PREFIXES).
+pub fn settings() -> Settings {
+    Settings {
+        response_url_prefixes: vec!["http://127.0.0.1:".into()],
+        ..Settings::default()
+    }
+}
+
 /// Test-side clients for arranging and inspecting state: straight to the emulator,
-/// never through the fault proxy.
+/// never through a fault proxy.
 pub async fn aws() -> (aws_sdk_iam::Client, aws_sdk_secretsmanager::Client) {
     let direct = emulator_url();
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -137,6 +280,8 @@ pub struct Cfn {
 pub struct Response {
     pub raw: String,
     pub json: Value,
+    /// What the invocation returned after answering (checked to be `Ok` by `send_with`).
+    #[allow(dead_code)]
     pub lambda_result: Result<Value, String>,
 }
 
@@ -178,13 +323,15 @@ impl Response {
 }
 
 impl Cfn {
+    /// A driver under the direct profile, for the tests that only run straight to the
+    /// emulator.
     pub async fn new(logical_id: &str) -> Self {
-        Cfn::with_stack(STACK, logical_id).await
+        Cfn::with_app(app().await, STACK, logical_id).await
     }
 
-    pub async fn with_stack(stack_id: &str, logical_id: &str) -> Self {
+    pub async fn with_app(app: App, stack_id: &str, logical_id: &str) -> Self {
         Cfn {
-            app: app().await,
+            app,
             listener: CfnListener::start().await,
             stack_id: stack_id.to_string(),
             logical_id: logical_id.to_string(),
@@ -243,9 +390,12 @@ impl Cfn {
     /// into a `serde_json::Value`). Every occurrence of `RESPONSE_URL` in the text is
     /// replaced by a fresh local ResponseURL. Returns the invocation's result and the
     /// answers PUT for it (none when the event had no usable ResponseURL).
-    pub async fn send_raw(&self, text: &str) -> (Result<Value, String>, Vec<support::Captured>) {
+    pub async fn send_raw(&self, text: &str) -> (Result<Value, String>, Vec<Captured>) {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
         let text = text.replace("RESPONSE_URL", &self.listener.url(&id));
+        if let Ok(event) = serde_json::from_str::<Value>(&text) {
+            crate::support::cloudformation_is_waiting_for(emulator_url(), &event).await;
+        }
         let raw = serde_json::value::RawValue::from_string(text).expect("the event is JSON");
         let result = handler::handle(&self.app, lambda_runtime::LambdaEvent::new(raw, context()))
             .await
@@ -260,8 +410,20 @@ impl Cfn {
         (result, puts)
     }
 
-    /// [`Cfn::send`] with a chosen invocation context (a deadline).
-    pub async fn send_with(&self, mut event: Value, ctx: lambda_runtime::Context) -> Response {
+    /// [`Cfn::send`] with a chosen invocation context (a deadline). CloudFormation is
+    /// shown waiting for this request first, as it is for every genuine one.
+    pub async fn send_with(&self, event: Value, ctx: lambda_runtime::Context) -> Response {
+        crate::support::cloudformation_is_waiting_for(emulator_url(), &event).await;
+        self.send_unannounced(event, ctx).await
+    }
+
+    /// Sends `event` without telling CloudFormation (the emulator's model) anything: a
+    /// forged request, or one whose stack state the test set itself.
+    pub async fn send_unannounced(
+        &self,
+        mut event: Value,
+        ctx: lambda_runtime::Context,
+    ) -> Response {
         let id = format!("r{}", NEXT.fetch_add(1, Ordering::SeqCst));
         event["ResponseURL"] = json!(self.listener.url(&id));
         let result = handler::handle_value(&self.app, event.clone(), ctx)
@@ -328,53 +490,73 @@ impl Cfn {
     /// No answer body ever carried a secret access key or an access key id that exists
     /// in the emulator now.
     pub async fn assert_no_key_material_leaked(&self) {
+        use futures::StreamExt;
         let (iam, sm) = aws().await;
-        let mut needles = Vec::new();
-        // Other tests in this binary share the emulator and delete their users and
-        // secrets while this one looks, so everything listed may be gone a moment later:
-        // a vanished user or secret simply has no key material left to look for.
+        // Every other test shares the emulator and deletes its users and secrets while
+        // this one looks, so everything listed may be gone a moment later:
+        // a vanished user or secret simply has no key material left to look for. The
+        // emulator holds every test's users, so they are read LOOKUPS at a time.
+        const LOOKUPS: usize = 16;
+        let mut arns = Vec::new();
         let mut secrets = sm.list_secrets().max_results(100).into_paginator().send();
         while let Some(page) = secrets.next().await {
             for s in page.unwrap().secret_list() {
-                let Ok(v) = sm
-                    .get_secret_value()
-                    .secret_id(s.arn().unwrap())
-                    .send()
-                    .await
-                else {
-                    continue;
-                };
-                let Some(j) = v
-                    .secret_string()
-                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                else {
-                    continue;
-                };
-                for k in ["SecretAccessKey", "AccessKeyId"] {
-                    if let Some(x) = j[k].as_str() {
-                        needles.push(x.to_string());
-                    }
-                }
+                arns.push(s.arn().unwrap().to_string());
             }
         }
+        let mut user_names = Vec::new();
         let mut users = iam.list_users().into_paginator().send();
         while let Some(page) = users.next().await {
             for u in page.unwrap().users() {
-                let keys = match iam.list_access_keys().user_name(u.user_name()).send().await {
-                    Ok(keys) => keys,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_no_such_entity_exception()) =>
-                    {
-                        continue
-                    }
-                    Err(e) => panic!("listing keys of {}: {e:?}", u.user_name()),
-                };
-                for k in keys.access_key_metadata() {
-                    needles.extend(k.access_key_id().map(str::to_string));
-                }
+                user_names.push(u.user_name().to_string());
             }
         }
+        let in_secrets = futures::stream::iter(arns)
+            .map(|arn| {
+                let sm = sm.clone();
+                async move {
+                    let Ok(v) = sm.get_secret_value().secret_id(arn).send().await else {
+                        return Vec::new();
+                    };
+                    let Some(j) = v
+                        .secret_string()
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    else {
+                        return Vec::new();
+                    };
+                    ["SecretAccessKey", "AccessKeyId"]
+                        .iter()
+                        .filter_map(|k| j[k].as_str().map(str::to_string))
+                        .collect()
+                }
+            })
+            .buffer_unordered(LOOKUPS);
+        let on_users = futures::stream::iter(user_names)
+            .map(|user| {
+                let iam = iam.clone();
+                async move {
+                    let keys = match iam.list_access_keys().user_name(&user).send().await {
+                        Ok(keys) => keys,
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+                        {
+                            return Vec::new()
+                        }
+                        Err(e) => panic!("listing keys of {user}: {e:?}"),
+                    };
+                    keys.access_key_metadata()
+                        .iter()
+                        .filter_map(|k| k.access_key_id().map(str::to_string))
+                        .collect::<Vec<String>>()
+                }
+            })
+            .buffer_unordered(LOOKUPS);
+        let needles: Vec<String> = in_secrets
+            .chain(on_users)
+            .collect::<Vec<Vec<String>>>()
+            .await
+            .concat();
         assert!(
             !needles.is_empty(),
             "the leak check found no key material to look for"

@@ -2,51 +2,62 @@
 //! with logging at TRACE: the bundled events (Create, Update, the four rotation steps,
 //! the grace sweep, the audit, Delete) complete, every log line is structured JSON an
 //! operator can use, and no key material appears in anything it writes.
+//!
+//! It shares the emulator with every other test, so its user is renamed (the lifecycle
+//! scenarios deploy the bundled events too), and its sweep and audit are confined to the
+//! bundled events' path (`PLANTON_ALLOWED_PATH_PREFIX`), so its sweep cannot end the
+//! grace of another test's aged key before that test's own sweep does.
 
-#[path = "support/mod.rs"]
-mod support;
-
+use crate::harness::{aws, emulator};
+use crate::support::runtime_api::RuntimeApi;
+use crate::support::CfnListener;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::runtime_api::RuntimeApi;
-use support::{CfnListener, Emulator};
+
+/// The bundled events' user, renamed to one no other test uses.
+const USER: &str = "payments-ci-deployer-binary";
 
 fn event(file: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
         .join(file);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let mut e: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for props in ["ResourceProperties", "OldResourceProperties"] {
+        if let Some(p) = e.get_mut(props) {
+            assert_eq!(p["UserName"], "payments-ci-deployer");
+            p["UserName"] = json!(USER);
+            assert_eq!(p["Path"], "/service-accounts/");
+        }
+    }
+    if e.get("PhysicalResourceId").is_some() {
+        e["PhysicalResourceId"] = json!(USER);
+    }
+    e
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_events_through_the_real_binary_leak_nothing_at_trace_level() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let emulator = Emulator::start(root);
+    let emulator = emulator();
     let listener = CfnListener::start().await;
     let runtime = RuntimeApi::start().await;
     let log_path = std::env::temp_dir().join(format!("planton-binary-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = runtime
-        .command(Path::new(env!("CARGO_BIN_EXE_planton-iam-user")), &emulator)
+        .command(Path::new(env!("CARGO_BIN_EXE_planton-iam-user")), emulator)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
         .env("RUST_LOG", "trace")
+        .env("PLANTON_ALLOWED_PATH_PREFIX", "/service-accounts/")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
         .unwrap();
 
-    for (k, v) in emulator.env() {
-        std::env::set_var(k, v);
-    }
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let (_, sm) = aws().await;
     let mut secrets = Vec::new();
     let mut answers = Vec::new();
-    let secret_id = "planton/iam-user/payments-ci-deployer";
+    let secret_id = "planton/iam-user/payments-ci-deployer-binary";
     let read_key = |stage: &'static str| {
         let sm = sm.clone();
         async move {
@@ -113,6 +124,7 @@ async fn bundled_events_through_the_real_binary_leak_nothing_at_trace_level() {
         }
         let mut e = event(&format!("{name}.json"));
         e["ResponseURL"] = json!(listener.url(name));
+        crate::support::cloudformation_is_waiting_for(&emulator.url, &e).await;
         let inv = runtime.invoke(name, e, Duration::from_secs(120)).await;
         assert!(inv.ok, "{name}: {}", inv.body);
         assert!(!inv.body.contains("SecretAccessKey"));

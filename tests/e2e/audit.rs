@@ -4,18 +4,13 @@
 //! Each test lists only its own path, so tests in this binary never see each other's
 //! users; the dispatch test audits everything, in report-only mode.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use planton_iam_user::audit::{self, DriftRecord, KeyRecord, Report};
 use planton_iam_user::settings::AuditConfig;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
-/// Straight to the emulator.
-const FAULTS: Option<fn() -> FaultConfig> = None;
-
-const AUDIT_EVENT: &str = include_str!("../events/audit.json");
+const AUDIT_EVENT: &str = include_str!("../../events/audit.json");
 const RO: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const SEC_AUDIT: &str = "arn:aws:iam::aws:policy/SecurityAudit";
 const DAY: u64 = 86_400;

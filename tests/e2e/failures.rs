@@ -2,12 +2,7 @@
 //! Update that fails midway, an interrupted Create delivered again, the deadline, the
 //! guardrails, and the response PUT under a failing ResponseURL.
 
-mod common;
-
-use common::*;
-
-/// Straight to the emulator.
-const FAULTS: Option<fn() -> FaultConfig> = None;
+use crate::harness::*;
 use planton_iam_user::entry as handler;
 use planton_iam_user::settings::Settings;
 use serde_json::{json, Value};
@@ -16,9 +11,30 @@ use std::time::Duration;
 const RO: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const MISSING: &str = "arn:aws:iam::123456789012:policy/does-not-exist";
 
+/// A driver whose operator trusts [`MISSING`], so the policy judgement does not read it
+/// (it would refuse it before any write) and the Create fails midway, at the attach.
+async fn trusting_missing(logical_id: &str) -> Cfn {
+    let mut cfn = Cfn::new(logical_id).await;
+    cfn.app.settings.guardrails.trusted_policy_arns = vec![MISSING.into()];
+    cfn
+}
+
+#[tokio::test]
+async fn a_policy_that_cannot_be_read_is_refused_before_any_write() {
+    let cfn = Cfn::new("MidwayJudged").await;
+    let props = json!({"UserName": "fl-unreadable", "ManagedPolicyArns": [RO, MISSING]});
+    let r = cfn.create(props.clone()).await;
+    r.assert_failed(&["ManagedPolicyArns[1]", "could not be read", "NoSuchEntity"]);
+    assert!(
+        !user_state("fl-unreadable").await.exists,
+        "nothing was made"
+    );
+    cfn.delete("fl-unreadable", props).await.assert_success();
+}
+
 #[tokio::test]
 async fn a_create_that_fails_midway_removes_everything_it_made() {
-    let cfn = Cfn::new("Midway").await;
+    let cfn = trusting_missing("Midway").await;
     let props = json!({"UserName": "fl-midway", "ManagedPolicyArns": [RO, MISSING],
         "Tags": [{"Key": "t", "Value": "v"}]});
     let r = cfn.create(props.clone()).await;
@@ -43,7 +59,7 @@ async fn a_create_that_fails_midway_removes_everything_it_made() {
 
 #[tokio::test]
 async fn a_replacing_update_that_fails_removes_the_new_user_and_keeps_the_old_id() {
-    let cfn = Cfn::new("ReplFail").await;
+    let cfn = trusting_missing("ReplFail").await;
     let v1 = json!({"UserName": "fl-repl-old", "ManagedPolicyArns": [RO]});
     let v2 = json!({"UserName": "fl-repl-new", "ManagedPolicyArns": [RO, MISSING]});
     cfn.create(v1.clone()).await.assert_success();
@@ -236,7 +252,7 @@ async fn an_unreachable_response_url_gives_up_within_the_deadline() {
 fn the_release_profile_keeps_panics_catchable() {
     // cargo lambda build defaults to panic = "abort" unless the profile says otherwise;
     // with abort, a panic would kill the process before it could answer FAILED.
-    let manifest = include_str!("../Cargo.toml");
+    let manifest = include_str!("../../Cargo.toml");
     let release = manifest
         .split("[profile.release]")
         .nth(1)

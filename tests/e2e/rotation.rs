@@ -8,17 +8,36 @@
 //! the current one, and the previous key (if any) still works: these scenarios run well
 //! inside the default 24-hour grace period. The end of the grace period (the sweep, an
 //! Update, or no grace at all) has its own tests below.
+//!
+//! Every scenario runs under both profiles (`rotation::direct::*`,
+//! `rotation::faulty::*`, with the profile's tag on every name); STS refusing a new key
+//! runs once, through a proxy of its own.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
+use crate::support::fault_proxy::{FailOp, FaultConfig};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-const FAULTS: Option<fn() -> FaultConfig> = None;
+both_profiles!(
+    the_four_steps_rotate_the_key_and_keep_the_old_one_working_for_its_grace,
+    every_step_retried_twice_changes_nothing_more,
+    a_rotation_that_stopped_half_way_is_superseded_by_the_next,
+    a_user_with_two_keys_loses_the_one_that_is_not_current,
+    secrets_this_function_does_not_own_are_refused_untouched,
+    delete_after_rotation_leaves_nothing_behind,
+    raising_key_serial_runs_the_same_rotation_to_the_same_end_state,
+    a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_again,
+    rotation_days_is_turned_on_changed_and_off_by_updates,
+    rotation_days_is_validated,
+    the_grace_sweep_ends_expired_grace_periods_only,
+    an_update_after_the_grace_period_deactivates_the_previous_key,
+    with_no_grace_period_finish_deactivates_the_previous_key,
+    a_rotation_addressed_by_secret_name_works_the_same,
+    a_pending_key_of_another_user_fails_the_test_step,
+);
 
 /// The example rotation event users find in `events/`.
-const ROTATION_EVENT: &str = include_str!("../events/rotation.json");
+const ROTATION_EVENT: &str = include_str!("../../events/rotation.json");
 
 fn rotation_event(step: &str, secret_id: &str, token: &str) -> Value {
     let mut e: Value = serde_json::from_str(ROTATION_EVENT).unwrap();
@@ -53,12 +72,29 @@ async fn rotate_as_the_service(cfn: &Cfn, secret_id: &str) -> String {
 }
 
 /// RotateSecret on the emulator: stages a new AWSPENDING version and returns its id.
+/// A secret whose template set no `RotationDays` gets a schedule here, as an operator's
+/// one-off `rotate-secret --rotation-rules` would: the function serves rotation steps
+/// only for a secret with rotation enabled and itself as the rotator.
 async fn start_rotation(secret_id: &str) -> String {
     let (_, sm) = aws().await;
+    let enabled = sm
+        .describe_secret()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .unwrap()
+        .rotation_enabled()
+        == Some(true);
+    let rules = (!enabled).then(|| {
+        aws_sdk_secretsmanager::types::RotationRulesType::builder()
+            .automatically_after_days(30)
+            .build()
+    });
     let out = sm
         .rotate_secret()
         .secret_id(secret_id)
         .rotation_lambda_arn(FUNCTION_ARN)
+        .set_rotation_rules(rules)
         .send()
         .await
         .unwrap_or_else(|e| panic!("RotateSecret: {e:?}"));
@@ -158,10 +194,10 @@ fn key_ids(u: &UserState) -> Vec<String> {
     u.keys.iter().map(|(id, _)| id.clone()).collect()
 }
 
-#[tokio::test]
-async fn the_four_steps_rotate_the_key_and_keep_the_old_one_working_for_its_grace() {
-    let cfn = Cfn::new("RotFull").await;
-    let props = json!({"UserName": "rot-full", "RotationDays": "30"});
+async fn the_four_steps_rotate_the_key_and_keep_the_old_one_working_for_its_grace(h: &Harness) {
+    let user = h.name("rot-full");
+    let cfn = h.cfn("RotFull").await;
+    let props = json!({"UserName": user, "RotationDays": "30"});
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -191,35 +227,35 @@ async fn the_four_steps_rotate_the_key_and_keep_the_old_one_working_for_its_grac
     );
     let prev = value_at(&secret, "AWSPREVIOUS").await.unwrap();
     assert_eq!(prev["AccessKeyId"], before["AccessKeyId"]);
-    let u = user_state("rot-full").await;
+    let u = user_state(&user).await;
     assert_eq!(u.keys.len(), 2, "new key plus the grace key");
     assert!(
         caller_arn(&before).await.is_ok(),
         "a client holding the old value keeps working through the grace period"
     );
-    assert_rotation_invariants("rot-full", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
 
     // A stack Update in the grace period keeps the grace key.
-    cfn.update("rot-full", props.clone(), props.clone())
+    cfn.update(&user, props.clone(), props.clone())
         .await
         .assert_success();
-    assert_eq!(key_ids(&user_state("rot-full").await), key_ids(&u));
+    assert_eq!(key_ids(&user_state(&user).await), key_ids(&u));
 
     // The next rotation removes the grace key to make room, never the current one.
     rotate_as_the_service(&cfn, &secret).await;
-    let u2 = user_state("rot-full").await;
+    let u2 = user_state(&user).await;
     assert_eq!(u2.keys.len(), 2);
     assert!(!key_ids(&u2).contains(&before["AccessKeyId"].as_str().unwrap().to_string()));
     assert!(key_ids(&u2).contains(&after["AccessKeyId"].as_str().unwrap().to_string()));
-    assert_rotation_invariants("rot-full", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
     cfn.assert_no_key_material_leaked().await;
 }
 
-#[tokio::test]
-async fn every_step_retried_twice_changes_nothing_more() {
-    let cfn = Cfn::new("RotRetry").await;
+async fn every_step_retried_twice_changes_nothing_more(h: &Harness) {
+    let user = h.name("rot-retry");
+    let cfn = h.cfn("RotRetry").await;
     let r = cfn
-        .create(json!({"UserName": "rot-retry", "RotationDays": "7"}))
+        .create(json!({"UserName": user, "RotationDays": "7"}))
         .await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -232,7 +268,7 @@ async fn every_step_retried_twice_changes_nothing_more() {
                 .unwrap_or_else(|e| panic!("{s} attempt {attempt}: {e}"));
         }
         if s == "createSecret" {
-            let u = user_state("rot-retry").await;
+            let u = user_state(&user).await;
             assert_eq!(
                 u.keys.len(),
                 2,
@@ -241,20 +277,20 @@ async fn every_step_retried_twice_changes_nothing_more() {
             created_keys = Some(key_ids(&u));
         }
     }
-    let u = user_state("rot-retry").await;
+    let u = user_state(&user).await;
     assert_eq!(Some(key_ids(&u)), created_keys);
     assert_eq!(
         stages(&secret).await[&token],
         vec!["AWSCURRENT".to_string()]
     );
-    assert_rotation_invariants("rot-retry", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
 }
 
-#[tokio::test]
-async fn a_rotation_that_stopped_half_way_is_superseded_by_the_next() {
-    let cfn = Cfn::new("RotCrash").await;
+async fn a_rotation_that_stopped_half_way_is_superseded_by_the_next(h: &Harness) {
+    let user = h.name("rot-crash");
+    let cfn = h.cfn("RotCrash").await;
     let r = cfn
-        .create(json!({"UserName": "rot-crash", "RotationDays": "7"}))
+        .create(json!({"UserName": user, "RotationDays": "7"}))
         .await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -264,20 +300,30 @@ async fn a_rotation_that_stopped_half_way_is_superseded_by_the_next() {
     let first = start_rotation(&secret).await;
     step(&cfn, "createSecret", &secret, &first).await.unwrap();
     step(&cfn, "testSecret", &secret, &first).await.unwrap();
-    let orphan: Vec<String> = key_ids(&user_state("rot-crash").await)
+    let orphan: Vec<String> = key_ids(&user_state(&user).await)
         .into_iter()
         .filter(|k| k != original["AccessKeyId"].as_str().unwrap())
         .collect();
     assert_eq!(orphan.len(), 1);
 
-    // A new rotation, with a new token.
-    let second = "rotation-after-a-crash-0000000000000000";
+    // Secrets Manager refuses a new rotation while this one is unfinished ("a previous
+    // rotation isn't complete"); an operator gives up on it by taking AWSPENDING off its
+    // version, then starts a new rotation, with a new token.
+    let (_, sm) = aws().await;
+    sm.update_secret_version_stage()
+        .secret_id(&secret)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&first)
+        .send()
+        .await
+        .unwrap();
+    let second = &start_rotation(&secret).await;
     for s in STEPS {
         step(&cfn, s, &secret, second)
             .await
             .unwrap_or_else(|e| panic!("{s}: {e}"));
     }
-    let u = user_state("rot-crash").await;
+    let u = user_state(&user).await;
     assert!(
         !key_ids(&u).contains(&orphan[0]),
         "the stopped rotation's key is gone"
@@ -291,21 +337,21 @@ async fn a_rotation_that_stopped_half_way_is_superseded_by_the_next() {
         .await
         .get(&first)
         .is_some_and(|l| l.iter().any(|l| l == "AWSPENDING")));
-    assert_rotation_invariants("rot-crash", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
 
     // Secrets Manager's own retry of the stopped rotation, arriving late, changes nothing.
-    let keys = key_ids(&user_state("rot-crash").await);
+    let keys = key_ids(&user_state(&user).await);
     let late = step(&cfn, "finishSecret", &secret, &first).await;
     assert!(late.is_err(), "a version no longer pending is refused");
-    assert_eq!(key_ids(&user_state("rot-crash").await), keys);
-    assert_rotation_invariants("rot-crash", &secret).await;
+    assert_eq!(key_ids(&user_state(&user).await), keys);
+    assert_rotation_invariants(&user, &secret).await;
 }
 
-#[tokio::test]
-async fn a_user_with_two_keys_loses_the_one_that_is_not_current() {
-    let cfn = Cfn::new("RotTwo").await;
+async fn a_user_with_two_keys_loses_the_one_that_is_not_current(h: &Harness) {
+    let user = h.name("rot-two");
+    let cfn = h.cfn("RotTwo").await;
     let r = cfn
-        .create(json!({"UserName": "rot-two", "RotationDays": "7"}))
+        .create(json!({"UserName": user, "RotationDays": "7"}))
         .await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -313,7 +359,7 @@ async fn a_user_with_two_keys_loses_the_one_that_is_not_current() {
     let (iam, _) = aws().await;
     let by_hand = iam
         .create_access_key()
-        .user_name("rot-two")
+        .user_name(&user)
         .send()
         .await
         .unwrap()
@@ -323,26 +369,29 @@ async fn a_user_with_two_keys_loses_the_one_that_is_not_current() {
         .clone();
 
     rotate_as_the_service(&cfn, &secret).await;
-    let ids = key_ids(&user_state("rot-two").await);
+    let ids = key_ids(&user_state(&user).await);
     assert!(!ids.contains(&by_hand), "the non-current key made room");
     assert!(ids.contains(&current["AccessKeyId"].as_str().unwrap().to_string()));
-    assert_rotation_invariants("rot-two", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
 }
 
-#[tokio::test]
-async fn secrets_this_function_does_not_own_are_refused_untouched() {
-    let cfn = Cfn::new("RotForeign").await;
+async fn secrets_this_function_does_not_own_are_refused_untouched(h: &Harness) {
+    let user_foreign = h.name("rot-foreign");
+    let user_owned = h.name("rot-owned");
+    let secret_impostor = h.name("rot/foreign/impostor");
+    let secret_plain = h.name("rot/foreign/plain");
+    let cfn = h.cfn("RotForeign").await;
     let (iam, sm) = aws().await;
     // A user and secret made by hand, and a secret that names a managed user but was
     // written by somebody else.
     iam.create_user()
-        .user_name("rot-foreign")
+        .user_name(&user_foreign)
         .send()
         .await
         .unwrap();
     let k = iam
         .create_access_key()
-        .user_name("rot-foreign")
+        .user_name(&user_foreign)
         .send()
         .await
         .unwrap()
@@ -352,7 +401,7 @@ async fn secrets_this_function_does_not_own_are_refused_untouched() {
         json!({"AccessKeyId": k.access_key_id, "SecretAccessKey": k.secret_access_key}).to_string();
     let plain = sm
         .create_secret()
-        .name("rot/foreign/plain")
+        .name(&secret_plain)
         .secret_string(&value)
         .send()
         .await
@@ -360,22 +409,22 @@ async fn secrets_this_function_does_not_own_are_refused_untouched() {
         .arn
         .unwrap();
     let managed = cfn
-        .create(json!({"UserName": "rot-owned"}))
+        .create(json!({"UserName": user_owned}))
         .await
         .data("Arn")
         .unwrap()
         .to_string();
-    assert!(managed.ends_with("rot-owned"));
+    assert!(managed.ends_with(&user_owned));
     let impostor = sm
         .create_secret()
-        .name("rot/foreign/impostor")
+        .name(&secret_impostor)
         .secret_string(&value)
         .tags(tag(
             "planton:stack-id",
             "arn:aws:cloudformation:us-east-1:123456789012:stack/other/1",
         ))
         .tags(tag("planton:logical-resource-id", "RotForeign"))
-        .tags(tag("planton:user-name", "rot-owned"))
+        .tags(tag("planton:user-name", &user_owned))
         .send()
         .await
         .unwrap()
@@ -387,11 +436,11 @@ async fn secrets_this_function_does_not_own_are_refused_untouched() {
     // SecretId by ARN and by name, as Secrets Manager may send either.
     for (secret, token) in [
         (plain.as_str(), &plain_token),
-        ("rot/foreign/plain", &plain_token),
+        (secret_plain.as_str(), &plain_token),
         (impostor.as_str(), &impostor_token),
     ] {
-        let before_keys = key_ids(&user_state("rot-foreign").await);
-        let before_owned = key_ids(&user_state("rot-owned").await);
+        let before_keys = key_ids(&user_state(&user_foreign).await);
+        let before_owned = key_ids(&user_state(&user_owned).await);
         for s in STEPS {
             let e = step(&cfn, s, secret, token).await.unwrap_err();
             assert!(
@@ -399,8 +448,8 @@ async fn secrets_this_function_does_not_own_are_refused_untouched() {
                 "{secret} {s}: {e}"
             );
         }
-        assert_eq!(key_ids(&user_state("rot-foreign").await), before_keys);
-        assert_eq!(key_ids(&user_state("rot-owned").await), before_owned);
+        assert_eq!(key_ids(&user_state(&user_foreign).await), before_keys);
+        assert_eq!(key_ids(&user_state(&user_owned).await), before_owned);
         assert!(value_at(secret, "AWSPENDING").await.is_none());
     }
     // And nothing was written into the foreign secret.
@@ -421,60 +470,60 @@ fn tag(k: &str, v: &str) -> aws_sdk_secretsmanager::types::Tag {
         .build()
 }
 
-#[tokio::test]
-async fn delete_after_rotation_leaves_nothing_behind() {
-    let cfn = Cfn::new("RotDelete").await;
-    let props = json!({"UserName": "rot-delete", "RotationDays": "30"});
+async fn delete_after_rotation_leaves_nothing_behind(h: &Harness) {
+    let user = h.name("rot-delete");
+    let cfn = h.cfn("RotDelete").await;
+    let props = json!({"UserName": user, "RotationDays": "30"});
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
     rotate_as_the_service(&cfn, &secret).await;
-    assert_eq!(user_state("rot-delete").await.keys.len(), 2);
-    cfn.delete("rot-delete", props).await.assert_success();
-    assert!(!user_state("rot-delete").await.exists);
+    assert_eq!(user_state(&user).await.keys.len(), 2);
+    cfn.delete(&user, props).await.assert_success();
+    assert!(!user_state(&user).await.exists);
     assert!(!secret_exists(&secret).await);
 }
 
-#[tokio::test]
-async fn raising_key_serial_runs_the_same_rotation_to_the_same_end_state() {
-    let cfn = Cfn::new("RotSerial").await;
-    let v1 = json!({"UserName": "rot-serial", "KeySerial": "1"});
-    let v2 = json!({"UserName": "rot-serial", "KeySerial": "2"});
+async fn raising_key_serial_runs_the_same_rotation_to_the_same_end_state(h: &Harness) {
+    let user = h.name("rot-serial");
+    let cfn = h.cfn("RotSerial").await;
+    let v1 = json!({"UserName": user, "KeySerial": "1"});
+    let v2 = json!({"UserName": user, "KeySerial": "2"});
     let r = cfn.create(v1.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
     let before = value_at(&secret, "AWSCURRENT").await.unwrap();
 
-    cfn.update("rot-serial", v2.clone(), v1.clone())
+    cfn.update(&user, v2.clone(), v1.clone())
         .await
         .assert_success();
     let after = value_at(&secret, "AWSCURRENT").await.unwrap();
     assert_ne!(after["AccessKeyId"], before["AccessKeyId"]);
     let prev = value_at(&secret, "AWSPREVIOUS").await.unwrap();
     assert_eq!(prev["AccessKeyId"], before["AccessKeyId"]);
-    let u = user_state("rot-serial").await;
+    let u = user_state(&user).await;
     assert_eq!(u.keys.len(), 2, "the old key stays for its grace period");
-    assert_rotation_invariants("rot-serial", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
 
     // A scheduled rotation after a serial rotation: same path, same shape.
     rotate_as_the_service(&cfn, &secret).await;
-    assert_eq!(user_state("rot-serial").await.keys.len(), 2);
-    assert_rotation_invariants("rot-serial", &secret).await;
+    assert_eq!(user_state(&user).await.keys.len(), 2);
+    assert_rotation_invariants(&user, &secret).await;
     cfn.assert_no_key_material_leaked().await;
 }
 
 /// The same KeySerial Update delivered again after its rotation finished but before the
 /// new serial was recorded (the first delivery died in between): the token's version is
 /// already current, so nothing rotates a second time and the grace key survives.
-#[tokio::test]
-async fn a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_again() {
-    let cfn = Cfn::new("RotSerialAgain").await;
-    let v1 = json!({"UserName": "rot-serial-again", "KeySerial": "1"});
-    let v2 = json!({"UserName": "rot-serial-again", "KeySerial": "2"});
+async fn a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_again(h: &Harness) {
+    let user = h.name("rot-serial-again");
+    let cfn = h.cfn("RotSerialAgain").await;
+    let v1 = json!({"UserName": user, "KeySerial": "1"});
+    let v2 = json!({"UserName": user, "KeySerial": "2"});
     let r = cfn.create(v1.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let update = cfn.event("Update", Some("rot-serial-again"), v2, Some(v1));
+    let update = cfn.event("Update", Some(&user), v2, Some(v1));
     cfn.send(update.clone()).await.assert_success();
     let current = value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"].clone();
     let previous = value_at(&secret, "AWSPREVIOUS").await.unwrap()["AccessKeyId"].clone();
@@ -496,7 +545,7 @@ async fn a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_aga
         value_at(&secret, "AWSPREVIOUS").await.unwrap()["AccessKeyId"],
         previous
     );
-    let mut ids: Vec<String> = user_state("rot-serial-again")
+    let mut ids: Vec<String> = user_state(&user)
         .await
         .keys
         .iter()
@@ -509,16 +558,16 @@ async fn a_redelivered_serial_update_whose_rotation_finished_does_not_rotate_aga
     ];
     want.sort();
     assert_eq!(ids, want, "no third key was minted, the grace key was kept");
-    assert_rotation_invariants("rot-serial-again", &secret).await;
+    assert_rotation_invariants(&user, &secret).await;
     cfn.assert_no_key_material_leaked().await;
 }
 
-#[tokio::test]
-async fn rotation_days_is_turned_on_changed_and_off_by_updates() {
-    let cfn = Cfn::new("RotSchedule").await;
-    let off = json!({"UserName": "rot-sched"});
-    let on30 = json!({"UserName": "rot-sched", "RotationDays": "30"});
-    let on90 = json!({"UserName": "rot-sched", "RotationDays": "90"});
+async fn rotation_days_is_turned_on_changed_and_off_by_updates(h: &Harness) {
+    let user = h.name("rot-sched");
+    let cfn = h.cfn("RotSchedule").await;
+    let off = json!({"UserName": user});
+    let on30 = json!({"UserName": user, "RotationDays": "30"});
+    let on90 = json!({"UserName": user, "RotationDays": "90"});
     let r = cfn.create(off.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -540,47 +589,45 @@ async fn rotation_days_is_turned_on_changed_and_off_by_updates() {
     assert!(!schedule(now().await).0);
     let key = value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"].clone();
 
-    cfn.update("rot-sched", on30.clone(), off.clone())
+    cfn.update(&user, on30.clone(), off.clone())
         .await
         .assert_success();
     assert_eq!(schedule(now().await), (true, Some(30)));
-    cfn.update("rot-sched", on90.clone(), on30)
-        .await
-        .assert_success();
+    cfn.update(&user, on90.clone(), on30).await.assert_success();
     assert_eq!(schedule(now().await), (true, Some(90)));
-    cfn.update("rot-sched", off, on90).await.assert_success();
+    cfn.update(&user, off, on90).await.assert_success();
     assert!(!schedule(now().await).0);
     // Turning the schedule on or off never rotates the key by itself.
     assert_eq!(
         value_at(&secret, "AWSCURRENT").await.unwrap()["AccessKeyId"],
         key
     );
-    assert_eq!(user_state("rot-sched").await.keys.len(), 1);
+    assert_eq!(user_state(&user).await.keys.len(), 1);
 }
 
-#[tokio::test]
-async fn rotation_days_is_validated() {
-    let cfn = Cfn::new("RotInvalid").await;
+async fn rotation_days_is_validated(h: &Harness) {
+    let user = h.name("rot-bad");
+    let cfn = h.cfn("RotInvalid").await;
     for (props, needles) in [
         (
-            json!({"UserName": "rot-bad", "RotationDays": "0"}),
+            json!({"UserName": user, "RotationDays": "0"}),
             vec!["RotationDays", "1-365"],
         ),
         (
-            json!({"UserName": "rot-bad", "RotationDays": "400"}),
+            json!({"UserName": user, "RotationDays": "400"}),
             vec!["RotationDays", "1-365"],
         ),
         (
-            json!({"UserName": "rot-bad", "RotationDays": "30", "DisableAccessKeys": "true"}),
+            json!({"UserName": user, "RotationDays": "30", "DisableAccessKeys": "true"}),
             vec!["RotationDays", "DisableAccessKeys"],
         ),
         (
-            json!({"UserName": "rot-bad", "RotationDays": "30", "KeyStatus": "Inactive"}),
+            json!({"UserName": user, "RotationDays": "30", "KeyStatus": "Inactive"}),
             vec!["RotationDays", "Active"],
         ),
     ] {
         cfn.create(props).await.assert_failed(&needles);
-        assert!(!user_state("rot-bad").await.exists, "nothing left behind");
+        assert!(!user_state(&user).await.exists, "nothing left behind");
     }
 }
 
@@ -602,12 +649,23 @@ fn status_of(u: &UserState, id: &str) -> Option<String> {
 /// The hourly sweep (the template's rule sends `events/end-grace.json`) deactivates a
 /// previous key whose grace is over, leaves one still in its grace working, and never
 /// touches the current key.
-#[tokio::test]
-async fn the_grace_sweep_ends_expired_grace_periods_only() {
-    let cfn = Cfn::new("RotSweep").await;
+///
+/// The sweep covers the users under `PLANTON_ALLOWED_PATH_PREFIX`; this test's users
+/// live under a path of their own, so no other test's sweep ends their grace first
+/// (which would leave this sweep nothing to deactivate).
+async fn the_grace_sweep_ends_expired_grace_periods_only(h: &Harness) {
+    let sweep_expired = h.name("rot-sweep-expired");
+    let sweep_fresh = h.name("rot-sweep-fresh");
+    let path = format!("/{}/", h.name("rot-sweep"));
+    let mut cfn = h.cfn("RotSweep").await;
+    cfn.app.settings.guardrails = planton_iam_user::settings::Settings::from_lookup(|k| {
+        (k == "PLANTON_ALLOWED_PATH_PREFIX").then(|| path.clone())
+    })
+    .guardrails;
+    assert_eq!(cfn.app.settings.guardrails.allowed_path_prefix, path);
     let mut secrets = Vec::new();
-    for user in ["rot-sweep-expired", "rot-sweep-fresh"] {
-        let r = cfn.create(json!({"UserName": user})).await;
+    for user in [&sweep_expired, &sweep_fresh] {
+        let r = cfn.create(json!({"UserName": user, "Path": path})).await;
         r.assert_success();
         let secret = r.data("SecretArn").unwrap().to_string();
         let old = value_at(&secret, "AWSCURRENT").await.unwrap();
@@ -618,7 +676,7 @@ async fn the_grace_sweep_ends_expired_grace_periods_only() {
     let (fresh_user, fresh_secret, fresh_old) = &secrets[1];
     let expired_current = age_current_key(expired_secret, 25).await;
 
-    let sweep: Value = serde_json::from_str(include_str!("../events/end-grace.json")).unwrap();
+    let sweep: Value = serde_json::from_str(include_str!("../../events/end-grace.json")).unwrap();
     let summary = planton_iam_user::entry::handle_value(&cfn.app, sweep, context())
         .await
         .expect("the sweep runs");
@@ -654,10 +712,10 @@ async fn the_grace_sweep_ends_expired_grace_periods_only() {
 
 /// A stack Update after the grace period ends it as well (the planner's rule), and one
 /// inside it keeps the old key working (tested in the full-cycle test above).
-#[tokio::test]
-async fn an_update_after_the_grace_period_deactivates_the_previous_key() {
-    let cfn = Cfn::new("RotGraceUpdate").await;
-    let props = json!({"UserName": "rot-grace-update"});
+async fn an_update_after_the_grace_period_deactivates_the_previous_key(h: &Harness) {
+    let user = h.name("rot-grace-update");
+    let cfn = h.cfn("RotGraceUpdate").await;
+    let props = json!({"UserName": user});
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
@@ -665,10 +723,10 @@ async fn an_update_after_the_grace_period_deactivates_the_previous_key() {
     rotate_as_the_service(&cfn, &secret).await;
     let current = age_current_key(&secret, 25).await;
 
-    cfn.update("rot-grace-update", props.clone(), props)
+    cfn.update(&user, props.clone(), props)
         .await
         .assert_success();
-    let u = user_state("rot-grace-update").await;
+    let u = user_state(&user).await;
     let old_id = old["AccessKeyId"].as_str().unwrap();
     assert_eq!(status_of(&u, old_id).as_deref(), Some("Inactive"));
     assert_eq!(status_of(&u, &current).as_deref(), Some("Active"));
@@ -680,16 +738,16 @@ async fn an_update_after_the_grace_period_deactivates_the_previous_key() {
 }
 
 /// `PLANTON_ROTATION_GRACE_HOURS=0`: finishSecret deactivates the old key at once.
-#[tokio::test]
-async fn with_no_grace_period_finish_deactivates_the_previous_key() {
-    let mut cfn = Cfn::new("RotNoGrace").await;
+async fn with_no_grace_period_finish_deactivates_the_previous_key(h: &Harness) {
+    let user = h.name("rot-no-grace");
+    let mut cfn = h.cfn("RotNoGrace").await;
     cfn.app.settings.rotation_grace = std::time::Duration::ZERO;
-    let r = cfn.create(json!({"UserName": "rot-no-grace"})).await;
+    let r = cfn.create(json!({"UserName": user})).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
     let old = value_at(&secret, "AWSCURRENT").await.unwrap();
     rotate_as_the_service(&cfn, &secret).await;
-    let u = user_state("rot-no-grace").await;
+    let u = user_state(&user).await;
     let old_id = old["AccessKeyId"].as_str().unwrap();
     assert_eq!(status_of(&u, old_id).as_deref(), Some("Inactive"));
     assert!(
@@ -700,29 +758,30 @@ async fn with_no_grace_period_finish_deactivates_the_previous_key() {
 }
 
 /// Secrets Manager may name the secret by name rather than ARN: the same four steps.
-#[tokio::test]
-async fn a_rotation_addressed_by_secret_name_works_the_same() {
-    let cfn = Cfn::new("RotByName").await;
-    let r = cfn.create(json!({"UserName": "rot-by-name"})).await;
+async fn a_rotation_addressed_by_secret_name_works_the_same(h: &Harness) {
+    let user = h.name("rot-by-name");
+    let cfn = h.cfn("RotByName").await;
+    let r = cfn.create(json!({"UserName": user})).await;
     r.assert_success();
     let arn = r.data("SecretArn").unwrap().to_string();
-    let name = "planton/iam-user/rot-by-name";
+    let name = format!("planton/iam-user/{user}");
     let before = value_at(&arn, "AWSCURRENT").await.unwrap();
-    rotate_as_the_service(&cfn, name).await;
+    rotate_as_the_service(&cfn, &name).await;
     let after = value_at(&arn, "AWSCURRENT").await.unwrap();
     assert_ne!(after["AccessKeyId"], before["AccessKeyId"]);
-    assert_rotation_invariants("rot-by-name", &arn).await;
+    assert_rotation_invariants(&user, &arn).await;
 }
 
 /// testSecret checks whom the pending key authenticates as: a pending version holding
 /// another user's (working) key is refused, and nothing is made current.
-#[tokio::test]
-async fn a_pending_key_of_another_user_fails_the_test_step() {
-    let cfn = Cfn::new("RotWrongUser").await;
-    let r = cfn.create(json!({"UserName": "rot-wrong-a"})).await;
+async fn a_pending_key_of_another_user_fails_the_test_step(h: &Harness) {
+    let wrong_a = h.name("rot-wrong-a");
+    let wrong_b = h.name("rot-wrong-b");
+    let cfn = h.cfn("RotWrongUser").await;
+    let r = cfn.create(json!({"UserName": wrong_a})).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let other = cfn.create(json!({"UserName": "rot-wrong-b"})).await;
+    let other = cfn.create(json!({"UserName": wrong_b})).await;
     other.assert_success();
     let b_value = value_at(other.data("SecretArn").unwrap(), "AWSCURRENT")
         .await
@@ -731,7 +790,7 @@ async fn a_pending_key_of_another_user_fails_the_test_step() {
 
     // A pending version that already holds a key: createSecret leaves it as it is.
     let (_, sm) = aws().await;
-    let token = "planton-test-wrong-user-000000000000000";
+    let token = &start_rotation(&secret).await;
     sm.put_secret_value()
         .secret_id(&secret)
         .client_request_token(token)
@@ -746,7 +805,7 @@ async fn a_pending_key_of_another_user_fails_the_test_step() {
         .await
         .expect_err("another user's key must fail the test");
     assert!(
-        err.contains("authenticates as") && err.contains("rot-wrong-b"),
+        err.contains("authenticates as") && err.contains(&wrong_b),
         "{err}"
     );
     assert_eq!(
@@ -755,4 +814,118 @@ async fn a_pending_key_of_another_user_fails_the_test_step() {
         "nothing was made current"
     );
     cfn.assert_no_key_material_leaked().await;
+}
+
+/// IAM's eventual consistency, played by STS refusing a brand-new key a few times, is
+/// ridden out by testSecret's backoff. Through a proxy of this test's own, which
+/// injects nothing until the test sets the refusal.
+#[tokio::test]
+async fn test_secret_retries_until_sts_accepts_the_new_key() {
+    let h = Harness::with_faults(FaultConfig::default());
+    let proxy = h.proxy();
+    let cfn = h.cfn("StsLag").await;
+    let v1 = json!({"UserName": "fi-sts", "KeySerial": "1"});
+    let v2 = json!({"UserName": "fi-sts", "KeySerial": "2"});
+    cfn.create(v1.clone()).await.assert_success();
+    let before = secret_value("planton/iam-user/fi-sts").await.unwrap()["AccessKeyId"].clone();
+
+    // STS refuses the new key 3 times (InvalidClientTokenId), as it does for the first
+    // seconds of a key's life; the rotation still ends with the new key current.
+    proxy.reset_stats();
+    proxy.set(FaultConfig {
+        fail_op: Some(FailOp {
+            op: "GetCallerIdentity".into(),
+            times: 3,
+            status: 403,
+            code: "InvalidClientTokenId".into(),
+            message: "The security token included in the request is invalid.".into(),
+        }),
+        ..FaultConfig::default()
+    });
+    cfn.update("fi-sts", v2.clone(), v1).await.assert_success();
+    assert_eq!(
+        proxy.stats().failed_op,
+        3,
+        "STS refused the new key 3 times"
+    );
+    assert_eq!(proxy.stats().op("sts.GetCallerIdentity"), 4);
+    proxy.set(FaultConfig::default());
+    let after = secret_value("planton/iam-user/fi-sts").await.unwrap()["AccessKeyId"].clone();
+    assert_ne!(after, before, "rotated once STS accepted the key");
+    cfn.delete("fi-sts", v2).await.assert_success();
+}
+
+/// Rotation steps anyone could send (by RotateSecret on a secret they made, or by
+/// invoking the function directly) mint nothing: a token Secrets Manager never staged, a
+/// look-alike secret carrying copies of a managed secret's `planton:` tags, and a managed
+/// secret whose rotator is not this function.
+#[tokio::test]
+async fn forged_rotations_mint_nothing() {
+    let cfn = Cfn::new("RotForged").await;
+    let r = cfn
+        .create(json!({"UserName": "rf-victim", "RotationDays": "30"}))
+        .await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let keys = key_ids(&user_state("rf-victim").await);
+    let (_, sm) = aws().await;
+
+    // A token that is no version of the secret.
+    let token = "planton-never-staged-00000000000000000";
+    for s in STEPS {
+        let err = step(&cfn, s, &secret, token).await.unwrap_err();
+        assert!(err.contains("not staged AWSPENDING"), "{s}: {err}");
+    }
+    assert_eq!(key_ids(&user_state("rf-victim").await), keys);
+
+    // A look-alike: the victim secret's tags copied onto a secret the forger reads.
+    let tags = sm
+        .describe_secret()
+        .secret_id(&secret)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .to_vec();
+    assert!(tags.iter().any(|t| t.key() == Some("planton:user-name")));
+    let lookalike = sm
+        .create_secret()
+        .name("planton/iam-user/rf-lookalike")
+        .secret_string("{}")
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let token = start_rotation(&lookalike).await;
+    let err = step(&cfn, "createSecret", &lookalike, &token)
+        .await
+        .unwrap_err();
+    assert!(err.contains("look-alike"), "{err}");
+    assert!(
+        value_at(&lookalike, "AWSPENDING").await.is_none(),
+        "nothing written into it"
+    );
+    assert_eq!(key_ids(&user_state("rf-victim").await), keys);
+
+    // The managed secret itself, handed to another rotator.
+    sm.rotate_secret()
+        .secret_id(&secret)
+        .rotation_lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:someone-else")
+        .send()
+        .await
+        .unwrap();
+    let token = stages(&secret)
+        .await
+        .into_iter()
+        .find(|(_, l)| l.iter().any(|l| l == "AWSPENDING") && !l.iter().any(|l| l == "AWSCURRENT"))
+        .map(|(v, _)| v)
+        .expect("a staged version");
+    let err = step(&cfn, "createSecret", &secret, &token)
+        .await
+        .unwrap_err();
+    assert!(err.contains("not this function"), "{err}");
+    assert_eq!(key_ids(&user_state("rf-victim").await), keys);
 }

@@ -1,10 +1,11 @@
 //! A fault-injecting HTTP/1.1 reverse proxy between the SDK and the emulator.
 //!
-//! Point an SDK (or the function under test, through `AWS_ENDPOINT_URL`) at
-//! [`FaultProxy::url`] and every request is forwarded to the upstream emulator
-//! unchanged (Host included: SigV4 signs it), unless the current [`FaultConfig`]
-//! says to answer it with an injected error instead: IAM throttling, HTTP 500s of
-//! either protocol, or a scripted failure of one named operation. The proxy runs on
+//! Point an SDK (the function under test's, through its configuration's endpoint URL,
+//! or a process's, through `AWS_ENDPOINT_URL`) at [`FaultProxy::url`] and every request
+//! is forwarded to the upstream emulator unchanged (Host included: SigV4 signs it),
+//! unless the current [`FaultConfig`] says to answer it with an injected error instead:
+//! IAM throttling, HTTP 500s of either protocol, or a scripted failure of one named
+//! operation. Each proxy has its own faults and statistics. The proxy runs on
 //! its own thread with its own tokio runtime, so it outlives the short-lived runtimes
 //! of `#[tokio::test]`s; dropping the [`FaultProxy`] stops it.
 //!

@@ -3,28 +3,17 @@
 //! exactly the faults it is told to (in a shape the SDK parses), and captures minted
 //! secrets for the leak checks.
 
-#[path = "support/mod.rs"]
-mod support;
-
+use crate::harness::emulator_url;
+use crate::support;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FailOp, FaultConfig, FaultProxy, Op};
 use tokio::io::AsyncWriteExt;
-
-static EMULATOR: OnceLock<support::Emulator> = OnceLock::new();
-
-/// One emulator per test binary; it exits when this process ends.
-fn emulator_url() -> &'static str {
-    &EMULATOR
-        .get_or_init(|| support::Emulator::start(Path::new(env!("CARGO_MANIFEST_DIR"))))
-        .url
-}
 
 /// A proxy of its own for each test, so the statistics are the test's own.
 fn proxy() -> FaultProxy {
@@ -33,7 +22,7 @@ fn proxy() -> FaultProxy {
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
-/// A name no other test in this binary uses (they share one emulator).
+/// A name no other test uses (every test shares one emulator).
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::SeqCst))
 }

@@ -1,21 +1,26 @@
-//! Targeted faults through the proxy, one scenario at a time (the proxy's settings are
-//! process-wide): secret storage failing after the key was minted, a rotation whose
-//! store fails, one call failing N times, a deadline that arrives midway (and one that
-//! arrives while a new key is being stored), and independent calls running at once
-//! within the in-flight bound (the proxy counts requests in flight). All of it
-//! under a TRACE-level log capture that must never contain a minted secret.
+//! Targeted faults through a proxy of this test's own, one scenario at a time: secret
+//! storage failing after the key was minted, a rotation whose store fails, one call
+//! failing N times, a deadline that arrives midway (and one that arrives while a new
+//! key is being stored), and independent calls running at once within the in-flight
+//! bound (the proxy counts requests in flight). All of it under a TRACE-level log
+//! capture that must never contain a minted secret.
+//!
+//! The future is large (debug builds keep every scenario's state in it), so it runs on
+//! a thread of its own with a 16 MiB stack, in a runtime whose workers get the same;
+//! the log capture is that thread's and those workers' default subscriber, not the
+//! process's, so the other tests running alongside neither feed it nor are slowed by it.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
+use crate::support::fault_proxy::{FailOp, FaultConfig};
 use lambda_runtime::tracing::subscriber::filter::EnvFilter;
+use lambda_runtime::tracing::subscriber::util::SubscriberInitExt;
 use serde_json::json;
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::fault_proxy::FailOp;
 
-/// Through the proxy, no faults until a scenario sets them.
-const FAULTS: Option<fn() -> FaultConfig> = Some(FaultConfig::default);
+/// The stack of the thread that drives the test and of its runtime's workers.
+const BIG_STACK: usize = 16 << 20;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -28,6 +33,11 @@ impl std::io::Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+thread_local! {
+    /// A runtime worker's hold on the capturing subscriber, while the worker lives.
+    static CAPTURE: RefCell<Option<tracing::dispatcher::DefaultGuard>> = const { RefCell::new(None) };
 }
 
 fn fail(op: &str, times: u32, status: u16, code: &str) -> FaultConfig {
@@ -43,20 +53,53 @@ fn fail(op: &str, times: u32, status: u16, code: &str) -> FaultConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
-    // Everything the function logs, at TRACE, with the production filter.
-    let logs = Captured::default();
-    let sink = logs.clone();
-    lambda_runtime::tracing::subscriber::fmt()
-        .json()
-        .with_env_filter(EnvFilter::new(
-            planton_iam_user::logging::filter_directives(Some("trace")),
-        ))
-        .with_writer(move || sink.clone())
-        .init();
-    let proxy = proxy().expect("proxy");
-    let cfn = Cfn::new("Faulty").await;
+#[test]
+fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
+    std::thread::Builder::new()
+        .name("fault_injection".into())
+        .stack_size(BIG_STACK)
+        .spawn(|| {
+            // While only one subscriber exists, tracing decides whether a log statement
+            // is wanted at all by asking the default subscriber of whichever thread
+            // reaches it first, and remembers the answer: another test's thread, which
+            // has none, would switch the function's statements off for this capture too.
+            // A second (silent) subscriber, alive as long as the capture, makes tracing
+            // ask every subscriber instead.
+            let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+            // Everything the function logs, at TRACE, with the production filter.
+            let logs = Captured::default();
+            let sink = logs.clone();
+            let _capture = lambda_runtime::tracing::subscriber::fmt()
+                .json()
+                .with_env_filter(EnvFilter::new(
+                    planton_iam_user::logging::filter_directives(Some("trace")),
+                ))
+                .with_writer(move || sink.clone())
+                .finish()
+                .set_default();
+            let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(BIG_STACK)
+                .on_thread_start(move || {
+                    let guard = tracing::dispatcher::set_default(&dispatch);
+                    CAPTURE.with(|c| *c.borrow_mut() = Some(guard));
+                })
+                .on_thread_stop(|| drop(CAPTURE.with(|c| c.borrow_mut().take())))
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(Box::pin(scenarios(logs)));
+        })
+        .unwrap()
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+async fn scenarios(logs: Captured) {
+    let h = Harness::with_faults(FaultConfig::default());
+    let proxy = h.proxy();
+    let cfn = h.cfn("Faulty").await;
 
     // A. CreateSecret keeps failing after CreateAccessKey succeeded.
     proxy.set(fail("CreateSecret", 50, 500, "InternalServiceError"));
@@ -137,7 +180,7 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         latency: Duration::from_millis(700),
         ..FaultConfig::default()
     });
-    let mut slow = Cfn::new("Slow").await;
+    let mut slow = h.cfn("Slow").await;
     slow.app.settings.deadline_margin = Duration::from_secs(2);
     let started = std::time::Instant::now();
     let ctx = deadline_in(3);
@@ -201,7 +244,7 @@ async fn faults_after_the_key_exists_orphan_nothing_and_leak_nothing() {
         }
         let wide = |name: &str| wide_user(name, ["fi-par-a", "fi-par-b"]);
         for (bound, name) in [(16, "fi-parallel"), (3, "fi-bounded")] {
-            let mut par = Cfn::new("Parallel").await;
+            let mut par = h.cfn("Parallel").await;
             par.app.settings.max_in_flight = bound;
             proxy.set(FaultConfig {
                 latency: Duration::from_millis(100),

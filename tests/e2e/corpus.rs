@@ -12,12 +12,7 @@
 //! The files are written by tests/corpus/generate.py (kept so the huge and nested ones
 //! are reproducible). Set CORPUS_VERBOSE=1 to print every event's answer.
 
-mod common;
-
-use common::*;
-
-/// Straight to the emulator.
-const FAULTS: Option<fn() -> FaultConfig> = None;
+use crate::harness::*;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;

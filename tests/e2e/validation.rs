@@ -1,12 +1,7 @@
 //! Every validation rule, through the real handler: one FAILED answer naming the
 //! property and the rule, no AWS call at all, nothing created.
 
-mod common;
-
-use common::*;
-
-/// Straight to the emulator.
-const FAULTS: Option<fn() -> FaultConfig> = None;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 fn big_doc(chars: usize) -> Value {

@@ -197,3 +197,65 @@ pub async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Captured> 
         body,
     })
 }
+
+/// What CloudFormation reports while it waits for this request's answer, set in the
+/// emulator's model (its test-only `POST /moto-api/planton/stacks`, merged so other
+/// resources of the stack stay as they are): the stack mid-operation, the resource in
+/// progress under the event's type, holding the event's physical id. The function checks
+/// every request against exactly this before any write; a request sent without it (a
+/// forgery) finds whatever the stack really is. An event too broken to name a stack or a
+/// logical id is left alone: the function refuses it before it asks.
+pub async fn cloudformation_is_waiting_for(emulator_url: &str, event: &serde_json::Value) {
+    let text = |k: &str| event.get(k).and_then(serde_json::Value::as_str);
+    let (Some(stack), Some(logical)) = (text("StackId"), text("LogicalResourceId")) else {
+        return;
+    };
+    let status = match text("RequestType") {
+        Some("Create") => "CREATE_IN_PROGRESS",
+        Some("Update") => "UPDATE_IN_PROGRESS",
+        Some("Delete") => "DELETE_IN_PROGRESS",
+        _ => return,
+    };
+    let model = serde_json::json!({
+        "StackId": stack,
+        "StackStatus": "UPDATE_IN_PROGRESS",
+        "Merge": true,
+        "Resources": {logical: {
+            "ResourceType": text("ResourceType").unwrap_or("Custom::PlantonIamUser"),
+            "ResourceStatus": status,
+            "PhysicalResourceId": text("PhysicalResourceId"),
+        }},
+    });
+    // Malformed ids (not a stack ARN, a logical id IAM-style characters cannot name)
+    // are refused by the model; the function refuses such events before it asks.
+    let _ = set_stack_model(emulator_url, &model).await;
+}
+
+/// Sets (or, with `"Merge": true`, updates) a stack in the emulator's CloudFormation
+/// model; `Err` with the emulator's answer when it is not 200.
+pub async fn set_stack_model(emulator_url: &str, model: &serde_json::Value) -> Result<(), String> {
+    let addr = emulator_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let body = model.to_string();
+    let mut sock = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "POST /moto-api/planton/stacks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    sock.read_to_end(&mut answer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer = String::from_utf8_lossy(&answer);
+    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        Err(answer.into_owned())
+    }
+}
