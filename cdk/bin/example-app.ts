@@ -27,7 +27,7 @@ export class ExampleStack extends Stack {
       path: '/service-accounts/ci/',
       managedPolicies: [
         iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryPowerUser'),
-        iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonECS_FullAccess'),
+        iam.ManagedPolicy.fromAwsManagedPolicyName('AWSCloudFormationReadOnlyAccess'),
       ],
       tags: { team: 'payments' },
       // Secrets Manager rotates the key every 90 days; raising serial rotates it now.

@@ -151,22 +151,22 @@ CASES = [
     ("inline-oversized-string-256k", lambda nn: event(nn, answer("InlinePolicies", "at most 2048"),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {
             "big": json.dumps(doc("s3:GetObject", "arn:aws:s3:::" + "b" * (256 << 10)))}})),
-    ("inline-action-star", lambda nn: event(nn, answer("InlinePolicies.everything", "grants the action *", "PLANTON_ALLOW_PRIVILEGED_INLINE"),
+    ("inline-action-star", lambda nn: event(nn, answer("InlinePolicies.everything", "\"*\" grants every action", "PLANTON_ALLOW_PRIVILEGED_INLINE"),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {"everything": doc("*")}})),
-    ("inline-iam-star", lambda nn: event(nn, answer("InlinePolicies.self-service", "grants the action IAM:*"),
+    ("inline-iam-star", lambda nn: event(nn, answer("InlinePolicies.self-service", "\"IAM:*\" grants every IAM action"),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {"self-service": doc(
             ["s3:ListBucket", "IAM:*"], f"arn:aws:iam::123456789012:user/corpus-{nn}-inline")}})),
-    ("inline-passrole-star", lambda nn: event(nn, answer("InlinePolicies.deploy", "iam:PassRole on every resource"),
+    ("inline-passrole-star", lambda nn: event(nn, answer("InlinePolicies.deploy", "grants iam:PassRole on \"*\""),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {"deploy": doc(["ecs:RunTask", "iam:PassRole"], ["*"])}})),
     ("inline-notaction", lambda nn: event(nn, answer("InlinePolicies.all-but-s3", "NotAction"),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {"all-but-s3": {
             "Version": "2012-10-17",
             "Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}}})),
-    ("inline-escaped-star-in-json-string", lambda nn: raw_event(nn, answer("InlinePolicies.sneaky", "grants the action *"),
+    ("inline-escaped-star-in-json-string", lambda nn: raw_event(nn, answer("InlinePolicies.sneaky", "\"*\" grants every action"),
         '{"UserName": "corpus-' + nn + '-inline", "InlinePolicies": {"sneaky": '
         + json.dumps('{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"\\u002a","Resource":"\\u002a"}}')
         + "}}")),
-    ("inline-iam-double-star", lambda nn: event(nn, answer("InlinePolicies.self-service", "grants the action iam:**"),
+    ("inline-iam-double-star", lambda nn: event(nn, answer("InlinePolicies.self-service", "\"iam:**\" grants every IAM action"),
         {"UserName": f"corpus-{nn}-inline", "InlinePolicies": {"self-service": doc(
             "iam:**", f"arn:aws:iam::123456789012:user/corpus-{nn}-inline")}})),
     ("inline-document-string-nested-200", lambda nn: event(nn, answer("InlinePolicies.deep", "recursion limit"),
