@@ -2,6 +2,8 @@
 //! invocation: the SDK clients, the responder, the settings, the call log.
 
 use crate::aws::calls::CallLog;
+use crate::aws::clients::{cloudformation, load_config};
+use crate::aws::gate::Gate;
 use crate::aws::Clients;
 use crate::custom_resource::respond::Responder;
 use crate::settings::Settings;
@@ -9,23 +11,21 @@ use crate::settings::Settings;
 #[derive(Clone, Debug)]
 pub struct App {
     pub clients: Clients,
+    /// Only custom-resource requests use it, to check themselves against the stack.
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub responder: Responder,
     pub settings: Settings,
     pub calls: CallLog,
+    /// The bound on AWS calls in flight, shared by every client; its limit is set from
+    /// the settings at each invocation.
+    pub gate: Gate,
 }
 
 impl App {
     /// The SDK reads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the
     /// standard configuration; the function's own settings come from `PLANTON_*`.
     pub async fn from_env() -> Result<App, std::io::Error> {
-        let calls = CallLog::default();
-        let clients = Clients::from_env(&calls).await;
-        Ok(App {
-            clients,
-            responder: Responder::new()?,
-            settings: Settings::from_env(),
-            calls,
-        })
+        App::from_config(&load_config().await, Settings::from_env())
     }
 
     /// From a loaded SDK configuration (tests and tools point it at an emulator).
@@ -34,11 +34,15 @@ impl App {
         settings: Settings,
     ) -> Result<App, std::io::Error> {
         let calls = CallLog::default();
+        let gate = Gate::new(settings.max_in_flight);
+        let config = gate.around(config);
         Ok(App {
-            clients: Clients::from_config(config, &calls),
+            clients: Clients::from_config(&config, &calls),
+            cloudformation: cloudformation(&config, &calls),
             responder: Responder::new()?,
             settings,
             calls,
+            gate,
         })
     }
 }

@@ -25,6 +25,7 @@ pub async fn handle(
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, ctx) = event.into_parts();
     let (c, settings) = (&app.clients, &app.settings);
+    app.gate.set_limit(settings.max_in_flight);
     let checked = || settings.check();
     match kind(payload.get()) {
         Kind::Rotation(ev) => {
@@ -32,7 +33,8 @@ pub async fn handle(
             let what = format!("rotation step {}", ev.step);
             let work = async {
                 checked()?;
-                crate::rotation::handle(c, settings.rotation_grace, ev).await
+                let function = ctx.invoked_function_arn.as_str();
+                crate::rotation::handle(c, settings.rotation_grace, function, ev).await
             };
             fail_invocation_on_error(what, Box::pin(work.instrument(span))).await
         }
@@ -73,6 +75,7 @@ pub async fn handle(
         Kind::CustomResource => {
             let deps = Deps {
                 clients: c,
+                cloudformation: &app.cloudformation,
                 responder: &app.responder,
                 settings,
                 calls: &app.calls,

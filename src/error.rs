@@ -18,6 +18,18 @@ pub enum Error {
     )]
     Config(Violations),
 
+    #[error(
+        "refused before any change: the user would hold grants that let it raise its own \
+         privilege, or that could not be read to tell: {0}. Grant named resources instead \
+         of wildcards, or ask the operator to vet the policy (PLANTON_TRUSTED_POLICY_ARNS)"
+    )]
+    Grants(Violations),
+
+    #[error(
+        "refused: CloudFormation does not stand behind this request ({0}); nothing was changed"
+    )]
+    Unverified(String),
+
     #[error("the event is not a usable CloudFormation request: {0}")]
     BadEvent(String),
 

@@ -23,6 +23,13 @@ pub struct Settings {
     pub rotation_grace: Duration,
     /// The operator's limits on what a template may ask for.
     pub guardrails: Guardrails,
+    /// `PLANTON_VERIFY_REQUESTS` (true): check every custom-resource request against
+    /// CloudFormation (DescribeStacks, DescribeStackResource) before any write.
+    pub verify_requests: bool,
+    /// `PLANTON_RESPONSE_URL_PREFIXES` (none): URL prefixes trusted to receive an
+    /// answer besides CloudFormation's response bucket; for local emulators and tests
+    /// only, never in AWS.
+    pub response_url_prefixes: Vec<String>,
     /// The scheduled audit's thresholds.
     pub audit: AuditConfig,
     /// Every setting that could not be read.
@@ -36,6 +43,8 @@ impl Default for Settings {
             deadline_margin: Duration::from_secs(10),
             rotation_grace: Duration::from_secs(24 * 3600),
             guardrails: Guardrails::default(),
+            verify_requests: true,
+            response_url_prefixes: Vec::new(),
             audit: AuditConfig::default(),
             problems: Vec::new(),
         }
@@ -94,6 +103,18 @@ impl Settings {
             s.rotation_grace = Duration::from_secs(n * 3600);
         }
         s.guardrails = r.guardrails();
+        if let Some(b) = r.boolean("PLANTON_VERIFY_REQUESTS") {
+            s.verify_requests = b;
+        }
+        s.response_url_prefixes = r.list("PLANTON_RESPONSE_URL_PREFIXES").unwrap_or_default();
+        for p in &s.response_url_prefixes {
+            if !p.starts_with("http://") && !p.starts_with("https://") {
+                r.refuse(
+                    "PLANTON_RESPONSE_URL_PREFIXES",
+                    format!("{p:?} is not an http(s) URL prefix"),
+                );
+            }
+        }
         if let Some(n) = r.number("PLANTON_KEY_MAX_AGE_DAYS", 1, MAX_DAYS) {
             s.audit.max_age_days = n;
         }
@@ -197,8 +218,20 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         if let Some(b) = self.boolean("PLANTON_ALLOW_PRIVILEGED_INLINE") {
             g.allow_privileged_inline = b;
         }
-        if self.text("PLANTON_ALLOWED_GROUPS").is_some() {
-            g.allowed_groups = self.list("PLANTON_ALLOWED_GROUPS");
+        g.trusted_policy_arns = self.list("PLANTON_TRUSTED_POLICY_ARNS").unwrap_or_default();
+        for p in &g.trusted_policy_arns {
+            if !p.starts_with("arn:") || !p.contains(":policy/") {
+                self.refuse(
+                    "PLANTON_TRUSTED_POLICY_ARNS",
+                    format!("{p:?} is not a managed policy ARN (wildcards * and ? allowed), like arn:aws:iam::aws:policy/ReadOnlyAccess"),
+                );
+            }
+        }
+        // `none`: no group at all (the template's spelling when the operator allows none).
+        match self.text("PLANTON_ALLOWED_GROUPS") {
+            Some(v) if v.eq_ignore_ascii_case("none") => g.allowed_groups = Some(Vec::new()),
+            Some(_) => g.allowed_groups = self.list("PLANTON_ALLOWED_GROUPS"),
+            None => {}
         }
         if let Some(p) = self.text("PLANTON_SECRET_NAME_PREFIX") {
             g.secret_name_prefix = p;
@@ -289,5 +322,41 @@ mod tests {
         assert!(ok.check().is_ok());
         assert_eq!(ok.max_in_flight, 3);
         assert_eq!(ok.rotation_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn none_allows_no_group_and_trusted_arns_must_be_policy_arns() {
+        let s = Settings::from_lookup(|k| match k {
+            "PLANTON_ALLOWED_GROUPS" => Some("None".into()),
+            "PLANTON_TRUSTED_POLICY_ARNS" => Some(
+                "arn:aws:iam::aws:policy/ReadOnly*, arn:aws:iam::123456789012:policy/team/*".into(),
+            ),
+            "PLANTON_VERIFY_REQUESTS" => Some("false".into()),
+            _ => None,
+        });
+        assert!(s.check().is_ok(), "{:?}", s.problems);
+        assert_eq!(s.guardrails.allowed_groups, Some(vec![]));
+        assert!(s
+            .guardrails
+            .trusts("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        assert!(s
+            .guardrails
+            .trusts("ARN:AWS:IAM::123456789012:POLICY/team/deploy"));
+        assert!(!s
+            .guardrails
+            .trusts("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(!s.verify_requests);
+        assert!(
+            Settings::default().verify_requests,
+            "verification is on unless turned off"
+        );
+        let bad = Settings::from_lookup(|k| {
+            (k == "PLANTON_TRUSTED_POLICY_ARNS").then(|| "*".to_string())
+        });
+        assert_eq!(bad.problems[0].property, "PLANTON_TRUSTED_POLICY_ARNS");
+        let url = Settings::from_lookup(|k| {
+            (k == "PLANTON_RESPONSE_URL_PREFIXES").then(|| "127.0.0.1:".to_string())
+        });
+        assert_eq!(url.problems[0].property, "PLANTON_RESPONSE_URL_PREFIXES");
     }
 }

@@ -15,24 +15,42 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Config,
 }
 
+/// The standard SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with this
+/// function's retry and timeout policy.
+pub async fn load_config() -> aws_config::SdkConfig {
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(10)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5));
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(15))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// The CloudFormation client, apart from [`Clients`]: only a custom-resource request
+/// needs it (to check the request against the stack), so the other callers never hold
+/// it.
+pub fn cloudformation(
+    config: &aws_config::SdkConfig,
+    calls: &CallLog,
+) -> aws_sdk_cloudformation::Client {
+    let conf = aws_sdk_cloudformation::config::Builder::from(config)
+        .interceptor(calls.clone())
+        .build();
+    aws_sdk_cloudformation::Client::from_conf(conf)
+}
+
 impl Clients {
     /// Loads the standard SDK configuration with this function's retry and timeout
     /// policy, then builds the clients from it.
     pub async fn from_env(calls: &CallLog) -> Clients {
-        let retry = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(10)
-            .with_initial_backoff(Duration::from_millis(100))
-            .with_max_backoff(Duration::from_secs(5));
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_attempt_timeout(Duration::from_secs(15))
-            .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        Clients::from_config(&config, calls)
+        Clients::from_config(&load_config().await, calls)
     }
 
     /// Builds the clients from a loaded SDK configuration, all logging to `calls`.
@@ -66,3 +84,6 @@ impl Clients {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod mocked;

@@ -6,9 +6,12 @@ pub mod apply;
 pub mod budget;
 pub mod calls;
 pub mod clients;
+pub mod gate;
 pub mod keys;
 pub mod observe;
+pub mod policies;
 pub mod rotate;
+pub mod stacks;
 pub mod tags;
 pub mod users;
 

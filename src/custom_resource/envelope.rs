@@ -40,6 +40,8 @@ pub struct Request {
     pub response_url: String,
     pub stack_id: String,
     pub logical_id: String,
+    /// As the event says; checked against what CloudFormation declares.
+    pub resource_type: String,
     pub physical_id: Option<String>,
     pub props: Value,
     pub old_props: Value,
@@ -219,6 +221,7 @@ pub fn parse(event: &Value) -> Result<Request, Unanswerable> {
         response_url,
         stack_id,
         logical_id,
+        resource_type: text(event, "ResourceType").unwrap_or_default(),
         physical_id,
         props: event
             .get("ResourceProperties")

@@ -5,11 +5,13 @@
 use crate::aws::apply::{Executor, Outcome};
 use crate::aws::budget::Budget;
 use crate::aws::observe::{self, Depth, Expect};
+use crate::aws::stacks;
 use crate::custom_resource::envelope::{Answer, Request, RequestType};
 use crate::custom_resource::guard::{fallback_physical_id, is_user_name};
-use crate::custom_resource::Deps;
+use crate::custom_resource::{grants, Deps};
 use crate::error::{Error, Violation, Violations};
 use crate::model::plan::{self, Secrets};
+use crate::model::request_check::{self, Claim};
 use crate::model::spec::{self, UserSpec};
 use crate::model::state::{tag, Owner, TAG_SECRET_NAME};
 use serde_json::Value;
@@ -98,6 +100,7 @@ async fn create_or_update(
     };
     match Box::pin(converge(
         deps,
+        req,
         &exec,
         &spec,
         owner,
@@ -121,7 +124,9 @@ async fn create_or_update(
                     spec.user_name
                 ));
                 let names = std::slice::from_ref(&spec.secret_name);
-                match Box::pin(delete_user(deps, owner, &spec.user_name, names, budget)).await {
+                // This invocation's own cleanup: the request was verified already.
+                let cleanup = delete_user(deps, None, owner, &spec.user_name, names, budget);
+                match Box::pin(cleanup).await {
                     Ok(()) => reason.push_str(". Everything this request created was removed"),
                     Err(c) => {
                         tracing::error!(error = %c, "could not remove the partially created user");
@@ -177,8 +182,10 @@ fn check_time(budget: &Budget, step: String) -> Result<(), Error> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn converge(
     deps: &Deps<'_>,
+    req: &Request,
     exec: &Executor<'_>,
     spec: &UserSpec,
     owner: &Owner,
@@ -191,11 +198,31 @@ async fn converge(
         budget,
         format!("reading the current state of user {}", spec.user_name),
     )?;
+    // Every grant the user would hold is judged alongside the reads, and before any
+    // write: a refusal leaves nothing behind.
+    let judging = async {
+        let settings = deps.settings;
+        let found = grants::judge(
+            c,
+            spec,
+            &req.props,
+            &settings.guardrails,
+            settings.max_in_flight,
+        )
+        .await;
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Grants(Violations(found)))
+        }
+    };
     // Boxed: these futures are large, and a deep stack of them overflows a 2 MiB
     // thread stack in debug builds.
-    let (user, desired) = futures::try_join!(
+    let (user, desired, (), ()) = futures::try_join!(
         Box::pin(observe::user(c, &spec.user_name, Depth::Converge, expect)),
         observe::secret(c, &spec.secret_name, expect),
+        Box::pin(judging),
+        verified(deps, req),
     )?;
     // The secret the user's tag names, when it is not the one wanted now: SecretName
     // changed, or keys were disabled.
@@ -254,16 +281,28 @@ async fn delete(
     if let Some(n) = req.props.get("SecretName").and_then(Value::as_str) {
         names.push(n.to_string());
     }
-    match Box::pin(delete_user(deps, owner, physical_id, &names, budget)).await {
+    match Box::pin(delete_user(
+        deps,
+        Some(req),
+        owner,
+        physical_id,
+        &names,
+        budget,
+    ))
+    .await
+    {
         Ok(()) => Answer::success(physical_id, HashMap::new()),
         Err(e) => Answer::failed(physical_id, e.to_string()),
     }
 }
 
 /// Removes a user this resource owns and everything hanging off it, then its secrets.
-/// A user or secret owned by anybody else is left exactly as it is.
+/// A user or secret owned by anybody else is left exactly as it is. `req`, when the
+/// deletion is a request's (not this invocation's own cleanup), is verified with
+/// CloudFormation alongside the reads, before any write.
 async fn delete_user(
     deps: &Deps<'_>,
+    req: Option<&Request>,
     owner: &Owner,
     user_name: &str,
     secret_names: &[String],
@@ -275,9 +314,18 @@ async fn delete_user(
     names.retain(|n| spec::secret_name_rule(n).is_none());
     names.sort();
     names.dedup();
-    let (user, mut secrets) = futures::try_join!(
+    // A named, boxed future: an async block borrowing `req` here would not be `Send`
+    // for every lifetime, which `tokio::spawn` of a whole request needs.
+    let verify: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), Error>> + Send + '_>,
+    > = match req {
+        Some(r) => Box::pin(verified(deps, r)),
+        None => Box::pin(std::future::ready(Ok(()))),
+    };
+    let (user, mut secrets, ()) = futures::try_join!(
         Box::pin(observe::user(c, user_name, Depth::Delete, Expect::Exists)),
         futures::future::try_join_all(names.iter().map(|n| observe::secret(c, n, Expect::Exists))),
+        verify,
     )?;
     if let Some(n) = user.as_ref().and_then(|u| tag(&u.tags, TAG_SECRET_NAME)) {
         if !names.iter().any(|x| x == n) {
@@ -300,6 +348,22 @@ async fn delete_user(
     Executor::new(c, user_name, &owner.stack_id, budget)
         .run(&plan)
         .await
+}
+
+/// `Ok` when CloudFormation stands behind `req` (or the operator turned the check off
+/// with `PLANTON_VERIFY_REQUESTS=false`). A check that cannot be made refuses too: the
+/// function cannot vouch for a request it could not check.
+async fn verified(deps: &Deps<'_>, req: &Request) -> Result<(), Error> {
+    if !deps.settings.verify_requests {
+        return Ok(());
+    }
+    let reported = stacks::reported(deps.cloudformation, &req.stack_id, &req.logical_id).await?;
+    let claim = Claim {
+        request_type: req.request_type.map_or("", RequestType::as_str),
+        resource_type: &req.resource_type,
+        physical_id: req.physical_id.as_deref(),
+    };
+    request_check::check(&claim, &reported).map_err(Error::Unverified)
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 
 pub mod envelope;
 pub mod execute;
+pub mod grants;
 pub mod guard;
 pub mod respond;
+pub mod verify;
 
 use crate::aws::budget::{Budget, Progress};
 use crate::aws::calls::CallLog;
@@ -25,6 +27,8 @@ use tracing::Instrument;
 #[derive(Clone, Copy)]
 pub struct Deps<'a> {
     pub clients: &'a Clients,
+    /// To check each request against its stack before any write.
+    pub cloudformation: &'a aws_sdk_cloudformation::Client,
     pub responder: &'a Responder,
     pub settings: &'a Settings,
     pub calls: &'a CallLog,
@@ -45,6 +49,19 @@ pub async fn handle(
             return Err(Box::new(e));
         }
     };
+    if let Err(why) = verify::response_url(&req.response_url, &deps.settings.response_url_prefixes)
+    {
+        // No PUT and no work: whoever sent this is not CloudFormation, or wants the
+        // answer sent somewhere else.
+        tracing::error!(
+            why,
+            url = %envelope::redact_url(&req.response_url),
+            "refusing a request whose answer would not go to CloudFormation"
+        );
+        return Err(Box::new(envelope::Unanswerable(format!(
+            "{why}: the answer may only go to CloudFormation's response bucket"
+        ))));
+    }
     let request_type = req
         .request_type
         .map(RequestType::as_str)

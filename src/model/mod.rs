@@ -8,6 +8,7 @@ pub mod fence;
 pub mod guardrails;
 pub mod judgement;
 pub mod plan;
+pub mod request_check;
 pub mod spec;
 pub mod state;
 pub mod values;

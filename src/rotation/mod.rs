@@ -1,12 +1,19 @@
-//! Secrets Manager's rotation protocol: one invocation per step. Before any step the
-//! secret and its user are checked to be this function's own; the steps themselves live
-//! in [`crate::aws::rotate`], shared with a raised `KeySerial`.
+//! Secrets Manager's rotation protocol: one invocation per step. Anyone who may call
+//! RotateSecret naming this function, or invoke it directly, can send a step, so before
+//! any step the request is checked the way AWS's own rotation template checks it, and
+//! more: rotation is enabled on the secret with this function as its rotator; the token
+//! is a version of the secret staged AWSPENDING (for createSecret too: Secrets Manager
+//! stages it before the first step); the secret carries this function's ownership tags;
+//! and the binding that lives on the IAM user (its `planton:secret-name` tag, which only
+//! this function writes) names this very secret. A secret's own tags are no proof: anyone
+//! with TagResource can copy them onto a look-alike. The steps themselves live in
+//! [`crate::aws::rotate`], shared with a raised `KeySerial`.
 
 use crate::aws::observe::{CURRENT, PENDING};
 use crate::aws::rotate::{self, Target, TEST_PATIENCE};
 use crate::aws::{tags, Clients};
 use crate::error::{Error, Result};
-use crate::model::state::{tag, TAG_LOGICAL, TAG_STACK, TAG_USER_NAME};
+use crate::model::state::{tag, TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK, TAG_USER_NAME};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,10 +31,16 @@ pub struct RotationEvent {
     pub token: String,
 }
 
-/// Serves one step of Secrets Manager's rotation protocol.
-/// `grace` is how long the previous key keeps working after finishSecret.
-pub async fn handle(c: &Clients, grace: Duration, ev: RotationEvent) -> Result<Value> {
-    let (target, stages) = target(c, &ev.secret_id).await?;
+/// Serves one step of Secrets Manager's rotation protocol. `grace` is how long the
+/// previous key keeps working after finishSecret; `function_arn` is this function's
+/// own ARN, which the secret must name as its rotator.
+pub async fn handle(
+    c: &Clients,
+    grace: Duration,
+    function_arn: &str,
+    ev: RotationEvent,
+) -> Result<Value> {
+    let (target, stages) = target(c, &ev.secret_id, function_arn).await?;
     let token = ev.token.as_str();
     let on_token = stages.get(token);
     let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
@@ -37,9 +50,8 @@ pub async fn handle(c: &Clients, grace: Duration, ev: RotationEvent) -> Result<V
         return Ok(json!({"Step": ev.step, "Result": "already current"}));
     }
     // Secrets Manager labels the token's version AWSPENDING before it calls
-    // createSecret; every later step must find it so.
-    let known = on_token.is_some() || ev.step == "createSecret";
-    if !known || (on_token.is_some() && !is_current && !is_pending) {
+    // createSecret: a token it never staged is nobody's rotation.
+    if !is_current && !is_pending {
         return Err(Error::Rotation(format!(
             "version {token} of secret {} is not staged AWSPENDING, so it is not being rotated",
             target.secret_arn
@@ -70,7 +82,11 @@ pub async fn handle(c: &Clients, grace: Duration, ev: RotationEvent) -> Result<V
 /// Reads the secret and checks that this function wrote it for a user it still owns.
 /// Refuses anything else before any change: a rotation must never touch a user or a
 /// secret that is not ours.
-async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String, Vec<String>>)> {
+async fn target(
+    c: &Clients,
+    secret_id: &str,
+    function_arn: &str,
+) -> Result<(Target, HashMap<String, Vec<String>>)> {
     let desc =
         c.sm.describe_secret()
             .secret_id(secret_id)
@@ -100,6 +116,12 @@ async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String,
     if desc.deleted_date().is_some() {
         return refuse("it is scheduled for deletion");
     }
+    if desc.rotation_enabled() != Some(true) {
+        return refuse("rotation is not enabled on it");
+    }
+    if !same_function(desc.rotation_lambda_arn().unwrap_or_default(), function_arn) {
+        return refuse("its rotation function is not this function");
+    }
     let got = c
         .iam
         .get_user()
@@ -116,6 +138,12 @@ async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String,
             "user {user} is not owned by the same stack resource as the secret"
         ));
     }
+    let name = desc.name().unwrap_or_default();
+    if tag(&owned, TAG_SECRET_NAME) != Some(name) {
+        return refuse(&format!(
+            "user {user} keeps its key in another secret (its {TAG_SECRET_NAME} tag), so this one is a look-alike"
+        ));
+    }
     let stages = desc
         .version_ids_to_stages()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -128,4 +156,33 @@ async fn target(c: &Clients, secret_id: &str) -> Result<(Target, HashMap<String,
         },
         stages,
     ))
+}
+
+/// Whether two Lambda ARNs name the same function, whatever version or alias either
+/// carries (`...:function:name` vs `...:function:name:live`).
+fn same_function(a: &str, b: &str) -> bool {
+    let base = |arn: &str| arn.splitn(8, ':').take(7).collect::<Vec<_>>().join(":");
+    !a.is_empty() && base(a) == base(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_function_is_itself_whatever_its_qualifier() {
+        let f = "arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user";
+        assert!(same_function(f, f));
+        assert!(same_function(&format!("{f}:live"), f));
+        assert!(same_function(f, &format!("{f}:7")));
+        assert!(!same_function(
+            f,
+            "arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user-2"
+        ));
+        assert!(!same_function(
+            f,
+            "arn:aws:lambda:us-east-1:999999999999:function:planton-iam-user"
+        ));
+        assert!(!same_function("", f));
+    }
 }

@@ -9,8 +9,8 @@ When the server accepts connections it prints exactly one line to stdout,
 stdout (moto's own prints and request logs go to stderr). It serves every service
 moto's server mode knows (IAM, Secrets Manager, STS, ...) on that one port, with
 threads, until it is killed or its stdin reaches EOF (so it never outlives the test
-process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works, and
-one test-only endpoint is added (11 below).
+process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works (it
+also clears the stack model of 12), and three test-only endpoints are added (11-13 below).
 
 Why: the Rust tests must FAIL when the Lambda forgets a cleanup step or drops a
 permissions boundary. Plain moto is lenient where AWS is strict, so a buggy Lambda
@@ -137,12 +137,64 @@ iam-and-secrets-manager.md):
      ISO 8601 UTC with "Z", last_used_date null if never used); 404 {"error"} for an
      unknown key; 400 {"error"} for bad JSON, a missing access_key_id, an unknown field or
      a bad date; 405 for other methods; 403 for non-loopback clients.
+ 12. CloudFormation stacks the tests invent: the function checks every custom-resource
+     request with DescribeStacks(StackName=StackId) and DescribeStackResource(StackName=
+     StackId, LogicalResourceId), but moto knows no such stack. A test-only endpoint
+     (loopback clients only) sets the stack's model:
+       POST /moto-api/planton/stacks
+       {"StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/name/uuid",
+        "StackStatus": "CREATE_IN_PROGRESS",                a StackStatus of the AWS model
+        "Resources": {"User": {                             optional; logical id [A-Za-z0-9]+
+            "ResourceType": "Custom::PlantonIamUser",       required
+            "ResourceStatus": "CREATE_IN_PROGRESS",         a ResourceStatus of the AWS model
+            "PhysicalResourceId": "..."}}}                  optional (null = none yet)
+     replaces the whole record of that StackId (CreationTime is kept from an earlier record
+     of the same id; every resource's LastUpdatedTimestamp is now) -- or, with "Merge":
+     true, sets the status and only the resources given, keeping the others, so tests
+     running at once on one stack do not clobber each other's resources -- and answers 200:
+     {"StackId", "StackName" (from the ARN), "StackStatus", "CreationTime", "Resources":
+     {id: {"ResourceType", "ResourceStatus", "PhysicalResourceId" (only when set),
+     "LastUpdatedTimestamp"}}} (timestamps ISO 8601 UTC with "Z").
+       {"StackId": "...", "Delete": true}  removes it: 200 {"StackId", "Deleted": true}
+     (also when there was none). 400 {"error"} for bad JSON, a StackId that is not a stack
+     ARN, an unknown status, an unknown field; 405 for other methods; 403 for non-loopback
+     clients. A modelled stack lives in the account and region of its ARN: a request signed
+     for that region (and resolving to that account) naming its StackId, or its name unless
+     it is DELETE_COMPLETE (AWS finds deleted stacks by id only), is answered from the model
+     with the XML moto writes for its own stacks -- DescribeStacks: Stacks/member with
+     StackId, StackName, CreationTime, StackStatus (plus moto's empty Parameters,
+     NotificationARNs, Tags and DisableRollback/EnableTerminationProtection false);
+     DescribeStackResource: StackResourceDetail with StackName, StackId, LogicalResourceId,
+     PhysicalResourceId (omitted when the model has none), ResourceType,
+     LastUpdatedTimestamp, ResourceStatus. DescribeStacks without StackName lists moto's
+     stacks and the modelled ones that are not DELETE_COMPLETE. Errors, as AWS (HTTP 400,
+     Sender, ValidationError): a stack neither modelled nor known to moto -> DescribeStacks
+     "Stack with id X does not exist", DescribeStackResource "Stack 'X' does not exist"
+     (moto said "Stack with id X ..." there too); an unknown logical id -> "Resource L
+     does not exist for stack X" (X: the StackName as given). Stacks moto created itself
+     still go through moto.
+ 13. Staging a rotation token: RotateSecret creates the new version (id ClientRequestToken)
+     labelled AWSPENDING, with no value, before it invokes createSecret; tests that send the
+     rotation steps themselves stage it with a test-only endpoint (loopback clients only):
+       POST /moto-api/planton/stage-pending
+       {"SecretId": "name or ARN", "ClientRequestToken": "<32-64 chars>"}
+     leaves the secret as RotateSecret (RotateImmediately) does (8): version token without a
+     value, labelled AWSPENDING, the label removed from any other version; nothing else
+     (rotation configuration, other labels) changes, and no "previous rotation" check is
+     made. A token naming a version that has no value yet is (re)labelled. Answers 200
+     {"ARN", "Name", "VersionId", "VersionIdsToStages"}; 404 {"error"} for an unknown
+     secret; 409 {"error": "ResourceExistsException: ..."} when the token's version already
+     has a value; 400 {"error"} for bad JSON, missing/unknown fields, a token not 32-64
+     characters (InvalidParameterException), a secret marked for deletion
+     (InvalidRequestException), a replica, or a name held in several accounts/regions (give
+     the ARN); 405 for other methods; 403 for non-loopback clients. A name is looked up in
+     every account and region that has secrets, an ARN in its own.
 
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
-and the iam/sts/secretsmanager apps are created before the ready line is printed so
-the first concurrent calls do not race moto's lazy initialisation (which also loads
-~1000 AWS managed policies).
+and the iam/sts/secretsmanager/cloudformation apps are created before the ready line is
+printed so the first concurrent calls do not race moto's lazy initialisation (which also
+loads ~1000 AWS managed policies).
 
 Speed only: moto re-parses ~1600 AWS managed policies for each of its 6 IAM partition
 backends on every reset; they are parsed once and cached (reset ~1 s -> ~0.2 s).
@@ -629,6 +681,7 @@ def install_patches() -> None:
 
     _install_secretsmanager_patches()
     _install_sts_patches()
+    _install_cloudformation_patches()
 
 
 # ------------------------------------------------- 8./9. Secrets Manager rotation
@@ -903,6 +956,31 @@ def _install_secretsmanager_patches() -> None:
 
     SecretsManagerResponse.list_secret_version_ids = r_list_secret_version_ids
 
+    # ------------------------------------------- 13. test-only: stage a pending token
+    def strict_stage_pending(self, secret_id, token):
+        """What RotateSecret (RotateImmediately) leaves behind before it invokes createSecret:
+        version `token` with no value, labelled AWSPENDING (the label leaves any other version).
+        The rotation configuration is not touched. A version `token` that has no value yet is
+        (re)labelled; one with a value -> ResourceExistsException."""
+        secret = _primary(self, secret_id)
+        self._client_request_token_validator(token)
+        existing = secret.versions.get(token)
+        if existing is not None and _has_value(existing):
+            raise ResourceExistsException(
+                f"You can't use ClientRequestToken {token} because that value is already in use "
+                f"for a version of secret {secret.arn}."
+            )
+        if existing is None:
+            secret.versions[token] = {
+                "createdate": int(time.time()),
+                "version_id": token,
+                "version_stages": [],
+            }
+        _attach(secret, token, ["AWSPENDING"])
+        return secret
+
+    Backend.strict_stage_pending = strict_stage_pending
+
     orig_sm_call_action = SecretsManagerResponse.call_action
 
     def sm_call_action(self):
@@ -1001,6 +1079,83 @@ def _install_sts_patches() -> None:
     TokenResponse.get_caller_identity = get_caller_identity
 
 
+# ------------------------------------------------- 12. CloudFormation stacks from a model
+def _install_cloudformation_patches() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def _stack_member(rec):
+        # The members moto gives its own stacks (Tags: moto's response transformer for
+        # DescribeStacks turns the dict into the list).
+        return {
+            "StackId": rec["StackId"],
+            "StackName": rec["StackName"],
+            "Parameters": [],
+            "CreationTime": rec["CreationTime"],
+            "StackStatus": rec["StackStatus"],
+            "DisableRollback": False,
+            "NotificationARNs": [],
+            "Tags": {},
+            "EnableTerminationProtection": False,
+        }
+
+    orig_describe_stacks = CloudFormationResponse.describe_stacks
+
+    def describe_stacks(self):
+        name = self._get_param("StackName")
+        if name:
+            with _CFN_LOCK:
+                rec = _cfn_lookup(name, self.current_account, self.region)
+                if rec is not None:
+                    return ActionResult({"Stacks": [_stack_member(rec)]})
+            return orig_describe_stacks(self)  # unknown: "Stack with id X does not exist"
+        result = orig_describe_stacks(self)
+        data = result.result
+        if not data.get("NextToken"):  # modelled stacks follow moto's own, on the last page
+            with _CFN_LOCK:
+                data["Stacks"] = list(data["Stacks"]) + [
+                    _stack_member(rec)
+                    for rec in _CFN_STACKS.values()
+                    if _cfn_in_scope(rec, self.current_account, self.region)
+                    and rec["StackStatus"] != "DELETE_COMPLETE"
+                ]
+        return result
+
+    CloudFormationResponse.describe_stacks = describe_stacks
+
+    orig_describe_stack_resource = CloudFormationResponse.describe_stack_resource
+
+    def describe_stack_resource(self):
+        name = self._get_param("StackName")
+        logical_id = self._get_param("LogicalResourceId")
+        with _CFN_LOCK:
+            rec = _cfn_lookup(name, self.current_account, self.region)
+            if rec is not None:
+                res = rec["Resources"].get(logical_id)
+                if res is None:
+                    raise ValidationError(name, f"Resource {logical_id} does not exist for stack {name}")
+                detail = {
+                    "StackId": rec["StackId"],
+                    "StackName": rec["StackName"],
+                    "LogicalResourceId": logical_id,
+                    "PhysicalResourceId": res.get("PhysicalResourceId"),  # None: omitted
+                    "ResourceType": res["ResourceType"],
+                    "LastUpdatedTimestamp": res["LastUpdatedTimestamp"],
+                    "ResourceStatus": res["ResourceStatus"],
+                }
+                return ActionResult({"StackResourceDetail": detail})
+        try:
+            return orig_describe_stack_resource(self)
+        except ValidationError as err:
+            # AWS words it differently for this action than for DescribeStacks.
+            if err.message == f"Stack with id {name} does not exist":
+                raise ValidationError(name, f"Stack '{name}' does not exist") from None
+            raise
+
+    CloudFormationResponse.describe_stack_resource = describe_stack_resource
+
+
 # ------------------------------------------------- 11. test-only: seed access key dates
 ACCESS_KEY_DATES_PATH = "/moto-api/planton/access-key-dates"
 
@@ -1062,11 +1217,206 @@ def _seed_access_key_dates(payload):
     return 404, {"error": f"The Access Key with id {key_id} cannot be found"}
 
 
+# ------------------------------------------------- 12. test-only: the CloudFormation model
+CFN_STACKS_PATH = "/moto-api/planton/stacks"
+CFN_STACK_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:cloudformation:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):"
+    r"stack/([A-Za-z][A-Za-z0-9-]{0,127})/([^/\s]+)"
+)
+CFN_LOGICAL_ID = re.compile(r"[A-Za-z0-9]{1,255}")
+
+_CFN_LOCK = threading.RLock()
+_CFN_STACKS: dict = {}  # StackId -> record; the most recently set last
+
+
+def _cfn_in_scope(rec, account, region):
+    return rec["Account"] == account and rec["Region"] == region
+
+
+def _cfn_lookup(name_or_id, account, region):
+    """The modelled stack a StackName names in this account and region (call with _CFN_LOCK):
+    its StackId, or its name unless it is DELETE_COMPLETE (as AWS: a deleted stack is found by
+    id only); the most recently set of several. None if not modelled."""
+    rec = _CFN_STACKS.get(name_or_id)
+    if rec is not None and _cfn_in_scope(rec, account, region):
+        return rec
+    named = [
+        rec
+        for rec in _CFN_STACKS.values()
+        if rec["StackName"] == name_or_id
+        and rec["StackStatus"] != "DELETE_COMPLETE"
+        and _cfn_in_scope(rec, account, region)
+    ]
+    return named[-1] if named else None
+
+
+def _iso_z(when):
+    return when.isoformat() + "Z"
+
+
+def _cfn_view(rec):
+    """The JSON the endpoint answers with: the record as set, plus StackName and timestamps."""
+    resources = {}
+    for logical_id, res in rec["Resources"].items():
+        view = {"ResourceType": res["ResourceType"], "ResourceStatus": res["ResourceStatus"]}
+        if res.get("PhysicalResourceId") is not None:
+            view["PhysicalResourceId"] = res["PhysicalResourceId"]
+        view["LastUpdatedTimestamp"] = _iso_z(res["LastUpdatedTimestamp"])
+        resources[logical_id] = view
+    return {
+        "StackId": rec["StackId"],
+        "StackName": rec["StackName"],
+        "StackStatus": rec["StackStatus"],
+        "CreationTime": _iso_z(rec["CreationTime"]),
+        "Resources": resources,
+    }
+
+
+def _clear_stack_model():
+    with _CFN_LOCK:
+        _CFN_STACKS.clear()
+
+
+def _set_stack_model(payload):
+    """(status, body) for POST CFN_STACKS_PATH with the decoded JSON payload."""
+    from moto.core.utils import get_service_model, utcnow
+
+    if not isinstance(payload, dict) or not isinstance(payload.get("StackId"), str):
+        return 400, {"error": "body must be a JSON object with a string StackId"}
+    stack_id = payload["StackId"]
+    match = CFN_STACK_ARN.fullmatch(stack_id)
+    if not match:
+        return 400, {"error": f"not a CloudFormation stack ARN: {stack_id!r}"}
+    if "Delete" in payload:
+        if payload["Delete"] is not True or set(payload) != {"StackId", "Delete"}:
+            return 400, {"error": 'delete with exactly {"StackId": ..., "Delete": true}'}
+        with _CFN_LOCK:
+            _CFN_STACKS.pop(stack_id, None)
+        return 200, {"StackId": stack_id, "Deleted": True}
+    unknown = set(payload) - {"StackId", "StackStatus", "Resources", "Merge"}
+    if unknown:
+        return 400, {"error": f"unknown fields: {sorted(unknown)}"}
+    merge = payload.get("Merge", False)
+    if merge not in (True, False):
+        return 400, {"error": "Merge must be true or false"}
+    model = get_service_model("cloudformation")
+    stack_statuses = model.shape_for("StackStatus").enum
+    resource_statuses = model.shape_for("ResourceStatus").enum
+    if payload.get("StackStatus") not in stack_statuses:
+        return 400, {"error": f"StackStatus must be one of {stack_statuses}"}
+    resources_in = payload.get("Resources", {})
+    if not isinstance(resources_in, dict):
+        return 400, {"error": "Resources must be an object of logical id -> resource"}
+    now = utcnow()
+    resources = {}
+    for logical_id, res in resources_in.items():
+        where = f"Resources.{logical_id}"
+        if not CFN_LOGICAL_ID.fullmatch(logical_id):
+            return 400, {"error": f"{where}: a logical id is 1-255 letters and digits"}
+        if not isinstance(res, dict):
+            return 400, {"error": f"{where} must be an object"}
+        unknown = set(res) - {"ResourceType", "ResourceStatus", "PhysicalResourceId"}
+        if unknown:
+            return 400, {"error": f"{where}: unknown fields: {sorted(unknown)}"}
+        if not isinstance(res.get("ResourceType"), str) or not res["ResourceType"]:
+            return 400, {"error": f"{where}.ResourceType must be a non-empty string"}
+        if res.get("ResourceStatus") not in resource_statuses:
+            return 400, {"error": f"{where}.ResourceStatus must be one of {resource_statuses}"}
+        physical = res.get("PhysicalResourceId")
+        if physical is not None and (not isinstance(physical, str) or not physical):
+            return 400, {"error": f"{where}.PhysicalResourceId must be a non-empty string or null"}
+        resources[logical_id] = {
+            "ResourceType": res["ResourceType"],
+            "ResourceStatus": res["ResourceStatus"],
+            "PhysicalResourceId": physical,
+            "LastUpdatedTimestamp": now,
+        }
+    region, account, name = match.group(1), match.group(2), match.group(3)
+    with _CFN_LOCK:
+        old = _CFN_STACKS.pop(stack_id, None)
+        if merge and old:
+            resources = {**old["Resources"], **resources}
+        rec = {
+            "StackId": stack_id,
+            "StackName": name,
+            "Region": region,
+            "Account": account,
+            "StackStatus": payload["StackStatus"],
+            "CreationTime": old["CreationTime"] if old else now,
+            "Resources": resources,
+        }
+        _CFN_STACKS[stack_id] = rec
+        return 200, _cfn_view(rec)
+
+
+# ------------------------------------------------- 13. test-only: stage a rotation token
+STAGE_PENDING_PATH = "/moto-api/planton/stage-pending"
+
+
+def _stage_pending(payload):
+    """(status, body) for POST STAGE_PENDING_PATH with the decoded JSON payload."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    if not isinstance(payload, dict) or not all(
+        isinstance(payload.get(k), str) and payload.get(k) for k in ("SecretId", "ClientRequestToken")
+    ):
+        return 400, {"error": "body must be a JSON object with string SecretId and ClientRequestToken"}
+    unknown = set(payload) - {"SecretId", "ClientRequestToken"}
+    if unknown:
+        return 400, {"error": f"unknown fields: {sorted(unknown)}"}
+    secret_id, token = payload["SecretId"], payload["ClientRequestToken"]
+    with _SM_LOCK:
+        if secret_id.startswith("arn:"):
+            parts = secret_id.split(":")
+            if len(parts) < 7 or parts[2] != "secretsmanager":
+                return 400, {"error": f"not a Secrets Manager secret ARN: {secret_id!r}"}
+            try:
+                candidates = [secretsmanager_backends[parts[4]][parts[3]]]
+            except KeyError:  # a region moto does not know
+                candidates = []
+        else:
+            candidates = [
+                backend for account in list(secretsmanager_backends.values()) for backend in list(account.values())
+            ]
+        holders = [b for b in candidates if b._is_valid_identifier(secret_id)]
+        if not holders:
+            return 404, {
+                "error": f"ResourceNotFoundException: Secrets Manager can't find the specified secret: {secret_id}"
+            }
+        if len(holders) > 1:
+            return 400, {"error": f"several accounts/regions have a secret {secret_id}: give its ARN"}
+        try:
+            secret = holders[0].strict_stage_pending(secret_id, token)
+        except JsonRESTError as err:  # moto's Secrets Manager errors
+            status = {"ResourceExistsException": 409}.get(err.error_type, 400)
+            return status, {"error": f"{err.error_type}: {err.message}"}
+        return 200, {
+            "ARN": secret.arn,
+            "Name": secret.name,
+            "VersionId": token,
+            "VersionIdsToStages": secret._form_version_ids_to_stages(),
+        }
+
+
+TEST_ENDPOINTS = {
+    ACCESS_KEY_DATES_PATH: _seed_access_key_dates,
+    CFN_STACKS_PATH: _set_stack_model,
+    STAGE_PENDING_PATH: _stage_pending,
+}
+RESET_PATH = "/moto-api/reset"
+
+
 def _with_test_endpoints(app):
-    """WSGI middleware: serves ACCESS_KEY_DATES_PATH (loopback clients only), passes the rest on."""
+    """WSGI middleware: serves TEST_ENDPOINTS (loopback clients only), clears the stack model on
+    POST RESET_PATH (then moto resets), passes everything else on."""
 
     def wsgi(environ, start_response):
-        if environ.get("PATH_INFO") != ACCESS_KEY_DATES_PATH:
+        path = environ.get("PATH_INFO")
+        if path == RESET_PATH and environ.get("REQUEST_METHOD") == "POST":
+            _clear_stack_model()
+        handler = TEST_ENDPOINTS.get(path)
+        if handler is None:
             return app(environ, start_response)
         remote = environ.get("REMOTE_ADDR", "")
         if not (remote.startswith("127.") or remote in ("::1", "::ffff:127.0.0.1")):
@@ -1080,9 +1430,12 @@ def _with_test_endpoints(app):
             except ValueError as err:
                 status, body = 400, {"error": f"invalid JSON: {err}"}
             else:
-                status, body = _seed_access_key_dates(payload)
+                status, body = handler(payload)
         data = json.dumps(body).encode()
-        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+        reason = {
+            200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+            409: "Conflict",
+        }
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
         if status == 405:
             headers.append(("Allow", "POST"))
@@ -1104,7 +1457,7 @@ def _prewarm(app) -> None:
         # the IAM backend of every partition (~1 s in all); do it now, not in a request.
         get_account_id_from("AKIASTRICTMOTOPREWARM")
     with app.lock:
-        for service in ("iam", "sts", "secretsmanager"):
+        for service in ("iam", "sts", "secretsmanager", "cloudformation"):
             if service not in app.app_instances:
                 app.app_instances[service] = create_backend_app(service)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
+import io
 import json
 import os
 import re
@@ -32,6 +33,7 @@ READONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 ACCOUNT = "123456789012"
 ROTATOR = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:planton-rotator"  # not in moto's Lambda
 TOKEN = "11111111-2222-4333-8444-555555555555"  # a ClientRequestToken (32-64 chars)
+STACK = f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/test-stack/11111111-2222-3333-4444-555555555555"
 
 
 def start_launcher(timeout=120.0):
@@ -114,10 +116,16 @@ class StrictMotoTest(unittest.TestCase):
         cls.iam = boto3.client("iam", **kw)
         cls.sts = boto3.client("sts", **kw)
         cls.sm = boto3.client("secretsmanager", **kw)
+        cls.cfn = boto3.client("cloudformation", **kw)
+        cls.cfn_west = boto3.client("cloudformation", **dict(kw, region_name="eu-west-1"))
         cls.raw = {}
         cls.iam.meta.events.register(
             "before-parse.iam.*",
             lambda response_dict, **_: cls.raw.update(body=response_dict["body"]),
+        )
+        cls.cfn.meta.events.register(
+            "before-parse.cloudformation.*",
+            lambda response_dict, **_: cls.raw.update(cfn_body=response_dict["body"]),
         )
 
     @classmethod
@@ -155,8 +163,11 @@ class StrictMotoTest(unittest.TestCase):
         return [u["UserName"] for u in self.iam.list_users()["Users"]]
 
     def post_json(self, path, payload, method="POST"):
-        """(status, decoded JSON body) of a request to the launcher."""
-        data = json.dumps(payload).encode() if payload is not None else b""
+        """(status, decoded JSON body) of a request to the launcher (bytes are sent as they are)."""
+        if isinstance(payload, bytes):
+            data = payload
+        else:
+            data = json.dumps(payload).encode() if payload is not None else b""
         req = urllib.request.Request(f"{self.url}{path}", method=method, data=data)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -839,6 +850,266 @@ class StrictMotoTest(unittest.TestCase):
         self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
         # moto 5.2.5's server has no clock endpoint (hence this one).
         self.assertEqual(self.post_json("/moto-api/time/set", {"time": "2020-01-01T00:00:00Z"})[0], 404)
+
+    # --------------------------- 12. test-only endpoint: the CloudFormation model the tests set
+    def set_stack(self, stack_id=STACK, status="CREATE_IN_PROGRESS", resources=None):
+        payload = {"StackId": stack_id, "StackStatus": status}
+        if resources is not None:
+            payload["Resources"] = resources
+        status_code, body = self.post_json("/moto-api/planton/stacks", payload)
+        self.assertEqual(status_code, 200, body)
+        return body
+
+    def test_stack_model_answers_describe_calls(self):
+        before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+        stored = self.set_stack(resources={
+            "User": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"},
+            "Other": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "UPDATE_IN_PROGRESS",
+                      "PhysicalResourceId": "planton-other"},
+        })
+        created = stored.pop("CreationTime")
+        stamps = {lid: res.pop("LastUpdatedTimestamp") for lid, res in stored["Resources"].items()}
+        self.assertEqual(stored, {
+            "StackId": STACK, "StackName": "test-stack", "StackStatus": "CREATE_IN_PROGRESS",
+            "Resources": {
+                "User": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"},
+                "Other": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "UPDATE_IN_PROGRESS",
+                          "PhysicalResourceId": "planton-other"},
+            },
+        })
+        self.assertTrue(created.endswith("Z") and all(t.endswith("Z") for t in stamps.values()), (created, stamps))
+        # DescribeStacks by StackId and by name, with the XML moto gives its own stacks.
+        for name in (STACK, "test-stack"):
+            with self.subTest(StackName=name):
+                stacks = self.cfn.describe_stacks(StackName=name)["Stacks"]
+                self.assertEqual(len(stacks), 1)
+                stack = stacks[0]
+                self.assertEqual(
+                    (stack["StackId"], stack["StackName"], stack["StackStatus"]),
+                    (STACK, "test-stack", "CREATE_IN_PROGRESS"),
+                )
+                self.assertGreaterEqual(stack["CreationTime"], before)
+        body = self.raw["cfn_body"].decode()
+        self.assertTrue(body.startswith(
+            '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+            "<DescribeStacksResult><Stacks><member><StackId>"
+        ), body)
+        # DescribeStackResource: type, status; PhysicalResourceId only when the model has one.
+        user = self.cfn.describe_stack_resource(StackName=STACK, LogicalResourceId="User")["StackResourceDetail"]
+        self.assertEqual(
+            {k: user[k] for k in ("StackId", "StackName", "LogicalResourceId", "ResourceType", "ResourceStatus")},
+            {"StackId": STACK, "StackName": "test-stack", "LogicalResourceId": "User",
+             "ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"},
+        )
+        self.assertNotIn("PhysicalResourceId", user)
+        self.assertGreaterEqual(user["LastUpdatedTimestamp"], before)
+        self.assertIn(
+            '<DescribeStackResourceResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+            "<DescribeStackResourceResult><StackResourceDetail>",
+            self.raw["cfn_body"].decode(),
+        )
+        other = self.cfn.describe_stack_resource(StackName="test-stack", LogicalResourceId="Other")["StackResourceDetail"]
+        self.assertEqual(
+            (other["PhysicalResourceId"], other["ResourceStatus"]), ("planton-other", "UPDATE_IN_PROGRESS")
+        )
+        # DescribeStacks without a name lists modelled stacks next to moto's own.
+        self.cfn.create_stack(StackName="real", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+        self.assertEqual(sorted(s["StackName"] for s in self.cfn.describe_stacks()["Stacks"]), ["real", "test-stack"])
+        self.assertEqual(self.cfn.describe_stacks(StackName="real")["Stacks"][0]["StackStatus"], "CREATE_COMPLETE")
+        # Setting again replaces the whole record (CreationTime stays).
+        again = self.set_stack(status="UPDATE_IN_PROGRESS", resources={
+            "User": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "UPDATE_IN_PROGRESS",
+                     "PhysicalResourceId": "planton-user"},
+        })
+        self.assertEqual(again["CreationTime"], created)
+        self.assertEqual(self.cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"], "UPDATE_IN_PROGRESS")
+        user = self.cfn.describe_stack_resource(StackName=STACK, LogicalResourceId="User")["StackResourceDetail"]
+        self.assertEqual((user["PhysicalResourceId"], user["ResourceStatus"]), ("planton-user", "UPDATE_IN_PROGRESS"))
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stack_resource, StackName=STACK, LogicalResourceId="Other")
+        # A stack lives in the account and region of its ARN only.
+        msg = self.assertAwsError("ValidationError", 400, self.cfn_west.describe_stacks, StackName=STACK)
+        self.assertEqual(msg, f"Stack with id {STACK} does not exist")
+        # A deleted stack is found by its id only (as AWS).
+        self.set_stack(status="DELETE_COMPLETE", resources={})
+        self.assertEqual(self.cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"], "DELETE_COMPLETE")
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stacks, StackName="test-stack")
+        self.assertEqual([s["StackName"] for s in self.cfn.describe_stacks()["Stacks"]], ["real"])
+
+    def test_stack_model_unknown_stack_and_resource_errors(self):
+        self.set_stack(resources={"User": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"}})
+        ghost = STACK.replace("test-stack", "ghost")
+        for name in (ghost, "ghost"):
+            with self.subTest(StackName=name):
+                msg = self.assertAwsError("ValidationError", 400, self.cfn.describe_stacks, StackName=name)
+                self.assertEqual(msg, f"Stack with id {name} does not exist")
+                # DescribeStackResource words it differently (AWS; moto: "Stack with id ...").
+                msg = self.assertAwsError(
+                    "ValidationError", 400, self.cfn.describe_stack_resource, StackName=name, LogicalResourceId="User"
+                )
+                self.assertEqual(msg, f"Stack '{name}' does not exist")
+        for name in (STACK, "test-stack"):
+            with self.subTest(StackName=name):
+                msg = self.assertAwsError(
+                    "ValidationError", 400, self.cfn.describe_stack_resource, StackName=name, LogicalResourceId="Nope"
+                )
+                self.assertEqual(msg, f"Resource Nope does not exist for stack {name}")
+        self.assertIn(
+            '<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type>'
+            "<Code>ValidationError</Code>",
+            self.raw["cfn_body"].decode(),
+        )
+
+    def test_stack_model_merge_keeps_the_other_resources(self):
+        path = "/moto-api/planton/stacks"
+        self.set_stack(resources={"A": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"}})
+        status, body = self.post_json(path, {
+            "StackId": STACK, "StackStatus": "UPDATE_IN_PROGRESS", "Merge": True,
+            "Resources": {"B": {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "DELETE_IN_PROGRESS",
+                                "PhysicalResourceId": "b"}},
+        })
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(body["Resources"]), ["A", "B"])
+        self.assertEqual(body["StackStatus"], "UPDATE_IN_PROGRESS")
+        a = self.cfn.describe_stack_resource(StackName=STACK, LogicalResourceId="A")["StackResourceDetail"]
+        self.assertEqual(a["ResourceStatus"], "CREATE_IN_PROGRESS")
+        # Without Merge the record is replaced, as before.
+        self.set_stack(resources={})
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stack_resource, StackName=STACK, LogicalResourceId="A")
+        self.assertEqual(self.post_json(path, {"StackId": STACK, "StackStatus": "UPDATE_IN_PROGRESS", "Merge": "yes"})[0], 400)
+
+    def test_stack_model_delete_and_reset(self):
+        path = "/moto-api/planton/stacks"
+        self.set_stack()
+        self.assertEqual(self.post_json(path, {"StackId": STACK, "Delete": True}), (200, {"StackId": STACK, "Deleted": True}))
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stacks, StackName=STACK)
+        self.assertEqual(self.post_json(path, {"StackId": STACK, "Delete": True})[0], 200)  # idempotent
+        self.set_stack()
+        self.setUp()  # POST /moto-api/reset
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stacks, StackName=STACK)
+
+    def test_stack_model_endpoint_errors(self):
+        path = "/moto-api/planton/stacks"
+        user = {"ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "CREATE_IN_PROGRESS"}
+        for bad in (
+            b"{not json", [STACK], {"StackStatus": "CREATE_IN_PROGRESS"},
+            {"StackId": "arn:aws:s3:::bucket", "StackStatus": "CREATE_IN_PROGRESS"},
+            {"StackId": STACK}, {"StackId": STACK, "StackStatus": "RUNNING"},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Typo": 1},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": []},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": {"bad-id": user}},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": {"User": dict(user, ResourceStatus="X")}},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": {"User": {"ResourceStatus": "CREATE_IN_PROGRESS"}}},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": {"User": dict(user, Typo=1)}},
+            {"StackId": STACK, "StackStatus": "CREATE_IN_PROGRESS", "Resources": {"User": dict(user, PhysicalResourceId=7)}},
+            {"StackId": STACK, "Delete": False}, {"StackId": STACK, "Delete": True, "StackStatus": "CREATE_IN_PROGRESS"},
+        ):
+            with self.subTest(body=bad):
+                status, body = self.post_json(path, bad)
+                self.assertEqual(status, 400, body)
+                self.assertIn("error", body)
+        self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
+        self.assertAwsError("ValidationError", 400, self.cfn.describe_stacks, StackName=STACK)
+
+    def test_test_endpoints_serve_loopback_clients_only(self):
+        sys.path.insert(0, HERE)
+        no_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the tree
+        try:
+            import strict_moto
+        finally:
+            sys.path.remove(HERE)
+            sys.dont_write_bytecode = no_bytecode
+        passed = []
+        wsgi = strict_moto._with_test_endpoints(lambda environ, start: passed.append(environ["PATH_INFO"]) or [b""])
+        for path in ("/moto-api/planton/access-key-dates", "/moto-api/planton/stacks", "/moto-api/planton/stage-pending"):
+            for remote in ("10.1.2.3", "::ffff:10.1.2.3", "192.168.0.1"):
+                with self.subTest(path=path, remote=remote):
+                    got = {}
+                    body = wsgi(
+                        {"PATH_INFO": path, "REMOTE_ADDR": remote, "REQUEST_METHOD": "POST", "CONTENT_LENGTH": "2",
+                         "wsgi.input": io.BytesIO(b"{}")},
+                        lambda status, headers: got.update(status=status),
+                    )
+                    self.assertEqual(got["status"], "403 Forbidden")
+                    self.assertEqual(json.loads(b"".join(body)), {"error": "loopback clients only"})
+        self.assertEqual(passed, [])
+        wsgi({"PATH_INFO": "/", "REMOTE_ADDR": "10.1.2.3", "REQUEST_METHOD": "POST"}, None)
+        self.assertEqual(passed, ["/"])  # everything else goes to moto
+
+    # ------------------------- 13. test-only endpoint: stage a rotation token (RotateSecret's first step)
+    def test_stage_pending_endpoint(self):
+        path = "/moto-api/planton/stage-pending"
+        created = self.sm.create_secret(Name="staged", SecretString="v1")
+        current, arn = created["VersionId"], created["ARN"]
+        status, body = self.post_json(path, {"SecretId": "staged", "ClientRequestToken": TOKEN})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body, {
+            "ARN": arn, "Name": "staged", "VersionId": TOKEN,
+            "VersionIdsToStages": {current: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]},
+        })
+        self.assertEqual(self.stages("staged"), {current: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]})
+        described = self.sm.describe_secret(SecretId="staged")
+        self.assertFalse(described.get("RotationEnabled", False))  # rotation configuration untouched
+        # The pending version has no value yet.
+        for kw in ({"VersionStage": "AWSPENDING"}, {"VersionId": TOKEN}, {"VersionId": TOKEN, "VersionStage": "AWSPENDING"}):
+            with self.subTest(**kw):
+                self.assertAwsError("ResourceNotFoundException", 404, self.sm.get_secret_value, SecretId="staged", **kw)
+        self.assertEqual(self.sm.get_secret_value(SecretId="staged")["SecretString"], "v1")
+        # Staging the same value-less token again is a no-op.
+        self.assertEqual(self.post_json(path, {"SecretId": arn, "ClientRequestToken": TOKEN})[0], 200)
+        self.assertEqual(self.stages("staged"), {current: ["AWSCURRENT"], TOKEN: ["AWSPENDING"]})
+        # As after RotateSecret: RotateSecret now refuses (a rotation is in progress) ...
+        self.assertAwsError("InvalidRequestException", 400, self.sm.rotate_secret, SecretId="staged", RotationLambdaARN=ROTATOR)
+        # ... createSecret fills the version, a retry with another value is refused ...
+        put = self.sm.put_secret_value(SecretId="staged", ClientRequestToken=TOKEN, SecretString="v2", VersionStages=["AWSPENDING"])
+        self.assertEqual((put["VersionId"], put["VersionStages"]), (TOKEN, ["AWSPENDING"]))
+        self.assertEqual(self.sm.get_secret_value(SecretId="staged", VersionStage="AWSPENDING")["SecretString"], "v2")
+        self.sm.put_secret_value(SecretId="staged", ClientRequestToken=TOKEN, SecretString="v2", VersionStages=["AWSPENDING"])
+        self.assertAwsError(
+            "ResourceExistsException", 400, self.sm.put_secret_value,
+            SecretId="staged", ClientRequestToken=TOKEN, SecretString="other", VersionStages=["AWSPENDING"],
+        )
+        # ... and once it has a value the token cannot be staged again.
+        status, body = self.post_json(path, {"SecretId": "staged", "ClientRequestToken": TOKEN})
+        self.assertEqual(status, 409, body)
+        self.assertTrue(body["error"].startswith("ResourceExistsException: "), body)
+        # finishSecret moves AWSCURRENT.
+        self.sm.update_secret_version_stage(
+            SecretId="staged", VersionStage="AWSCURRENT", MoveToVersionId=TOKEN, RemoveFromVersionId=current
+        )
+        self.assertEqual(self.stages("staged"), {current: ["AWSPREVIOUS"], TOKEN: ["AWSCURRENT", "AWSPENDING"]})
+        self.assertEqual(self.sm.get_secret_value(SecretId="staged")["SecretString"], "v2")
+        # A plain PutSecretValue (no token) still makes a new AWSCURRENT version.
+        plain = self.sm.put_secret_value(SecretId="staged", SecretString="v3")
+        self.assertEqual(plain["VersionStages"], ["AWSCURRENT"])
+        self.assertNotIn(plain["VersionId"], (current, TOKEN))
+        self.assertEqual(self.sm.get_secret_value(SecretId="staged")["SecretString"], "v3")
+        self.assertEqual(self.stages("staged"), {TOKEN: ["AWSPENDING", "AWSPREVIOUS"], plain["VersionId"]: ["AWSCURRENT"]})
+        # Another token takes AWSPENDING from wherever it is.
+        other = "99999999-8888-4777-8666-555555555555"
+        self.assertEqual(self.post_json(path, {"SecretId": arn, "ClientRequestToken": other})[0], 200)
+        self.assertEqual(
+            self.stages("staged"), {TOKEN: ["AWSPREVIOUS"], plain["VersionId"]: ["AWSCURRENT"], other: ["AWSPENDING"]}
+        )
+
+    def test_stage_pending_endpoint_errors(self):
+        path = "/moto-api/planton/stage-pending"
+        self.sm.create_secret(Name="s", SecretString="v1")
+        status, body = self.post_json(path, {"SecretId": "nope", "ClientRequestToken": TOKEN})
+        self.assertEqual(status, 404, body)
+        missing_arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:nope-AbCdEf"
+        self.assertEqual(self.post_json(path, {"SecretId": missing_arn, "ClientRequestToken": TOKEN})[0], 404)
+        for bad in (b"{not json", ["s"], {"SecretId": "s"}, {"ClientRequestToken": TOKEN},
+                    {"SecretId": "s", "ClientRequestToken": "short"}, {"SecretId": "s", "ClientRequestToken": TOKEN, "Typo": 1},
+                    {"SecretId": "arn:aws:iam::123456789012:user/x", "ClientRequestToken": TOKEN}):
+            with self.subTest(body=bad):
+                status, body = self.post_json(path, bad)
+                self.assertEqual(status, 400, body)
+                self.assertIn("error", body)
+        self.sm.delete_secret(SecretId="s", RecoveryWindowInDays=7)
+        status, body = self.post_json(path, {"SecretId": "s", "ClientRequestToken": TOKEN})
+        self.assertEqual(status, 400, body)
+        self.assertTrue(body["error"].startswith("InvalidRequestException: "), body)
+        self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
 
 
 if __name__ == "__main__":

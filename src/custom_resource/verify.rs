@@ -1,0 +1,144 @@
+//! Checks a request before any work is done for it. Everything in the event is written
+//! by whoever invoked the function, and anyone who may deploy a stack may invoke it
+//! directly; the answer, though, may only ever go to CloudFormation.
+//!
+//! The ResponseURL is a presigned S3 PUT to CloudFormation's response bucket,
+//! `cloudformation-custom-resource-response-<region without dashes>`, addressed
+//! virtual-hosted style under `amazonaws.com` (`amazonaws.com.cn` in China). A function
+//! that PUT wherever it was told would be a request forger for anyone who can invoke
+//! it, and would hand a stranger the answer's Status and ids. So any other URL gets no
+//! PUT and no work. `PLANTON_RESPONSE_URL_PREFIXES` adds prefixes for local emulators
+//! and tests only; it must never be set in AWS.
+
+use hyper::Uri;
+
+const BUCKET: &str = "cloudformation-custom-resource-response-";
+
+/// `Ok` when `url` may receive the answer; otherwise why not, for the log (never the
+/// whole URL: it is a bearer credential for the answer).
+pub fn response_url(url: &str, trusted_prefixes: &[String]) -> Result<(), String> {
+    if trusted_prefixes
+        .iter()
+        .any(|p| !p.is_empty() && url.starts_with(p.as_str()))
+    {
+        return Ok(());
+    }
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| "the ResponseURL is not a URL".to_string())?;
+    if uri.scheme_str() != Some("https") {
+        return Err("the ResponseURL is not https".into());
+    }
+    let Some(authority) = uri.authority() else {
+        return Err("the ResponseURL names no host".into());
+    };
+    if authority.as_str().contains('@') || authority.port().is_some() {
+        return Err("the ResponseURL carries a user name or a port".into());
+    }
+    if is_response_bucket_host(&authority.host().to_ascii_lowercase()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the ResponseURL's host {} is not CloudFormation's response bucket",
+            authority.host()
+        ))
+    }
+}
+
+/// `cloudformation-custom-resource-response-useast1.s3.amazonaws.com`, `...s3-us-west-2
+/// .amazonaws.com`, `...s3.us-west-2.amazonaws.com`, `...s3.cn-north-1.amazonaws.com.cn`
+/// (and the dualstack and FIPS forms, which only add labels after `s3`).
+fn is_response_bucket_host(host: &str) -> bool {
+    let Some(rest) = host.strip_prefix(BUCKET) else {
+        return false;
+    };
+    let Some((region, endpoint)) = rest.split_once('.') else {
+        return false;
+    };
+    if region.is_empty()
+        || !region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return false;
+    }
+    let Some(service) = endpoint
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| endpoint.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    let mut labels = service.split('.');
+    let first = labels.next().unwrap_or_default();
+    let s3 = first == "s3"
+        || first == "s3-fips"
+        || first.strip_prefix("s3-").is_some_and(is_region_name);
+    s3 && labels.all(|l| l == "dualstack" || l == "s3-fips" || is_region_name(l))
+}
+
+/// `us-east-1`, `cn-north-1`, `us-gov-west-1`: letters, digits and dashes, a dash in it.
+fn is_region_name(s: &str) -> bool {
+    s.contains('-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Q: &str =
+        "/arn%3Aaws%3Acloudformation%3Aus-east-1%3A1%3Astack/s/1%7CU%7Cr?X-Amz-Signature=0";
+
+    #[test]
+    fn only_cloudformations_response_bucket_is_answered() {
+        let ok = [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com",
+            "https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com",
+            "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn",
+            "https://cloudformation-custom-resource-response-usgovwest1.s3-fips.us-gov-west-1.amazonaws.com",
+            "https://cloudformation-custom-resource-response-useast1.s3.dualstack.us-east-1.amazonaws.com",
+            "https://CloudFormation-Custom-Resource-Response-UsEast1.S3.AmazonAWS.com",
+        ];
+        for host in ok {
+            assert_eq!(response_url(&format!("{host}{Q}"), &[]), Ok(()), "{host}");
+        }
+        let refused = [
+            // Not https, or not S3, or not the response bucket, or a look-alike.
+            "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com",
+            "https://attacker.example.com",
+            "https://s3.amazonaws.com",
+            "https://my-bucket.s3.amazonaws.com",
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.attacker.net",
+            "https://cloudformation-custom-resource-response-useast1.attacker.net",
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.co",
+            "https://cloudformation-custom-resource-response-.s3.amazonaws.com",
+            "https://cloudformation-custom-resource-response-us-east-1.s3.amazonaws.com",
+            "https://cloudformation-custom-resource-response-useast1.s3.evil.amazonaws.com",
+            "https://cloudformation-custom-resource-response-useast1.sqs.us-east-1.amazonaws.com",
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443",
+            "https://user@cloudformation-custom-resource-response-useast1.s3.amazonaws.com",
+            "https://127.0.0.1",
+            "https://169.254.169.254",
+            "ftp://cloudformation-custom-resource-response-useast1.s3.amazonaws.com",
+            "not a url",
+            "",
+        ];
+        for host in refused {
+            assert!(response_url(&format!("{host}{Q}"), &[]).is_err(), "{host}");
+        }
+    }
+
+    #[test]
+    fn the_operators_prefixes_are_matched_from_the_start() {
+        let local = vec!["http://127.0.0.1:".to_string()];
+        assert_eq!(response_url("http://127.0.0.1:4567/x", &local), Ok(()));
+        assert!(response_url("http://127.0.0.2:4567/x", &local).is_err());
+        assert!(response_url("https://evil.example/?http://127.0.0.1:", &local).is_err());
+        // An empty prefix trusts nothing.
+        assert!(response_url("https://evil.example/", &[String::new()]).is_err());
+    }
+}
