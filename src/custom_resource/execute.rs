@@ -333,7 +333,8 @@ async fn delete_user(
         }
     }
     let secrets: Vec<_> = secrets.into_iter().flatten().collect();
-    let plan = plan::plan_delete(owner, user_name, user.as_ref(), &secrets);
+    let required = deps.settings.guardrails.permissions_boundary.as_deref();
+    let plan = plan::plan_delete(owner, user_name, user.as_ref(), &secrets, required);
     if user.as_ref().is_some_and(|u| !owner.owns(&u.tags)) {
         tracing::warn!(
             user = user_name,

@@ -31,6 +31,10 @@
 // - sagemaker:StopNotebookInstance: stops a notebook so that UpdateNotebookInstance can change it
 // - codestar:CreateProjectFromTemplate: not in the Service Authorization Reference (CodeStar was
 //   discontinued)
+//
+// Permissions-management actions left out, because they change nothing the holder can use:
+// - iam:CreateServiceLinkedRole: creates a role that only the named AWS service can assume, with
+//   permissions AWS defines and nobody can edit; its creator gains nothing it can act with
 
 //! The actions a policy must not grant on more than one named resource. Kept as
 //! data generated from AWS's own reference so that an action renamed or added by
@@ -56,7 +60,6 @@ pub const IAM_PERMISSIONS_MANAGEMENT: &[&str] = &[
     "iam:createpolicyversion",
     "iam:createrole",
     "iam:createsamlprovider",
-    "iam:createservicelinkedrole",
     "iam:createservicespecificcredential",
     "iam:createuser",
     "iam:createvirtualmfadevice",
@@ -301,7 +304,6 @@ pub const SPELLING: &[&str] = &[
     "iam:CreatePolicyVersion",
     "iam:CreateRole",
     "iam:CreateSAMLProvider",
-    "iam:CreateServiceLinkedRole",
     "iam:CreateServiceSpecificCredential",
     "iam:CreateUser",
     "iam:CreateVirtualMFADevice",

@@ -7,11 +7,16 @@ use std::collections::BTreeSet;
 /// Plans a Delete: everything DeleteUser requires gone first (all at once), then the user
 /// and, once the keys they held are gone, this resource's secrets for this user. A user
 /// this resource does not own is left alone; so is any secret not written for it.
+///
+/// `required_boundary` is the boundary the operator requires (PLANTON_PERMISSIONS_BOUNDARY):
+/// the role may remove a user's policies only while the user carries it, so a user made
+/// before the boundary was required gets it first.
 pub fn plan_delete(
     owner: &Owner,
     user_name: &str,
     user: Option<&ObservedUser>,
     secrets: &[ObservedSecret],
+    required_boundary: Option<&str>,
 ) -> Plan {
     let mut p = Plan::default();
     let mut key_steps = Vec::new();
@@ -20,6 +25,21 @@ pub fn plan_delete(
         for k in &u.keys {
             let i = p.add(Change::DeleteKey(k.id.clone()), vec![]);
             key_steps.push(i);
+            before.push(i);
+        }
+        let boundary = required_boundary
+            .filter(|b| u.boundary.as_deref() != Some(*b))
+            .map(|b| p.add(Change::PutBoundary(b.to_string()), vec![]));
+        let after_boundary: Vec<usize> = boundary.into_iter().collect();
+        for n in u.inline.keys() {
+            let i = p.add(
+                Change::DeleteInlinePolicy(n.clone()),
+                after_boundary.clone(),
+            );
+            before.push(i);
+        }
+        for a in &u.managed {
+            let i = p.add(Change::DetachPolicy(a.clone()), after_boundary.clone());
             before.push(i);
         }
         let x = &u.extras;
@@ -38,12 +58,6 @@ pub fn plan_delete(
         }
         for c in &x.service_credentials {
             push(&mut p, Change::DeleteServiceCredential(c.clone()));
-        }
-        for n in u.inline.keys() {
-            push(&mut p, Change::DeleteInlinePolicy(n.clone()));
-        }
-        for a in &u.managed {
-            push(&mut p, Change::DetachPolicy(a.clone()));
         }
         for g in &u.groups {
             push(&mut p, Change::RemoveFromGroup(g.clone()));

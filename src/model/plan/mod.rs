@@ -178,27 +178,38 @@ pub fn plan(
         }
         Some(u) => (vec![], u),
     };
+    // The role may write a user's policies only while the user carries the required
+    // permissions boundary (the template's iam:PermissionsBoundary condition): a boundary
+    // being put on comes first.
+    let mut policy_base = base.clone();
     if user.is_some() {
-        plan_user_attributes(&mut p, spec, owner, observed);
+        policy_base.extend(plan_user_attributes(&mut p, spec, owner, observed));
     }
-    plan_policies_and_groups(&mut p, spec, observed, &base);
+    plan_policies_and_groups(&mut p, spec, observed, &policy_base);
     plan_key(&mut p, spec, owner, observed, &secrets, &base);
     Ok(p)
 }
 
-fn plan_user_attributes(p: &mut Plan, spec: &UserSpec, owner: &Owner, u: &ObservedUser) {
+/// The user's own attributes; returns the step that puts a boundary on, if any.
+fn plan_user_attributes(
+    p: &mut Plan,
+    spec: &UserSpec,
+    owner: &Owner,
+    u: &ObservedUser,
+) -> Option<usize> {
     if u.path != spec.path {
         p.add(Change::UpdatePath(spec.path.clone()), vec![]);
     }
-    match (&spec.permissions_boundary, &u.boundary) {
+    let put_boundary = match (&spec.permissions_boundary, &u.boundary) {
         (Some(want), have) if have.as_ref() != Some(want) => {
-            p.add(Change::PutBoundary(want.clone()), vec![]);
+            Some(p.add(Change::PutBoundary(want.clone()), vec![]))
         }
         (None, Some(_)) => {
             p.add(Change::DeleteBoundary, vec![]);
+            None
         }
-        _ => {}
-    }
+        _ => None,
+    };
     let want = desired_user_tags(spec, owner);
     // Keys are case-insensitive: a key whose case changed is removed, then re-added.
     let untag: Vec<String> = u
@@ -216,6 +227,7 @@ fn plan_user_attributes(p: &mut Plan, spec: &UserSpec, owner: &Owner, u: &Observ
     if !retag.is_empty() {
         p.add(Change::TagUser(retag), untag_step.into_iter().collect());
     }
+    put_boundary
 }
 
 /// Removals run first and additions wait for them: IAM's per-user limits (20 managed

@@ -1672,7 +1672,7 @@ fn delete_removes_everything_blocking_delete_user_then_the_user_and_our_secret()
         set_tag(&mut s.tags, TAG_STACK, OTHER_STACK);
     });
     let secrets = vec![observed_secret(), other_user_secret, foreign];
-    let p = plan_delete(&owner(), USER, Some(&full_user()), &secrets);
+    let p = plan_delete(&owner(), USER, Some(&full_user()), &secrets, None);
     let name = "full user";
     assert_well_formed(name, &p);
     let removals = vec![
@@ -1778,7 +1778,7 @@ fn delete_touches_only_what_this_resource_owns() {
         ),
     ];
     for (name, user, secrets, expect) in cases {
-        let p = plan_delete(&owner(), USER, user.as_ref(), &secrets);
+        let p = plan_delete(&owner(), USER, user.as_ref(), &secrets, None);
         assert_well_formed(name, &p);
         assert_changes(name, &p, &expect);
         assert!(
@@ -1790,7 +1790,13 @@ fn delete_touches_only_what_this_resource_owns() {
 
 #[test]
 fn delete_secret_of_an_owned_user_waits_for_key_deletion_but_not_for_delete_user() {
-    let p = plan_delete(&owner(), USER, Some(&observed_user()), &[observed_secret()]);
+    let p = plan_delete(
+        &owner(),
+        USER,
+        Some(&observed_user()),
+        &[observed_secret()],
+        None,
+    );
     let name = "owned user with one key";
     let del_secret = step(name, &p, &Change::DeleteSecret(sv(SECRET_ARN)));
     let del_key = step(name, &p, &Change::DeleteKey(sv(KEY)));
@@ -1841,4 +1847,64 @@ fn the_deployed_record_follows_the_template_not_the_drift() {
     let p = plan(&base, &owner(), Some(&drifted), secrets(&sec)).unwrap();
     assert_eq!(p.changes().count(), 1, "{p:#?}");
     assert!(record(&p).is_empty());
+}
+
+/// The template's role may write a user's policies only while the user carries the
+/// required boundary (its iam:PermissionsBoundary condition): an Update that puts the
+/// boundary on and changes policies puts it on first, and a Delete of a user made before
+/// the boundary was required puts it on before it removes the policies.
+#[test]
+fn a_boundary_being_put_on_comes_before_every_policy_write() {
+    let case =
+        Case::new("boundary missing, and a policy added, one removed, an inline one changed")
+            .user(|u| {
+                u.boundary = None;
+                u.managed.insert(sv(OTHER_POLICY));
+            })
+            .props(
+                json!({"InlinePolicies": {"s3-read": {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}}}),
+            );
+    let p = case.result().unwrap();
+    assert_well_formed(case.name, &p);
+    let put = Change::PutBoundary(sv(BOUNDARY));
+    let policy_writes: Vec<&Change> = p
+        .steps
+        .iter()
+        .map(|s| &s.change)
+        .filter(|c| {
+            matches!(
+                c,
+                Change::AttachPolicy(_)
+                    | Change::DetachPolicy(_)
+                    | Change::PutInlinePolicy { .. }
+                    | Change::DeleteInlinePolicy(_)
+            )
+        })
+        .collect();
+    assert!(policy_writes.len() >= 2, "{:?}", p.steps);
+    let put_at = step(case.name, &p, &put);
+    for c in policy_writes {
+        assert!(
+            waits_for(&p, step(case.name, &p, c), put_at),
+            "{c:?} waits for {put:?}"
+        );
+    }
+
+    let p = plan_delete(&owner(), USER, Some(&full_user()), &[], Some(OTHER_POLICY));
+    assert_well_formed("delete", &p);
+    let put = Change::PutBoundary(sv(OTHER_POLICY));
+    for c in [
+        Change::DeleteInlinePolicy(sv("a")),
+        Change::DeleteInlinePolicy(sv("b")),
+        Change::DetachPolicy(sv(RO)),
+    ] {
+        assert_deps("delete", &p, &c, &[&put]);
+    }
+    // A user already carrying it needs no step.
+    let p = plan_delete(&owner(), USER, Some(&full_user()), &[], Some(BOUNDARY));
+    assert!(!p
+        .steps
+        .iter()
+        .any(|s| matches!(s.change, Change::PutBoundary(_))));
 }
