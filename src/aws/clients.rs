@@ -18,6 +18,13 @@ pub struct Clients {
 /// The standard SDK configuration (region, credentials, `AWS_ENDPOINT_URL`) with this
 /// function's retry and timeout policy.
 pub async fn load_config() -> aws_config::SdkConfig {
+    loader().load().await
+}
+
+/// The loader [`load_config`] uses, for a caller that must set more before loading (an
+/// endpoint set on the loader wins over the environment's; one set on the loaded
+/// configuration does not).
+pub fn loader() -> aws_config::ConfigLoader {
     let retry = aws_config::retry::RetryConfig::standard()
         .with_max_attempts(10)
         .with_initial_backoff(Duration::from_millis(100))
@@ -29,8 +36,6 @@ pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(retry)
         .timeout_config(timeouts)
-        .load()
-        .await
 }
 
 /// The CloudFormation client, apart from [`Clients`]: only a custom-resource request
@@ -47,12 +52,6 @@ pub fn cloudformation(
 }
 
 impl Clients {
-    /// Loads the standard SDK configuration with this function's retry and timeout
-    /// policy, then builds the clients from it.
-    pub async fn from_env(calls: &CallLog) -> Clients {
-        Clients::from_config(&load_config().await, calls)
-    }
-
     /// Builds the clients from a loaded SDK configuration, all logging to `calls`.
     pub fn from_config(config: &aws_config::SdkConfig, calls: &CallLog) -> Clients {
         use aws_sdk_iam::config::retry::{RetryPartition, TokenBucket};

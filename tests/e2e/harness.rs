@@ -165,24 +165,14 @@ impl Harness {
     }
 }
 
-/// The standard SDK configuration with the function's retry and timeout policy (as
-/// `Clients::from_env` in src/aws/clients.rs loads it), pointed at `url` instead of
+/// The standard SDK configuration exactly as the function loads it
+/// (`aws::clients::loader`: its retry and timeout policy), pointed at `url` instead of
 /// `AWS_ENDPOINT_URL`. Credentials and region come from the environment set at the
 /// emulator's start.
 pub async fn sdk_config_with_endpoint_url(url: &str) -> aws_config::SdkConfig {
     emulator();
-    let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(10)
-        .with_initial_backoff(Duration::from_millis(100))
-        .with_max_backoff(Duration::from_secs(5));
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(15))
-        .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    planton_iam_user::aws::clients::loader()
         .endpoint_url(url)
-        .retry_config(retry)
-        .timeout_config(timeouts)
         .load()
         .await
 }
