@@ -25,6 +25,11 @@ pub async fn process(
     function_arn: Option<&str>,
 ) -> Answer {
     let fallback_id = fallback_physical_id(req);
+    // A setting nobody could read refuses every request, Delete included, rather than
+    // running without the limit it was meant to set.
+    if let Err(e) = deps.settings.check() {
+        return Answer::failed(fallback_id, e.to_string());
+    }
     if let Some(problem) = &req.problem {
         return Answer::failed(fallback_id, Error::BadEvent(problem.clone()).to_string());
     }

@@ -260,3 +260,44 @@ fn the_release_profile_keeps_panics_catchable() {
     let release = release.split("\n[").next().unwrap();
     assert!(release.contains("panic = \"unwind\""), "{release}");
 }
+
+/// A setting the function cannot read refuses every request, naming the variable, and
+/// nothing is made or removed; the scheduled callers fail their invocation the same way.
+#[tokio::test]
+async fn an_unreadable_setting_refuses_every_request_naming_it() {
+    let mut cfn = Cfn::new("BadSetting").await;
+    let props = json!({"UserName": "fl-bad-setting"});
+    cfn.create(props.clone()).await.assert_success();
+    let broken = Settings::from_lookup(|k| match k {
+        "PLANTON_MAX_IN_FLIGHT" => Some("0".into()),
+        "PLANTON_PERMISSIONS_BOUNDARY" => Some("not-an-arn".into()),
+        _ => None,
+    });
+    cfn.app.settings.problems = broken.problems;
+    for r in [
+        cfn.create(json!({"UserName": "fl-bad-setting-2"})).await,
+        cfn.update(
+            "fl-bad-setting",
+            json!({"UserName": "fl-bad-setting", "Tags": [{"Key": "a", "Value": "b"}]}),
+            props.clone(),
+        )
+        .await,
+        cfn.delete("fl-bad-setting", props.clone()).await,
+    ] {
+        r.assert_failed(&[
+            "the function's configuration is invalid",
+            "PLANTON_MAX_IN_FLIGHT",
+            "PLANTON_PERMISSIONS_BOUNDARY",
+        ]);
+    }
+    assert!(!user_state("fl-bad-setting-2").await.exists);
+    let u = user_state("fl-bad-setting").await;
+    assert!(u.exists && u.tag("a").is_none(), "nothing changed");
+    let audit: Value = serde_json::from_str(include_str!("../../events/audit.json")).unwrap();
+    let err = handler::handle_value(&cfn.app, audit, context())
+        .await
+        .expect_err("the audit fails its invocation");
+    assert!(err.to_string().contains("PLANTON_MAX_IN_FLIGHT"), "{err}");
+    cfn.app.settings.problems.clear();
+    cfn.delete("fl-bad-setting", props).await.assert_success();
+}
