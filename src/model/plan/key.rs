@@ -167,19 +167,7 @@ pub(super) fn plan_key(
 
     // Metadata of an existing secret converges after any new value is in place.
     if let Some(s) = desired {
-        let want = desired_secret_tags(spec, owner);
-        let untag: Vec<String> = s
-            .tags
-            .iter()
-            // Secrets Manager tag keys are case-sensitive: exact comparison.
-            .filter(|(k, _)| !want.iter().any(|(w, _)| w == k))
-            .map(|(k, _)| k.clone())
-            .collect();
-        let retag: Vec<(String, String)> = want
-            .iter()
-            .filter(|kv| !s.tags.contains(kv))
-            .cloned()
-            .collect();
+        let (untag, retag) = super::tag_changes(&s.tags, &desired_secret_tags(spec, owner));
         let untag_step = (!untag.is_empty()).then(|| {
             p.add(
                 Change::UntagSecret {

@@ -210,24 +210,33 @@ fn plan_user_attributes(
         }
         _ => None,
     };
-    let want = desired_user_tags(spec, owner);
-    // Keys are case-insensitive: a key whose case changed is removed, then re-added.
-    let untag: Vec<String> = u
-        .tags
-        .iter()
-        .filter(|(k, _)| !want.iter().any(|(w, _)| w == k))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let retag: Vec<(String, String)> = want
-        .iter()
-        .filter(|(k, v)| !u.tags.iter().any(|(hk, hv)| hk == k && hv == v))
-        .cloned()
-        .collect();
+    // IAM's keys are case-insensitive: a key whose case changed is removed, then re-added.
+    let (untag, retag) = tag_changes(&u.tags, &desired_user_tags(spec, owner));
     let untag_step = (!untag.is_empty()).then(|| p.add(Change::UntagUser(untag), vec![]));
     if !retag.is_empty() {
         p.add(Change::TagUser(retag), untag_step.into_iter().collect());
     }
     put_boundary
+}
+
+/// The tags to remove and the tags to (re)write to turn `have` into `want`, keys compared
+/// exactly: for Secrets Manager that is its own rule, and for IAM (case-insensitive keys)
+/// it makes a change of case a removal followed by a new tag.
+pub(super) fn tag_changes(
+    have: &[(String, String)],
+    want: &[(String, String)],
+) -> (Vec<String>, Vec<(String, String)>) {
+    let untag = have
+        .iter()
+        .filter(|(k, _)| !want.iter().any(|(w, _)| w == k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let retag = want
+        .iter()
+        .filter(|kv| !have.contains(kv))
+        .cloned()
+        .collect();
+    (untag, retag)
 }
 
 /// Removals run first and additions wait for them: IAM's per-user limits (20 managed
