@@ -16,6 +16,8 @@ pub struct App {
     pub responder: Responder,
     pub settings: Settings,
     pub calls: CallLog,
+    /// The region the SDK configuration names: the function's own.
+    pub region: Option<String>,
     /// The bound on AWS calls in flight, shared by every client; its limit is set from
     /// the settings at each invocation.
     pub gate: Gate,
@@ -42,6 +44,7 @@ impl App {
             responder: Responder::new()?,
             settings,
             calls,
+            region: config.region().map(|r| r.to_string()),
             gate,
         })
     }

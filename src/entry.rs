@@ -77,6 +77,7 @@ pub async fn handle(
                 clients: c,
                 cloudformation: &app.cloudformation,
                 responder: &app.responder,
+                region: app.region.as_deref(),
                 settings,
                 calls: &app.calls,
             };

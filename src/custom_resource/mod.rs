@@ -30,6 +30,8 @@ pub struct Deps<'a> {
     /// To check each request against its stack before any write.
     pub cloudformation: &'a aws_sdk_cloudformation::Client,
     pub responder: &'a Responder,
+    /// The function's own region, the only one whose response bucket is answered.
+    pub region: Option<&'a str>,
     pub settings: &'a Settings,
     pub calls: &'a CallLog,
 }
@@ -49,8 +51,12 @@ pub async fn handle(
             return Err(Box::new(e));
         }
     };
-    if let Err(why) = verify::response_url(&req.response_url, &deps.settings.response_url_prefixes)
-    {
+    let checked = verify::response_url(
+        &req.response_url,
+        &deps.settings.response_url_prefixes,
+        deps.region,
+    );
+    if let Err(why) = checked {
         // No PUT and no work: whoever sent this is not CloudFormation, or wants the
         // answer sent somewhere else.
         tracing::error!(

@@ -15,8 +15,15 @@ use hyper::Uri;
 const BUCKET: &str = "cloudformation-custom-resource-response-";
 
 /// `Ok` when `url` may receive the answer; otherwise why not, for the log (never the
-/// whole URL: it is a bearer credential for the answer).
-pub fn response_url(url: &str, trusted_prefixes: &[String]) -> Result<(), String> {
+/// whole URL: it is a bearer credential for the answer). `region` is the function's own
+/// (a custom resource's function is in its stack's region): the bucket must be that
+/// region's, so a bucket somebody else named like a response bucket for a region AWS
+/// does not use cannot receive it either.
+pub fn response_url(
+    url: &str,
+    trusted_prefixes: &[String],
+    region: Option<&str>,
+) -> Result<(), String> {
     if trusted_prefixes
         .iter()
         .any(|p| !p.is_empty() && url.starts_with(p.as_str()))
@@ -35,7 +42,16 @@ pub fn response_url(url: &str, trusted_prefixes: &[String]) -> Result<(), String
     if authority.as_str().contains('@') || authority.port().is_some() {
         return Err("the ResponseURL carries a user name or a port".into());
     }
-    if is_response_bucket_host(&authority.host().to_ascii_lowercase()) {
+    let host = authority.host().to_ascii_lowercase();
+    let bucket_region = region.map(|r| r.replace('-', ""));
+    let in_region = |host: &str| {
+        bucket_region.as_ref().is_none_or(|r| {
+            host.strip_prefix(BUCKET)
+                .and_then(|rest| rest.split_once('.'))
+                .is_some_and(|(b, _)| b == r)
+        })
+    };
+    if is_response_bucket_host(&host) && in_region(&host) {
         Ok(())
     } else {
         Err(format!(
@@ -104,7 +120,11 @@ mod tests {
             "https://CloudFormation-Custom-Resource-Response-UsEast1.S3.AmazonAWS.com",
         ];
         for host in ok {
-            assert_eq!(response_url(&format!("{host}{Q}"), &[]), Ok(()), "{host}");
+            assert_eq!(
+                response_url(&format!("{host}{Q}"), &[], None),
+                Ok(()),
+                "{host}"
+            );
         }
         let refused = [
             // Not https, or not S3, or not the response bucket, or a look-alike.
@@ -128,17 +148,38 @@ mod tests {
             "",
         ];
         for host in refused {
-            assert!(response_url(&format!("{host}{Q}"), &[]).is_err(), "{host}");
+            assert!(
+                response_url(&format!("{host}{Q}"), &[], None).is_err(),
+                "{host}"
+            );
         }
     }
 
     #[test]
     fn the_operators_prefixes_are_matched_from_the_start() {
         let local = vec!["http://127.0.0.1:".to_string()];
-        assert_eq!(response_url("http://127.0.0.1:4567/x", &local), Ok(()));
-        assert!(response_url("http://127.0.0.2:4567/x", &local).is_err());
-        assert!(response_url("https://evil.example/?http://127.0.0.1:", &local).is_err());
+        assert_eq!(
+            response_url("http://127.0.0.1:4567/x", &local, None),
+            Ok(())
+        );
+        assert!(response_url("http://127.0.0.2:4567/x", &local, None).is_err());
+        assert!(response_url("https://evil.example/?http://127.0.0.1:", &local, None).is_err());
         // An empty prefix trusts nothing.
-        assert!(response_url("https://evil.example/", &[String::new()]).is_err());
+        assert!(response_url("https://evil.example/", &[String::new()], None).is_err());
+    }
+
+    #[test]
+    fn the_bucket_is_the_functions_own_regions() {
+        let at = |bucket: &str| {
+            format!("https://cloudformation-custom-resource-response-{bucket}.s3.amazonaws.com{Q}")
+        };
+        assert_eq!(response_url(&at("useast1"), &[], Some("us-east-1")), Ok(()));
+        assert_eq!(
+            response_url(&at("cnnorth1"), &[], Some("cn-north-1")),
+            Ok(())
+        );
+        assert!(response_url(&at("euwest1"), &[], Some("us-east-1")).is_err());
+        // A look-alike bucket for a region AWS does not have.
+        assert!(response_url(&at("nowhere1"), &[], Some("us-east-1")).is_err());
     }
 }
