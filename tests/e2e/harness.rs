@@ -718,7 +718,6 @@ pub async fn seed_key_dates(
     created: Option<std::time::SystemTime>,
     last_used: Option<Option<std::time::SystemTime>>,
 ) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut body = json!({"access_key_id": key_id});
     if let Some(c) = created {
         body["create_date"] = json!(iso(c));
@@ -726,20 +725,8 @@ pub async fn seed_key_dates(
     if let Some(u) = last_used {
         body["last_used_date"] = json!(u.map(iso));
     }
-    let body = body.to_string();
-    let url = emulator_url();
-    let host = url.trim_start_matches("http://").trim_end_matches('/');
-    let mut sock = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!(
-        "POST /moto-api/planton/access-key-dates HTTP/1.1\r\nHost: {host}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    sock.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    sock.read_to_string(&mut resp).await.unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
-        "seeding {key_id}: {resp}"
-    );
+    let path = "/moto-api/planton/access-key-dates";
+    if let Err(answer) = crate::support::post_test_endpoint(emulator_url(), path, &body).await {
+        panic!("seeding {key_id}: {answer}");
+    }
 }

@@ -234,15 +234,25 @@ pub async fn cloudformation_is_waiting_for(emulator_url: &str, event: &serde_jso
 /// Sets (or, with `"Merge": true`, updates) a stack in the emulator's CloudFormation
 /// model; `Err` with the emulator's answer when it is not 200.
 pub async fn set_stack_model(emulator_url: &str, model: &serde_json::Value) -> Result<(), String> {
+    post_test_endpoint(emulator_url, "/moto-api/planton/stacks", model).await
+}
+
+/// POSTs `body` to one of the emulator's test-only endpoints (loopback only, no SDK
+/// client knows them); `Err` with the emulator's answer when it is not 200.
+pub async fn post_test_endpoint(
+    emulator_url: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(), String> {
     let addr = emulator_url
         .trim_start_matches("http://")
         .trim_end_matches('/');
-    let body = model.to_string();
+    let body = body.to_string();
     let mut sock = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| e.to_string())?;
     let request = format!(
-        "POST /moto-api/planton/stacks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     sock.write_all(request.as_bytes())
