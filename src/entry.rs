@@ -33,6 +33,7 @@ pub async fn handle(
             let what = format!("rotation step {}", ev.step);
             let work = async {
                 checked()?;
+                served(settings.serves.rotation, "rotation steps")?;
                 let function = ctx.invoked_function_arn.as_str();
                 crate::rotation::handle(c, settings.rotation_grace, function, ev).await
             };
@@ -45,6 +46,7 @@ pub async fn handle(
                 .unwrap_or_else(|| "planton-iam-user".into());
             let work = async {
                 checked()?;
+                served(settings.serves.schedule, "the scheduled audit")?;
                 let max = settings.max_in_flight;
                 crate::audit::handle(c, &settings.audit, max, &function, SystemTime::now()).await
             };
@@ -57,6 +59,7 @@ pub async fn handle(
         Kind::EndGrace => {
             let work = async {
                 checked()?;
+                served(settings.serves.schedule, "the scheduled grace sweep")?;
                 crate::grace::handle(
                     c,
                     &settings.guardrails.allowed_path_prefix,
@@ -83,6 +86,16 @@ pub async fn handle(
             };
             Box::pin(custom_resource::handle(&deps, payload.get(), &ctx)).await
         }
+    }
+}
+
+/// Refuses a caller this function is not deployed for (`PLANTON_SERVES`), before any
+/// AWS call: its role was not made for that caller's work.
+fn served(serves: bool, caller: &'static str) -> Result<(), Error> {
+    if serves {
+        Ok(())
+    } else {
+        Err(Error::NotServed(caller))
     }
 }
 

@@ -30,6 +30,13 @@ pub enum Error {
     )]
     Unverified(String),
 
+    #[error(
+        "this function does not answer {0} (PLANTON_SERVES): the deployment runs scheduled \
+         work and custom resources in separate functions with separate roles; use the \
+         ServiceToken the deployment's stack exports"
+    )]
+    NotServed(&'static str),
+
     #[error("the event is not a usable CloudFormation request: {0}")]
     BadEvent(String),
 

@@ -5,7 +5,7 @@
 //! sweep, which deactivates every previous key whose grace is over. A stack Update ends
 //! it too (the planner applies the same rule), and the next rotation deletes the key.
 
-use crate::aws::observe::{held_by_stage, CURRENT, PREVIOUS};
+use crate::aws::observe::{self, Expect, Keys};
 use crate::aws::users::{list_keys, managed_users, Managed};
 use crate::aws::{keys, Clients};
 use crate::error::Error;
@@ -24,6 +24,8 @@ pub const SUMMARY_RECORD: &str = "planton.grace.summary";
 struct Swept {
     deactivated: bool,
     in_grace: bool,
+    /// The secret records no key ids (written before the function kept the record).
+    unrecorded: bool,
     error: bool,
 }
 
@@ -59,6 +61,7 @@ pub async fn sweep(
         "managed_users": managed_users,
         "deactivated_keys": count(|s| s.deactivated),
         "keys_in_grace": count(|s| s.in_grace),
+        "unrecorded_secrets": count(|s| s.unrecorded),
         "errors": unreadable + count(|s| s.error),
     }))
 }
@@ -82,18 +85,29 @@ async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
     let Some(secret) = m.secret_name.as_deref().filter(|_| active_count >= 2) else {
         return out;
     };
-    let (current, previous) = match futures::try_join!(
-        held_by_stage(c, secret, CURRENT),
-        held_by_stage(c, secret, PREVIOUS)
-    ) {
-        Ok(ids) => ids,
+    // The key ids the function recorded for the secret's versions: DescribeSecret
+    // alone, so this role never reads a secret value.
+    let observed = match observe::secret(c, secret, Expect::Exists, Keys::FromRecord).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::warn!(user, error = %e, "grace sweep: could not read the user's secret");
             out.error = true;
             return out;
         }
     };
-    let (Some(current), Some(previous)) = (current, previous) else {
+    let Some(observed) = observed else {
+        return out;
+    };
+    let (Some(current), Some(previous)) = (observed.access_key_id, observed.previous_key_id) else {
+        if !observed.key_ids_recorded {
+            // Written before the function recorded key ids: the next stack Update or
+            // rotation records them. Until then nothing is deactivated on a guess.
+            tracing::warn!(
+                user,
+                "grace sweep: the secret does not record which key each version holds; skipped until its next Update or rotation"
+            );
+            out.unrecorded = true;
+        }
         return out;
     };
     if previous == current || !active(&previous) {

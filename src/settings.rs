@@ -32,6 +32,12 @@ pub struct Settings {
     pub response_url_prefixes: Vec<String>,
     /// The scheduled audit's thresholds.
     pub audit: AuditConfig,
+    /// `PLANTON_SERVES` (all): which callers this deployment of the code answers. The
+    /// template runs two functions from one zip: the custom-resource and rotation
+    /// function, with the write role, and the scheduled one (audit and grace sweep) with
+    /// a role that can only read and deactivate keys. Each refuses the other's callers,
+    /// so a payload sent to the wrong function never runs with the wrong role.
+    pub serves: Serves,
     /// Every setting that could not be read.
     pub problems: Vec<Violation>,
 }
@@ -46,9 +52,30 @@ impl Default for Settings {
             verify_requests: true,
             response_url_prefixes: Vec::new(),
             audit: AuditConfig::default(),
+            serves: Serves::ALL,
             problems: Vec::new(),
         }
     }
+}
+
+/// The callers one function answers (`PLANTON_SERVES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serves {
+    /// CloudFormation's custom-resource requests.
+    pub custom_resource: bool,
+    /// Secrets Manager's rotation steps.
+    pub rotation: bool,
+    /// The scheduled audit and grace sweep.
+    pub schedule: bool,
+}
+
+impl Serves {
+    pub const ALL: Serves = Serves {
+        custom_resource: true,
+        rotation: true,
+        schedule: true,
+    };
+    const NAMES: &'static str = "custom-resource, rotation, schedule";
 }
 
 /// The audit's settings, from the function's environment.
@@ -125,6 +152,25 @@ impl Settings {
             s.audit.deactivate = b;
         }
         s.audit.path_prefix = s.guardrails.allowed_path_prefix.clone();
+        if let Some(callers) = r.list("PLANTON_SERVES").filter(|l| !l.is_empty()) {
+            let mut serves = Serves {
+                custom_resource: false,
+                rotation: false,
+                schedule: false,
+            };
+            for c in &callers {
+                match c.as_str() {
+                    "custom-resource" => serves.custom_resource = true,
+                    "rotation" => serves.rotation = true,
+                    "schedule" => serves.schedule = true,
+                    other => r.refuse(
+                        "PLANTON_SERVES",
+                        format!("{other:?} is not a caller; name some of: {}", Serves::NAMES),
+                    ),
+                }
+            }
+            s.serves = serves;
+        }
         s.problems = r.problems;
         s
     }
@@ -358,5 +404,33 @@ mod tests {
             (k == "PLANTON_RESPONSE_URL_PREFIXES").then(|| "127.0.0.1:".to_string())
         });
         assert_eq!(url.problems[0].property, "PLANTON_RESPONSE_URL_PREFIXES");
+    }
+
+    #[test]
+    fn each_function_serves_the_callers_it_names() {
+        let with = |v: &'static str| {
+            Settings::from_lookup(move |k| (k == "PLANTON_SERVES").then(|| v.to_string()))
+        };
+        assert_eq!(with("").serves, Serves::ALL);
+        let scheduled = with("schedule");
+        assert!(scheduled.check().is_ok());
+        assert_eq!(
+            scheduled.serves,
+            Serves {
+                custom_resource: false,
+                rotation: false,
+                schedule: true
+            }
+        );
+        let writer = with(" custom-resource , rotation ");
+        assert!(writer.serves.custom_resource && writer.serves.rotation);
+        assert!(!writer.serves.schedule);
+        let typo = with("custom-resource,audit");
+        assert_eq!(typo.problems[0].property, "PLANTON_SERVES");
+        assert!(
+            typo.problems[0].rule.contains("\"audit\""),
+            "{:?}",
+            typo.problems
+        );
     }
 }

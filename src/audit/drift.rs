@@ -21,6 +21,9 @@ pub struct SecretView {
     pub current: Option<String>,
     /// The key ids of every staged version.
     pub held: BTreeSet<String>,
+    /// The function recorded every staged version's key id: without that record the
+    /// audit, which reads no secret value, cannot tell which keys the secret holds.
+    pub recorded: bool,
     /// The secret's template tags: a copy of what the user was deployed with.
     pub template_tags: Vec<(String, String)>,
 }
@@ -155,6 +158,10 @@ pub fn drifts(
             Some(format!(
                 "secret {name} is not tagged for this resource and user, so it is not the user's"
             ))
+        } else if !secret.recorded {
+            Some(format!(
+                "secret {name} does not record which access key each version holds (it was written before the function kept that record); its next stack Update or rotation records it, until then its keys are not audited against it"
+            ))
         } else if secret.current.is_none() {
             Some(format!(
                 "secret {name} holds no access key in its AWSCURRENT version"
@@ -211,12 +218,14 @@ pub fn drifts(
     } else {
         &BTreeSet::new()
     };
+    // Which keys a secret without a record holds is unknown, not "none".
+    let unknown = secret_usable && !secret.recorded;
     let extra: Vec<String> = keys
         .iter()
         .filter(|k| !held.contains(&k.id))
         .map(|k| k.id.clone())
         .collect();
-    if !extra.is_empty() {
+    if !extra.is_empty() && !unknown {
         let detail = if secret_usable {
             format!(
                 "{} access key(s) on the user are held by no version of its secret: created outside the function",

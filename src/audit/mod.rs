@@ -19,7 +19,7 @@ pub mod records;
 #[cfg(test)]
 mod tests;
 
-use crate::aws::observe::{self, Depth, Expect};
+use crate::aws::observe::{self, Depth, Expect, Keys};
 use crate::aws::users::{list_keys, managed_users, KeyMeta, Managed};
 use crate::aws::{keys, Clients};
 use crate::error::{Error, Result};
@@ -190,9 +190,10 @@ async fn audit_user(c: &Clients, cfg: &AuditConfig, now: SystemTime, m: Managed)
 }
 
 /// What the user's secret says about its keys, through the one secret reader
-/// ([`observe::secret`]): the values are parsed for `AccessKeyId` alone and dropped.
+/// ([`observe::secret`]) from DescribeSecret alone: the key ids the function recorded
+/// for each version, never a secret value.
 async fn read_secret(c: &Clients, name: &str, owner: &Owner, user: &str) -> Result<SecretView> {
-    let Some(s) = observe::secret(c, name, Expect::Exists).await? else {
+    let Some(s) = observe::secret(c, name, Expect::Exists, Keys::FromRecord).await? else {
         return Ok(SecretView {
             name: Some(name.to_string()),
             ..SecretView::default()
@@ -214,6 +215,7 @@ async fn read_secret(c: &Clients, name: &str, owner: &Owner, user: &str) -> Resu
             .collect(),
         current: s.access_key_id,
         held,
+        recorded: s.key_ids_recorded,
     })
 }
 

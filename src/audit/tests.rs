@@ -78,6 +78,7 @@ fn secret_holding(id: &str, tags: &[(&str, &str)]) -> SecretView {
         owned: true,
         current: Some(id.into()),
         held: [id.to_string()].into(),
+        recorded: true,
         template_tags: tags
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -198,4 +199,34 @@ fn drifts_come_in_report_order_under_their_names() {
     let d = drifts(&u, &owner(), &[key("K1", true)], &gone);
     let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
     assert_eq!(aspects, vec!["managed_policies", "secret", "access_keys"]);
+}
+
+#[test]
+fn a_secret_without_a_key_record_is_reported_and_its_keys_are_not_judged_against_it() {
+    let u = with_record(user(), &user(), KeyState::Active);
+    let unrecorded = SecretView {
+        current: None,
+        held: Default::default(),
+        recorded: false,
+        ..secret_holding("K1", &[])
+    };
+    let d = drifts(
+        &u,
+        &owner(),
+        &[key("K1", true), key("K2", true)],
+        &unrecorded,
+    );
+    let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
+    // One finding that says why, not "keys made outside the function" or "no key".
+    assert_eq!(aspects, vec!["secret"], "{d:?}");
+    assert!(d[0].detail.contains("does not record"), "{:?}", d[0].detail);
+    // The same secret with its record: both keys are known, the second is extra.
+    let recorded = SecretView {
+        held: ["K1".to_string()].into(),
+        ..secret_holding("K1", &[])
+    };
+    let d = drifts(&u, &owner(), &[key("K1", true), key("K2", true)], &recorded);
+    let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
+    assert!(aspects.contains(&"access_keys"), "{d:?}");
+    assert!(!aspects.contains(&"secret"), "{d:?}");
 }

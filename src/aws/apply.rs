@@ -7,6 +7,7 @@ use crate::aws::budget::Budget;
 use crate::aws::keys::{self, SecretString};
 use crate::aws::{observe, rotate, tags, Clients};
 use crate::error::{is_not_found, Error, Result};
+use crate::model::key_ledger;
 use crate::model::plan::{Change, Plan, Store};
 use crate::model::spec::KeyStatus;
 use aws_sdk_iam::error::ProvideErrorMetadata;
@@ -295,6 +296,17 @@ impl<'a> Executor<'a> {
                 .await
                 .map(drop)
                 .map_err(|e| Error::aws(action, e)),
+            Change::RecordKeyIds {
+                secret_id,
+                description,
+            } => sm
+                .update_secret()
+                .secret_id(secret_id)
+                .description(description)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| Error::aws(action, e)),
             Change::TagSecret { secret_id, tags } => sm
                 .tag_resource()
                 .secret_id(secret_id)
@@ -385,7 +397,7 @@ impl<'a> Executor<'a> {
         let (key_id, value) = keys::mint_key(self.clients, user, &user_arn).await?;
         let progress = &self.budget.progress;
         progress.hold_unstored_key(user, &key_id);
-        let stored = self.store(store, value).await;
+        let stored = self.store(store, &key_id, value).await;
         progress.release_unstored_key();
         match stored {
             Ok(arn) => {
@@ -429,7 +441,7 @@ impl<'a> Executor<'a> {
         .await?;
         self.record(|o| o.key_issued = true);
         if status == KeyStatus::Inactive {
-            if let Some(id) =
+            if let Some((_, id)) =
                 observe::held_by_stage(self.clients, secret_id, observe::CURRENT).await?
             {
                 keys::set_key_status(&self.clients.iam, self.user, &id, status).await?;
@@ -438,21 +450,29 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    async fn store(&self, store: &Store, value: SecretString) -> Result<String> {
+    /// Stores a new key. The secret's description records which key the new version
+    /// holds before the value lands (the scheduled audit and grace sweep read only that
+    /// record), so a stored key is never unrecorded; an entry whose value never landed
+    /// names no staged version and is dropped at the next write.
+    async fn store(&self, store: &Store, key_id: &str, value: SecretString) -> Result<String> {
         let sm = &self.clients.sm;
+        let version = key_ledger::version_for_key(key_id);
         match store {
             Store::Create {
                 name,
                 kms_key_id,
                 tags,
             } => {
+                let sentence = format!(
+                    "Access key of IAM user {} (Custom::PlantonIamUser in {})",
+                    self.user, self.stack_id
+                );
+                let entry = [(version.as_str(), key_id)];
                 let out = sm
                     .create_secret()
                     .name(name)
-                    .description(format!(
-                        "Access key of IAM user {} (Custom::PlantonIamUser in {})",
-                        self.user, self.stack_id
-                    ))
+                    .client_request_token(&version)
+                    .description(key_ledger::render(&sentence, entry, &|_| true, None))
                     .set_kms_key_id(kms_key_id.clone())
                     .secret_string(value.into_inner())
                     .set_tags(Some(tags::to_sm(tags)))
@@ -461,7 +481,12 @@ impl<'a> Executor<'a> {
                     .map_err(|e| Error::aws(format!("creating secret {name}"), e))?;
                 Ok(out.arn().unwrap_or(name).to_string())
             }
-            Store::Put { secret_id, restore } => {
+            Store::Put {
+                secret_id,
+                restore,
+                description,
+                key_versions,
+            } => {
                 if *restore {
                     sm.restore_secret()
                         .secret_id(secret_id)
@@ -469,9 +494,28 @@ impl<'a> Executor<'a> {
                         .await
                         .map_err(|e| Error::aws(format!("restoring secret {secret_id}"), e))?;
                 }
+                let entries = key_versions
+                    .iter()
+                    .map(|(v, k)| (v.as_str(), k.as_str()))
+                    .chain([(version.as_str(), key_id)]);
+                let recorded = key_ledger::render(description, entries, &|_| true, None);
+                sm.update_secret()
+                    .secret_id(secret_id)
+                    .description(recorded)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::aws(
+                            format!(
+                                "recording the new key id in the description of secret {secret_id}"
+                            ),
+                            e,
+                        )
+                    })?;
                 let out = sm
                     .put_secret_value()
                     .secret_id(secret_id)
+                    .client_request_token(&version)
                     .secret_string(value.into_inner())
                     .send()
                     .await

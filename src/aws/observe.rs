@@ -4,6 +4,7 @@
 
 use crate::aws::{tags, Clients};
 use crate::error::{is_not_found, Error, Result};
+use crate::model::key_ledger;
 use crate::model::state::{Extras, ObservedKey, ObservedRotation, ObservedSecret, ObservedUser};
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
@@ -304,9 +305,25 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `None` when the secret does not exist. The secret's values are read only to learn
-/// which key each staged version holds; the secret access keys are dropped at once.
-pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<ObservedSecret>> {
+/// How a secret's keys are learnt. The custom-resource and rotation paths read the
+/// values themselves (the truth, and what a record written before is checked against);
+/// the scheduled audit and grace sweep read only the record the function keeps in the
+/// description, so their role holds no `secretsmanager:GetSecretValue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    FromValues,
+    FromRecord,
+}
+
+/// `None` when the secret does not exist. With [`Keys::FromValues`] the values are read
+/// only to learn which key each staged version holds; the secret access keys are
+/// dropped at once.
+pub async fn secret(
+    c: &Clients,
+    name: &str,
+    expect: Expect,
+    keys: Keys,
+) -> Result<Option<ObservedSecret>> {
     let sm = &c.sm;
     let describe = async {
         match sm.describe_secret().secret_id(name).send().await {
@@ -315,7 +332,12 @@ pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<Ob
             Err(e) => Err(Error::aws(format!("reading secret {name}"), e)),
         }
     };
-    let held = |stage: &'static str| held_by_stage(c, name, stage);
+    let held = |stage: &'static str| async move {
+        match keys {
+            Keys::FromValues => held_by_stage(c, name, stage).await,
+            Keys::FromRecord => Ok(None),
+        }
+    };
     let (desc, (current, previous, pending)) = match expect {
         Expect::Exists => futures::try_join!(describe, async {
             futures::try_join!(held(CURRENT), held(PREVIOUS), held(PENDING))
@@ -338,26 +360,66 @@ pub async fn secret(c: &Clients, name: &str, expect: Expect) -> Result<Option<Ob
             .and_then(|r| r.automatically_after_days())
             .unwrap_or(0),
     });
+    let description = desc.description().unwrap_or_default().to_string();
+    let stages: BTreeMap<String, Vec<String>> = desc
+        .version_ids_to_stages()
+        .map(|m| m.iter().map(|(v, s)| (v.clone(), s.clone())).collect())
+        .unwrap_or_default();
+    let recorded = key_ledger::parse(&description);
+    let (access_key_id, previous_key_id, pending_key_id, key_versions, key_ids_recorded) =
+        match keys {
+            Keys::FromValues => {
+                let truth: BTreeMap<String, String> = [&current, &previous, &pending]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let all_recorded = truth.iter().all(|(v, k)| recorded.get(v) == Some(k));
+                let key = |h: Option<(String, String)>| h.map(|(_, k)| k);
+                // A pending version that is also current is a finished rotation, not one
+                // in flight.
+                let pending = pending.filter(|p| Some(p) != current.as_ref());
+                (
+                    key(current),
+                    key(previous),
+                    key(pending),
+                    truth,
+                    all_recorded,
+                )
+            }
+            Keys::FromRecord => {
+                let k = key_ledger::stage_keys(&description, &stages);
+                let staged = recorded
+                    .into_iter()
+                    .filter(|(v, _)| stages.contains_key(v))
+                    .collect();
+                (k.current, k.previous, k.pending, staged, k.complete)
+            }
+        };
     Ok(Some(ObservedSecret {
         name: desc.name().unwrap_or(name).to_string(),
         arn: desc.arn().unwrap_or(name).to_string(),
         tags: tags::from_sm(desc.tags()),
         kms_key_id: desc.kms_key_id().map(str::to_string),
         pending_deletion: desc.deleted_date().is_some(),
-        // A pending version that is also current is a finished rotation, not one in flight.
-        pending_key_id: pending.filter(|p| Some(p) != current.as_ref()),
-        previous_key_id: previous,
-        access_key_id: current,
+        pending_key_id,
+        previous_key_id,
+        access_key_id,
         rotation,
+        description,
+        key_versions,
+        key_ids_recorded,
     }))
 }
 
-pub const CURRENT: &str = "AWSCURRENT";
-pub const PREVIOUS: &str = "AWSPREVIOUS";
-pub const PENDING: &str = "AWSPENDING";
+pub use crate::model::key_ledger::{CURRENT, PENDING, PREVIOUS};
 
-/// The access key id held by the version at `stage`, if there is one.
-pub async fn held_by_stage(c: &Clients, secret_id: &str, stage: &str) -> Result<Option<String>> {
+/// The version at `stage` and the access key id it holds, if it holds one.
+pub async fn held_by_stage(
+    c: &Clients,
+    secret_id: &str,
+    stage: &str,
+) -> Result<Option<(String, String)>> {
     match c
         .sm
         .get_secret_value()
@@ -366,7 +428,10 @@ pub async fn held_by_stage(c: &Clients, secret_id: &str, stage: &str) -> Result<
         .send()
         .await
     {
-        Ok(out) => Ok(out.secret_string().and_then(held_key_id)),
+        Ok(out) => Ok(out
+            .secret_string()
+            .and_then(held_key_id)
+            .map(|k| (out.version_id().unwrap_or_default().to_string(), k))),
         // Not found, scheduled for deletion, no such stage, or a version with no value
         // yet: no key.
         Err(e) if is_not_found(e.code()) || matches!(e.code(), Some("InvalidRequestException")) => {

@@ -14,6 +14,7 @@ use crate::aws::keys::{self, SecretString};
 use crate::aws::observe::{held_by_stage, CURRENT, PENDING, PREVIOUS};
 use crate::aws::Clients;
 use crate::error::{is_not_found, Error, Result};
+use crate::model::key_ledger;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use serde_json::Value;
 use std::time::Duration;
@@ -75,19 +76,31 @@ pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
         );
         return Ok(());
     }
-    let (current, keys) = futures::try_join!(held_by_stage(c, &t.secret_arn, CURRENT), async {
-        c.iam
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("listing the access keys of user {user}"), e))
-    })?;
+    let secret = t.secret_arn.as_str();
+    let (current, keys, desc) = futures::try_join!(
+        held_by_stage(c, secret, CURRENT),
+        async {
+            c.iam
+                .list_access_keys()
+                .user_name(user)
+                .send()
+                .await
+                .map_err(|e| Error::aws(format!("listing the access keys of user {user}"), e))
+        },
+        async {
+            c.sm.describe_secret()
+                .secret_id(secret)
+                .send()
+                .await
+                .map_err(|e| Error::aws(format!("reading secret {secret}"), e))
+        }
+    )?;
     let keys: Vec<String> = keys
         .access_key_metadata()
         .iter()
         .filter_map(|k| k.access_key_id().map(str::to_string))
         .collect();
+    let (current_version, current) = current.unzip();
     let Some(current) = current.filter(|id| keys.contains(id)) else {
         return Err(Error::Rotation(format!(
             "the AWSCURRENT version of secret {} holds no key of user {user}; a stack Update issues one",
@@ -103,26 +116,54 @@ pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
         }
     }
     let (key_id, value) = keys::mint_key(c, user, &t.user_arn).await?;
-    let stored =
+    // The record first (the audit and grace sweep read only it): the current version's
+    // key, which a secret written before the record existed may lack, and the new one.
+    let staged = desc.version_ids_to_stages();
+    let description = desc.description().unwrap_or_default();
+    let mut entries = key_ledger::parse(description);
+    entries.extend(current_version.map(|v| (v, current.clone())));
+    let entries = entries
+        .iter()
+        .map(|(v, k)| (v.as_str(), k.as_str()))
+        .chain([(token, key_id.as_str())]);
+    let is_staged = |v: &str| staged.is_some_and(|m| m.contains_key(v));
+    let recorded = key_ledger::render(description, entries, &is_staged, Some(token));
+    let stored = async {
+        c.sm.update_secret()
+            .secret_id(secret)
+            .description(recorded)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::aws(
+                    format!("recording the new key id in the description of secret {secret}"),
+                    e,
+                )
+            })?;
         c.sm.put_secret_value()
-            .secret_id(&t.secret_arn)
+            .secret_id(secret)
             .client_request_token(token)
             .secret_string(value.into_inner())
             .version_stages(PENDING)
             .send()
-            .await;
+            .await
+            .map(drop)
+            .map_err(|e| {
+                Error::aws(
+                    format!(
+                        "storing the new access key of user {user} as the pending version of secret {secret}"
+                    ),
+                    e,
+                )
+            })
+    }
+    .await;
     if let Err(e) = stored {
         // A key nobody holds is a live credential nobody can rotate or audit.
         if let Err(cleanup) = keys::delete_key(&c.iam, user, &key_id, "").await {
             tracing::error!(error = %cleanup, user, "could not delete the access key whose secret failed to store");
         }
-        return Err(Error::aws(
-            format!(
-                "storing the new access key of user {user} as the pending version of secret {}",
-                t.secret_arn
-            ),
-            e,
-        ));
+        return Err(e);
     }
     tracing::info!(user, token, "createSecret: new key stored as AWSPENDING");
     Ok(())
@@ -257,6 +298,7 @@ pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Re
         held_by_stage(c, secret, CURRENT),
         held_by_stage(c, secret, PREVIOUS)
     )?;
+    let (current, previous) = (current.map(|(_, k)| k), previous.map(|(_, k)| k));
     if let Some(old) = previous.filter(|p| Some(p) != current.as_ref()) {
         // Already removed (by hand, or a later createSecret): nothing to deactivate.
         keys::deactivate_key(&c.iam, &t.user, &old, "the previous access key").await?;

@@ -4,7 +4,7 @@
 
 use crate::aws::apply::{Executor, Outcome};
 use crate::aws::budget::Budget;
-use crate::aws::observe::{self, Depth, Expect};
+use crate::aws::observe::{self, Depth, Expect, Keys};
 use crate::aws::stacks;
 use crate::custom_resource::envelope::{Answer, Request, RequestType};
 use crate::custom_resource::guard::{fallback_physical_id, is_user_name};
@@ -28,6 +28,12 @@ pub async fn process(
     // A setting nobody could read refuses every request, Delete included, rather than
     // running without the limit it was meant to set.
     if let Err(e) = deps.settings.check() {
+        return Answer::failed(fallback_id, e.to_string());
+    }
+    // The scheduled function's role cannot do a custom resource's work: say so at once
+    // rather than fail half-way on AccessDenied.
+    if !deps.settings.serves.custom_resource {
+        let e = Error::NotServed("custom-resource requests");
         return Answer::failed(fallback_id, e.to_string());
     }
     if let Some(problem) = &req.problem {
@@ -225,7 +231,7 @@ async fn converge(
     // thread stack in debug builds.
     let (user, desired, (), ()) = futures::try_join!(
         Box::pin(observe::user(c, &spec.user_name, Depth::Converge, expect)),
-        observe::secret(c, &spec.secret_name, expect),
+        observe::secret(c, &spec.secret_name, expect, Keys::FromValues),
         Box::pin(judging),
         verified(deps, req),
     )?;
@@ -237,7 +243,7 @@ async fn converge(
         .filter(|n| *n != spec.secret_name)
         .map(str::to_string);
     let previous = match &previous_name {
-        Some(n) => observe::secret(c, n, Expect::Exists).await?,
+        Some(n) => observe::secret(c, n, Expect::Exists, Keys::FromValues).await?,
         None => None,
     };
     let plan = plan::plan(
@@ -329,12 +335,17 @@ async fn delete_user(
     };
     let (user, mut secrets, ()) = futures::try_join!(
         Box::pin(observe::user(c, user_name, Depth::Delete, Expect::Exists)),
-        futures::future::try_join_all(names.iter().map(|n| observe::secret(c, n, Expect::Exists))),
+        futures::future::try_join_all(names.iter().map(|n| observe::secret(
+            c,
+            n,
+            Expect::Exists,
+            Keys::FromValues
+        ))),
         verify,
     )?;
     if let Some(n) = user.as_ref().and_then(|u| tag(&u.tags, TAG_SECRET_NAME)) {
         if !names.iter().any(|x| x == n) {
-            secrets.push(observe::secret(c, n, Expect::Exists).await?);
+            secrets.push(observe::secret(c, n, Expect::Exists, Keys::FromValues).await?);
         }
     }
     let secrets: Vec<_> = secrets.into_iter().flatten().collect();

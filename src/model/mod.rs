@@ -7,6 +7,7 @@ pub mod escalation_actions;
 pub mod fence;
 pub mod guardrails;
 pub mod judgement;
+pub mod key_ledger;
 pub mod plan;
 pub mod request_check;
 pub mod spec;

@@ -96,6 +96,14 @@ pub struct ObservedSecret {
     pub pending_key_id: Option<String>,
     /// Scheduled rotation, when enabled.
     pub rotation: Option<ObservedRotation>,
+    /// The secret's description: the function's own sentence and its record of the key
+    /// each version holds ([`crate::model::key_ledger`]).
+    pub description: String,
+    /// Version id -> the access key id it holds, for the versions that carry a stage.
+    pub key_versions: std::collections::BTreeMap<String, String>,
+    /// The description records every staged version's key: readers that see only
+    /// DescribeSecret (the audit, the grace sweep) can rely on it.
+    pub key_ids_recorded: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -45,6 +45,7 @@ mod fault_injection;
 mod fault_proxy_selftest;
 mod fence;
 mod grants;
+mod least_power;
 mod lifecycle;
 mod rotation;
 mod validation;

@@ -55,6 +55,7 @@ DEFAULT_BOUNDARY_ARN = (
 )
 OTHER_BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/org-service-account-boundary"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-planton-iam-user"
+SCHEDULED_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-planton-audit"
 
 
 # --------------------------------------------------------------------------------------
@@ -411,6 +412,8 @@ BOUNDARY_DENIES = [
     ("lambda:UpdateFunctionConfiguration", FUNCTION_ARN, "changing its guardrails"),
     ("lambda:AddPermission", FUNCTION_ARN, "letting others invoke it"),
     ("lambda:DeleteFunction", FUNCTION_ARN + ":1", "deleting a version"),
+    ("lambda:InvokeFunction", SCHEDULED_ARN, "running the scheduled function with a payload of its own"),
+    ("lambda:UpdateFunctionConfiguration", SCHEDULED_ARN + ":live", "changing the audit's thresholds"),
     ("iam:PassRole", f"{ROLE_ARN_PREFIX}/planton-iam-user/{STACK}-FunctionRole-AbC", "passing its role"),
     ("sts:AssumeRole", f"{ROLE_ARN_PREFIX}/planton-iam-user/{STACK}-FunctionRole-AbC", "assuming its role"),
     ("logs:DeleteLogGroup",
@@ -538,6 +541,15 @@ class DefaultBoundary(Checks):
         fn = s.resource("Function")
         denied("lambda:UpdateFunctionCode",
                f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn['FunctionName']}", "Function's FunctionName")
+        sched = s.resource("ScheduledFunction")
+        denied("lambda:InvokeFunction",
+               f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{sched['FunctionName']}",
+               "ScheduledFunction's FunctionName")
+        denied("iam:PassRole", f"{ROLE_ARN_PREFIX}{sched['RolePath']}{STACK}-ScheduledFunctionRole-Q9",
+               "a role under ScheduledFunction's RolePath")
+        self.check(sched["LoggingConfig"]["LogGroup"] == s.resource("FunctionLogGroup")["LogGroupName"]
+                   or sched["LoggingConfig"]["LogGroup"] == fn["LoggingConfig"]["LogGroup"],
+                   "ScheduledFunction logs to the log group the boundary protects")
         denied("iam:PassRole", f"{ROLE_ARN_PREFIX}{fn['RolePath']}{STACK}-FunctionRole-Q9",
                "a role under the Function's RolePath")
         lg = s.resource("FunctionLogGroup")["LogGroupName"]
@@ -802,6 +814,72 @@ class Role(Checks):
 
         every = stack(GroupPathPrefix="/")
         self.check(groups_allowed(every, group("/admins")), "GroupPathPrefix / is the explicit 'every group'")
+
+
+class LeastPowerPerCaller(Checks):
+    """Scheduled work runs in its own function whose role can read and deactivate keys
+    and nothing else; the write role is never the target of a schedule."""
+
+    READ_LEVELS = ("Read", "List")
+
+    def scheduled_statements(self, s: Stack) -> list[dict]:
+        out = []
+        for doc in s.resource("ScheduledFunction")["Policies"]:
+            if isinstance(doc, dict):
+                out.extend(statements(doc))
+        return out
+
+    def test_the_scheduled_role_has_no_write_but_deactivating_keys(self) -> None:
+        for params in ({}, {"AuditSchedule": "rate(1 day)", "AuditDeactivateIdleKeys": "true"},
+                       {"SecretKmsKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                        "AllowedGroupNames": "deployers"}):
+            s = stack(**params)
+            st = self.scheduled_statements(s)
+            self.check(bool(st), "ScheduledFunction has a policy of its own", params)
+            self.check(all(x["Effect"] == "Allow" and "NotAction" not in x for x in st),
+                       "the scheduled role's statements name their actions", params)
+            granted = sorted({a for x in st for a in as_list(x.get("Action", []))})
+            self.check(all("*" not in a for a in granted), "no wildcard action", granted)
+            writes = []
+            for a in granted:
+                service, name = a.split(":", 1)
+                level = sar()[service]["privileges"][name]["access_level"]
+                if level not in self.READ_LEVELS and a != "iam:UpdateAccessKey":
+                    writes.append(f"{a} ({level})")
+            self.check(not writes, "the scheduled role's only write is iam:UpdateAccessKey", writes)
+            for forbidden in ("secretsmanager:GetSecretValue", "iam:CreateAccessKey", "iam:DeleteAccessKey",
+                              "iam:PutUserPolicy", "iam:AttachUserPolicy", "secretsmanager:PutSecretValue",
+                              "secretsmanager:UpdateSecret", "kms:Decrypt", "iam:TagUser"):
+                self.check(decide(st, forbidden, user("/service-accounts/x")) != "Allow"
+                           and decide(st, forbidden, SECRET) != "Allow",
+                           f"the scheduled role cannot {forbidden}", params)
+            self.check(decide(st, "iam:UpdateAccessKey", user("/service-accounts/ci/x")) == "Allow",
+                       "it can deactivate a managed user's key")
+            self.check(decide(st, "iam:UpdateAccessKey", user("/alice")) != "Allow",
+                       "and no key outside the path prefix")
+            self.check(decide(st, "secretsmanager:DescribeSecret", SECRET) == "Allow",
+                       "it reads the managed secrets' descriptions")
+
+    def test_schedules_target_the_scheduled_function_and_each_function_serves_its_callers(self) -> None:
+        s = stack(AuditSchedule="rate(1 day)", RotationGraceHours="24")
+        sched_ref = {"Fn::GetAtt": ["ScheduledFunction", "Arn"]}
+        for rule, perm in (("AuditRule", "AuditInvokePermission"), ("GraceRule", "GraceInvokePermission")):
+            raw = TEMPLATE_DATA["Resources"][rule]["Properties"]["Targets"]
+            self.check(all(t["Arn"] == sched_ref for t in raw), f"{rule} targets ScheduledFunction", raw)
+            fn = TEMPLATE_DATA["Resources"][perm]["Properties"]["FunctionName"]
+            self.check(fn == sched_ref, f"{perm} lets EventBridge invoke ScheduledFunction only", fn)
+        for logical, res in TEMPLATE_DATA["Resources"].items():
+            if res["Type"] == "AWS::Events::Rule":
+                for t in res["Properties"].get("Targets", []):
+                    self.check(t["Arn"] != {"Fn::GetAtt": ["Function", "Arn"]},
+                               f"no schedule ({logical}) runs the function with the write role")
+        self.check(s.env()["PLANTON_SERVES"] == "custom-resource,rotation",
+                   "the write function refuses scheduled events", s.env().get("PLANTON_SERVES"))
+        self.check(s.resource("ScheduledFunction")["Environment"]["Variables"]["PLANTON_SERVES"] == "schedule",
+                   "the scheduled function refuses custom-resource and rotation events")
+        token = TEMPLATE_DATA["Outputs"]["ServiceToken"]["Value"]
+        self.check(token == {"Fn::GetAtt": ["Function", "Arn"]},
+                   "the ServiceToken is the custom-resource function", token)
 
 
 class TemplateReads(Checks):

@@ -6,6 +6,7 @@ use crate::aws::clients::mocked;
 use crate::model::plan::Step;
 use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
+use aws_sdk_secretsmanager::operation::update_secret::UpdateSecretOutput;
 use aws_smithy_mocks::mock;
 
 const USER: &str = "svc-ci";
@@ -95,10 +96,19 @@ async fn a_key_whose_new_version_fails_is_deleted_again() {
                 && r.secret_string().is_some_and(|s| s.contains(NEW_KEY))
         })
         .then_error(|| PutSecretValueError::EncryptionFailure(mocked::encryption_failure()));
-    let c = mocked::clients(&[&minted, &delete], &[&store], &[]);
+    let record = mock!(aws_sdk_secretsmanager::Client::update_secret)
+        .match_requests(|r| {
+            r.secret_id() == Some(SECRET_ARN)
+                && r.description().is_some_and(|d| d.contains(NEW_KEY))
+                && r.secret_string().is_none()
+        })
+        .then_output(|| UpdateSecretOutput::builder().build());
+    let c = mocked::clients(&[&minted, &delete], &[&record, &store], &[]);
     let plan = issue_key(Store::Put {
         secret_id: SECRET_ARN.into(),
         restore: false,
+        description: String::new(),
+        key_versions: vec![],
     });
 
     let (r, outcome, unstored) = run(&c, &plan).await;

@@ -5,10 +5,12 @@ use super::*;
 use crate::aws::clients::mocked::{self, error_meta};
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::{
     GetSecretValueError, GetSecretValueOutput,
 };
 use aws_sdk_secretsmanager::operation::put_secret_value::PutSecretValueError;
+use aws_sdk_secretsmanager::operation::update_secret::UpdateSecretOutput;
 use aws_sdk_secretsmanager::types::error::ResourceNotFoundException;
 use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -23,7 +25,7 @@ const USER: &str = "svc-ci";
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/svc-ci";
 const SECRET_ARN: &str =
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:planton/iam-user/svc-ci-AbCdEf";
-const TOKEN: &str = "5f0c3a52-rotation-token";
+const TOKEN: &str = "5f0c3a52-1d2e-4f60-8a9b-0c1d2e3f4a5b";
 const CURRENT_KEY: &str = "AKIACURRENTKEY000001";
 const NEW_KEY: &str = "AKIANEWKEY0000000002";
 const PENDING_KEY: &str = "AKIAPENDINGKEY000003";
@@ -78,10 +80,28 @@ async fn create_deletes_the_new_key_when_the_pending_version_cannot_be_stored() 
                 && r.version_stages() == [PENDING.to_string()]
         })
         .then_error(|| PutSecretValueError::EncryptionFailure(mocked::encryption_failure()));
+    let described = mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(|| {
+        DescribeSecretOutput::builder()
+            .arn(SECRET_ARN)
+            .version_ids_to_stages("v-current-0000000000000000000000000", vec![CURRENT.into()])
+            .build()
+    });
+    let recorded = mock!(aws_sdk_secretsmanager::Client::update_secret)
+        .match_requests(|r| {
+            r.secret_id() == Some(SECRET_ARN)
+                && r.secret_string().is_none()
+                && r.description().is_some_and(|d| {
+                    crate::model::key_ledger::parse(d)
+                        .get(TOKEN)
+                        .map(String::as_str)
+                        == Some(NEW_KEY)
+                })
+        })
+        .then_output(|| UpdateSecretOutput::builder().build());
     let (delete, deleted) = mocked::recording_delete(USER);
     let c = mocked::clients(
         &[&listed, &minted, &delete],
-        &[&no_pending, &current, &store],
+        &[&no_pending, &current, &described, &recorded, &store],
         &[],
     );
 
@@ -100,6 +120,11 @@ async fn create_deletes_the_new_key_when_the_pending_version_cannot_be_stored() 
         other => panic!("expected the store's error, got {other:?}"),
     }
     assert_eq!((minted.num_calls(), store.num_calls()), (1, 1));
+    assert_eq!(
+        recorded.num_calls(),
+        1,
+        "the new key's id is recorded before its value"
+    );
     assert_eq!(
         *deleted.lock().unwrap(),
         vec![NEW_KEY.to_string()],

@@ -12,8 +12,14 @@ pub enum Store {
         tags: Vec<(String, String)>,
     },
     /// A new version of an existing secret; `restore` first if it is scheduled for
-    /// deletion.
-    Put { secret_id: String, restore: bool },
+    /// deletion. `description` and `key_versions` are what the secret records now: the
+    /// new version's key is added to them before the value is stored.
+    Put {
+        secret_id: String,
+        restore: bool,
+        description: String,
+        key_versions: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +61,12 @@ pub enum Change {
     RotateKey {
         secret_id: String,
         status: KeyStatus,
+    },
+    /// Records which key each staged version holds in the secret's description, for a
+    /// secret written before the function kept that record.
+    RecordKeyIds {
+        secret_id: String,
+        description: String,
     },
     /// Scheduled rotation every `days`, with this function as the rotator.
     ConfigureRotation {
@@ -132,6 +144,9 @@ impl Change {
             Change::CancelRotation { secret_id } => {
                 format!("cancelling the scheduled rotation of secret {secret_id}")
             }
+            Change::RecordKeyIds { secret_id, .. } => {
+                format!("recording the key ids of secret {secret_id} in its description")
+            }
             Change::TagSecret { secret_id, .. } => format!("tagging secret {secret_id}"),
             Change::UntagSecret { secret_id, .. } => {
                 format!("removing tags from secret {secret_id}")
@@ -157,7 +172,12 @@ impl Change {
     /// Sequential round trips this change costs on its own.
     pub(super) fn round_trips(&self) -> usize {
         match self {
-            // CreateAccessKey, then store it.
+            // CreateAccessKey, then store it (into an existing secret: record the new
+            // key's id in its description first).
+            Change::IssueKey {
+                store: Store::Put { .. },
+                ..
+            } => 3,
             Change::IssueKey { .. } => 2,
             // Read, create, store, use, move the stage, and (with no grace period)
             // deactivate the old key.

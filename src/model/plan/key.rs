@@ -4,6 +4,7 @@
 //! schedule.
 
 use super::{deps, desired_secret_tags, Change, Plan, Secrets, Store};
+use crate::model::key_ledger;
 use crate::model::spec::{KeySpec, KeyStatus, UserSpec};
 use crate::model::state::{ObservedSecret, ObservedUser, Owner};
 
@@ -82,6 +83,12 @@ pub(super) fn plan_key(
             Some(s) => Store::Put {
                 secret_id: s.arn.clone(),
                 restore: s.pending_deletion,
+                description: s.description.clone(),
+                key_versions: s
+                    .key_versions
+                    .iter()
+                    .map(|(v, k)| (v.clone(), k.clone()))
+                    .collect(),
             },
         };
         let issued = p.add(
@@ -121,6 +128,20 @@ pub(super) fn plan_key(
             .collect();
         if let Some(prev) = previous {
             p.add(Change::DeleteSecret(prev.arn.clone()), stray);
+        }
+        // A secret written before the function recorded its key ids gets the record, so
+        // the scheduled audit and grace sweep (which read no secret value) can see its
+        // keys. A new value or a rotation writes the record anyway.
+        if let Some(s) = ours.filter(|s| !s.key_ids_recorded && !s.key_versions.is_empty()) {
+            let staged = |v: &str| s.key_versions.contains_key(v);
+            let entries = s.key_versions.iter().map(|(v, k)| (v.as_str(), k.as_str()));
+            p.add(
+                Change::RecordKeyIds {
+                    secret_id: s.arn.clone(),
+                    description: key_ledger::render(&s.description, entries, &staged, None),
+                },
+                vec![],
+            );
         }
         if let Some(k) = u.keys.iter().find(|k| k.id == current) {
             if k.active != (ks.status == KeyStatus::Active) {

@@ -392,6 +392,8 @@ fn issue_put(restore: bool) -> Change {
         store: Store::Put {
             secret_id: SECRET_ARN.into(),
             restore,
+            description: String::new(),
+            key_versions: vec![],
         },
     }
 }
@@ -627,7 +629,8 @@ fn depth_counts_the_longest_chain_and_issue_key_twice() {
             Plan {
                 steps: vec![st(issue_put(false), vec![])],
             },
-            2,
+            // CreateAccessKey, record its id, store it.
+            3,
         ),
         (
             "detach -> attach, next to a longer key chain",
@@ -641,7 +644,7 @@ fn depth_counts_the_longest_chain_and_issue_key_twice() {
                     st(Change::DeleteSecret(sv(SECRET_ARN)), vec![4]),
                 ],
             },
-            5,
+            6,
         ),
         (
             "the longest branch wins, not the last step",
@@ -1907,4 +1910,74 @@ fn a_boundary_being_put_on_comes_before_every_policy_write() {
         .steps
         .iter()
         .any(|s| matches!(s.change, Change::PutBoundary(_))));
+}
+
+#[test]
+fn a_secret_without_its_key_record_gets_one_unless_a_new_value_writes_it() {
+    const V: &str = "11111111-1111-1111-1111-111111111111";
+    let unrecorded = |s: &mut ObservedSecret| {
+        s.description = "Access key of IAM user u".into();
+        s.key_versions = [(V.to_string(), KEY.to_string())].into();
+        s.key_ids_recorded = false;
+    };
+    let u = observed_user();
+    let spec = parse_spec(&base_props());
+    let sec = secret_with(unrecorded);
+    let p = plan(
+        &spec,
+        &owner(),
+        Some(&u),
+        Secrets {
+            desired: Some(&sec),
+            ..Secrets::default()
+        },
+    )
+    .unwrap();
+    let recorded: Vec<&Change> = p
+        .steps
+        .iter()
+        .map(|s| &s.change)
+        .filter(|c| matches!(c, Change::RecordKeyIds { .. }))
+        .collect();
+    assert_eq!(recorded.len(), 1, "{:?}", p.steps);
+    let Change::RecordKeyIds {
+        secret_id,
+        description,
+    } = recorded[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(secret_id, SECRET_ARN);
+    assert!(
+        description.starts_with("Access key of IAM user u"),
+        "{description}"
+    );
+    assert_eq!(
+        crate::model::key_ledger::parse(description)
+            .get(V)
+            .map(String::as_str),
+        Some(KEY)
+    );
+    // Recorded already: nothing to write.
+    let sec = secret_with(|s| {
+        unrecorded(s);
+        s.key_ids_recorded = true;
+    });
+    let p = plan(
+        &spec,
+        &owner(),
+        Some(&u),
+        Secrets {
+            desired: Some(&sec),
+            ..Secrets::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        !p.steps
+            .iter()
+            .any(|s| matches!(s.change, Change::RecordKeyIds { .. })),
+        "{:?}",
+        p.steps
+    );
 }

@@ -1,0 +1,277 @@
+//! Which access key each version of a managed secret holds, recorded in the secret's
+//! description by the function whenever it stores a key. The scheduled audit and the
+//! grace sweep learn every stage's key from DescribeSecret alone (the description and
+//! the version-to-stage map arrive in one answer), so the role they run under needs no
+//! `secretsmanager:GetSecretValue`: key material never enters an auditor's memory.
+//!
+//! Keyed by version id, not by stage: Secrets Manager moves stages (finishSecret, a new
+//! AWSCURRENT value) without the function rewriting anything, and a version's value
+//! never changes, so an entry once written stays true. Entries for versions that no
+//! longer carry a stage are dropped at the next write, which keeps the text short
+//! (a handful of entries against Secrets Manager's 2,048-character limit).
+
+use std::collections::BTreeMap;
+
+/// Where the record starts in the description; the text before it is left as it is.
+pub const MARKER: &str = " Key ids by version (written by planton-iam-user): ";
+
+/// Secrets Manager's limit on a secret's description.
+pub const MAX_DESCRIPTION: usize = 2048;
+
+/// The entries a description records: version id -> access key id. Anything that does
+/// not look like an entry (hand-edited text, a cut-off tail) is ignored, never guessed.
+pub fn parse(description: &str) -> BTreeMap<String, String> {
+    let Some((_, tail)) = description.split_once(MARKER) else {
+        return BTreeMap::new();
+    };
+    tail.trim_end_matches('.')
+        .split(", ")
+        .filter_map(|e| e.split_once('='))
+        .filter(|(v, k)| is_version_id(v) && is_key_id(k))
+        .map(|(v, k)| (v.to_string(), k.to_string()))
+        .collect()
+}
+
+/// The description with `entries` recorded after its own text (whatever record it
+/// held before is replaced). Entries for versions not in `staged` are left out, except
+/// `keep`, the version being written now.
+pub fn render<'a>(
+    description: &str,
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    staged: &dyn Fn(&str) -> bool,
+    keep: Option<&str>,
+) -> String {
+    let base = description.split(MARKER).next().unwrap_or_default();
+    let kept: BTreeMap<&str, &str> = entries
+        .into_iter()
+        .filter(|(v, k)| is_version_id(v) && is_key_id(k))
+        .filter(|(v, _)| staged(v) || Some(*v) == keep)
+        .collect();
+    if kept.is_empty() {
+        return base.to_string();
+    }
+    let list: Vec<String> = kept.iter().map(|(v, k)| format!("{v}={k}")).collect();
+    // The base is the function's own sentence; a description grown past the limit by
+    // hand is cut there rather than failing the write.
+    let record = format!("{MARKER}{}.", list.join(", "));
+    let room = MAX_DESCRIPTION.saturating_sub(record.len());
+    let mut cut = base.len().min(room);
+    while !base.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{record}", &base[..cut])
+}
+
+/// What DescribeSecret says about the keys: the key each stage's version holds, and
+/// whether every staged version is recorded (a secret written before the record
+/// existed is not, until the function's next Update or rotation of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageKeys {
+    pub current: Option<String>,
+    pub previous: Option<String>,
+    /// On a version other than AWSCURRENT's: a rotation in flight.
+    pub pending: Option<String>,
+    /// False when some staged version has no entry: its key is unknown.
+    pub complete: bool,
+}
+
+/// Reads the keys off a description and a version -> stages map.
+pub fn stage_keys(description: &str, stages: &BTreeMap<String, Vec<String>>) -> StageKeys {
+    let entries = parse(description);
+    let on = |stage: &str| {
+        stages
+            .iter()
+            .find(|(_, s)| s.iter().any(|x| x == stage))
+            .map(|(v, _)| v.as_str())
+    };
+    let key = |stage: &str| on(stage).and_then(|v| entries.get(v)).cloned();
+    let pending = match (on(PENDING), on(CURRENT)) {
+        (Some(p), Some(c)) if p == c => None,
+        (Some(_), _) => key(PENDING),
+        _ => None,
+    };
+    StageKeys {
+        current: key(CURRENT),
+        previous: key(PREVIOUS),
+        pending,
+        complete: stages
+            .iter()
+            .filter(|(_, s)| {
+                s.iter()
+                    .any(|x| [CURRENT, PREVIOUS, PENDING].contains(&x.as_str()))
+            })
+            .all(|(v, _)| entries.contains_key(v)),
+    }
+}
+
+/// The version id a freshly issued key is stored under: named after the key, so each
+/// new key gets a version of its own (Secrets Manager refuses a token reused with
+/// another value) and the record's entry can be written before the value lands.
+pub fn version_for_key(key_id: &str) -> String {
+    let id: String = key_id.chars().take(52).collect();
+    format!("planton-key-{id:0<20}")
+}
+
+pub const CURRENT: &str = "AWSCURRENT";
+pub const PREVIOUS: &str = "AWSPREVIOUS";
+pub const PENDING: &str = "AWSPENDING";
+
+/// Secrets Manager's version ids (a ClientRequestToken): 32-64 characters; the
+/// function's are UUIDs.
+fn is_version_id(s: &str) -> bool {
+    (32..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// IAM access key ids: 16-128 upper-case letters and digits.
+fn is_key_id(s: &str) -> bool {
+    (16..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = "11111111-1111-1111-1111-111111111111";
+    const V2: &str = "22222222-2222-2222-2222-222222222222";
+    const V3: &str = "33333333-3333-3333-3333-333333333333";
+    const K1: &str = "AKIAAAAAAAAAAAAAAAA1";
+    const K2: &str = "AKIAAAAAAAAAAAAAAAA2";
+    const K3: &str = "AKIAAAAAAAAAAAAAAAA3";
+    const BASE: &str = "Access key of IAM user u (Custom::PlantonIamUser in s)";
+
+    fn stages(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        pairs
+            .iter()
+            .map(|(v, s)| (v.to_string(), s.iter().map(|x| x.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_record_round_trips_and_keeps_the_description_text() {
+        let d = render(BASE, [(V1, K1), (V2, K2)], &|_| true, None);
+        assert!(d.starts_with(BASE), "{d}");
+        let back = parse(&d);
+        assert_eq!(back.get(V1).map(String::as_str), Some(K1));
+        assert_eq!(back.get(V2).map(String::as_str), Some(K2));
+        // Rewriting replaces the record instead of appending a second one.
+        let again = render(&d, [(V3, K3)], &|_| true, None);
+        assert_eq!(again.matches(MARKER).count(), 1);
+        assert_eq!(parse(&again).len(), 1);
+    }
+
+    #[test]
+    fn versions_without_a_stage_are_dropped_but_the_one_being_written_is_kept() {
+        let staged = |v: &str| v == V2;
+        let d = render(BASE, [(V1, K1), (V2, K2), (V3, K3)], &staged, Some(V3));
+        let e = parse(&d);
+        assert_eq!(e.keys().map(String::as_str).collect::<Vec<_>>(), [V2, V3]);
+        assert_eq!(render(BASE, [(V1, K1)], &|_| false, None), BASE);
+    }
+
+    #[test]
+    fn anything_that_is_not_an_entry_is_ignored() {
+        for d in [
+            "",
+            BASE,
+            &format!("{BASE}{MARKER}"),
+            &format!("{BASE}{MARKER}not-a-version={K1}."),
+            &format!("{BASE}{MARKER}{V1}=lowercase-key-id."),
+            &format!("{BASE}{MARKER}{V1}{K1}."),
+        ] {
+            assert!(parse(d).is_empty(), "{d}");
+        }
+        // A half-valid record keeps what is valid.
+        let d = format!("{BASE}{MARKER}{V1}={K1}, junk, {V2}=x.");
+        assert_eq!(parse(&d).len(), 1);
+    }
+
+    #[test]
+    fn an_overlong_description_is_cut_so_the_record_fits() {
+        let long = "x".repeat(3000);
+        let d = render(&long, [(V1, K1)], &|_| true, None);
+        assert_eq!(d.len(), MAX_DESCRIPTION);
+        assert_eq!(parse(&d).len(), 1);
+        let wide = "é".repeat(1500);
+        let d = render(&wide, [(V1, K1)], &|_| true, None);
+        assert!(d.len() <= MAX_DESCRIPTION);
+        assert_eq!(parse(&d).len(), 1);
+    }
+
+    #[test]
+    fn a_new_keys_version_id_is_valid_for_secrets_manager_and_recordable() {
+        for k in [K1, "AKIA", &"A".repeat(128)] {
+            let v = version_for_key(k);
+            assert!((32..=64).contains(&v.len()), "{v}");
+            assert!(is_version_id(&v), "{v}");
+        }
+        assert_ne!(version_for_key(K1), version_for_key(K2));
+    }
+
+    #[test]
+    fn stages_resolve_through_versions() {
+        let d = render(BASE, [(V1, K1), (V2, K2), (V3, K3)], &|_| true, None);
+        type Stages<'a> = &'a [(&'a str, &'a [&'a str])];
+        let cases: &[(Stages, StageKeys)] = &[
+            (
+                &[(V2, &[CURRENT]), (V1, &[PREVIOUS])],
+                StageKeys {
+                    current: Some(K2.into()),
+                    previous: Some(K1.into()),
+                    pending: None,
+                    complete: true,
+                },
+            ),
+            // A rotation in flight.
+            (
+                &[(V2, &[CURRENT]), (V3, &[PENDING])],
+                StageKeys {
+                    current: Some(K2.into()),
+                    previous: None,
+                    pending: Some(K3.into()),
+                    complete: true,
+                },
+            ),
+            // AWSPENDING left on the current version: no rotation in flight.
+            (
+                &[(V2, &[CURRENT, PENDING])],
+                StageKeys {
+                    current: Some(K2.into()),
+                    previous: None,
+                    pending: None,
+                    complete: true,
+                },
+            ),
+            // A version the record does not know: its key is unknown, not guessed.
+            (
+                &[
+                    ("44444444-4444-4444-4444-444444444444", &[CURRENT]),
+                    (V1, &[PREVIOUS]),
+                ],
+                StageKeys {
+                    current: None,
+                    previous: Some(K1.into()),
+                    pending: None,
+                    complete: false,
+                },
+            ),
+            (
+                &[],
+                StageKeys {
+                    complete: true,
+                    ..StageKeys::default()
+                },
+            ),
+        ];
+        for (s, want) in cases {
+            assert_eq!(&stage_keys(&d, &stages(s)), want, "{s:?}");
+        }
+        // No record at all: nothing is known.
+        let none = stage_keys(BASE, &stages(&[(V1, &[CURRENT])]));
+        assert_eq!(none.current, None);
+        assert!(!none.complete);
+    }
+}
