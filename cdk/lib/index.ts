@@ -1,1 +1,3 @@
 export * from './planton-iam-user';
+export * from './provider';
+export * from './nag';

@@ -1,13 +1,12 @@
-import { CustomResource, Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { CustomResource, Duration, ITaggable, Lazy, Stack, TagManager, TagType, Token, Tokenization } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { isIPv6 } from 'node:net';
-
-/** The CloudFormation resource type served by the planton-iam-user function. */
-export const PLANTON_IAM_USER_RESOURCE_TYPE = 'Custom::PlantonIamUser';
+import type { IPlantonIamUserProvider } from './provider';
 
 /** The user's access key, stored in Secrets Manager by the function. */
 export interface PlantonIamUserAccessKeyOptions {
@@ -22,15 +21,19 @@ export interface PlantonIamUserAccessKeyOptions {
    * @default 0 (the function's default; not rendered)
    */
   readonly serial?: number;
-  /** @default 'Active' (the function's default; not rendered) */
-  readonly status?: 'Active' | 'Inactive';
   /**
-   * Scheduled rotation (`RotationDays`): Secrets Manager rotates the key every this many
-   * days, with the function as the rotator. A whole number 1-365. Needs access keys
-   * enabled and `status` Active (each rotation proves the new key works by using it).
+   * The key's status (`KeyStatus`).
+   * @default iam.AccessKeyStatus.ACTIVE (the function's default; not rendered)
+   */
+  readonly status?: iam.AccessKeyStatus;
+  /**
+   * Scheduled rotation (`RotationDays`): Secrets Manager rotates the key this often, with
+   * the function as the rotator. A whole number of days, 1-365 (`Duration.days(90)`).
+   * Needs access keys enabled and `status` ACTIVE (each rotation proves the new key
+   * works by using it).
    * @default no scheduled rotation (not rendered)
    */
-  readonly rotationDays?: number;
+  readonly rotationInterval?: Duration;
 }
 
 /** Where the access key is stored. */
@@ -47,27 +50,76 @@ export interface PlantonIamUserSecretOptions {
   readonly encryptionKey?: kms.IKey;
 }
 
+/** Properties of a `PlantonIamUser`. */
 export interface PlantonIamUserProps {
-  /** The ARN of the planton-iam-user function, e.g. `Fn.importValue('planton-iam-user-ServiceToken')`. */
-  readonly serviceToken: string;
+  /**
+   * The ARN of the planton-iam-user function, e.g.
+   * `Fn.importValue('planton-iam-user-ServiceToken')`. Give this or `provider`.
+   * @default the `provider`'s service token
+   */
+  readonly serviceToken?: string;
+  /**
+   * The function: a `PlantonIamUserProvider` of this app, or one imported with
+   * `PlantonIamUserProvider.fromExportName` / `fromServiceToken`. Give this or
+   * `serviceToken`. A provider of this app is deployed before the user.
+   * @default `serviceToken`
+   */
+  readonly provider?: IPlantonIamUserProvider;
   /** 1-64 characters of `A-Za-z0-9+=,.@_-`. Changing it replaces the user. */
   readonly userName: string;
-  /** `/` or `/a/b/`. @default '/' */
+  /**
+   * `/` or `/a/b/`. The function's deployment may require a prefix
+   * (UserPathPrefix, `/service-accounts/` by default).
+   * @default '/'
+   */
   readonly path?: string;
-  /** At most 20. */
+  /**
+   * At most 20. What each one grants is judged by the function at deploy time; the
+   * `PlantonIamUserChecks` nag pack flags, at synth time, those it will refuse.
+   * @default none
+   */
   readonly managedPolicies?: iam.IManagedPolicy[];
   /**
    * Inline policies by name. Rendered at synth time, so statements added to a document
-   * after the user was declared are included. All documents together: at most 2048
-   * characters, whitespace not counted.
+   * after the user was declared are included. All documents together (grants and the
+   * source fence included): at most 2048 characters, whitespace not counted. The names
+   * `PlantonSourceFence` and `CdkGrants` are reserved.
+   * @default none
    */
-  readonly inlinePolicies?: Record<string, iam.PolicyDocument>;
-  /** At most 10. */
+  readonly inlinePolicies?: { [name: string]: iam.PolicyDocument };
+  /**
+   * At most 10. The default deployment lets users join no group (AllowedGroupNames).
+   * @default none
+   */
   readonly groups?: iam.IGroup[];
+  /**
+   * The user's permissions boundary (`PermissionsBoundary`).
+   *
+   * Under the default deployment (template.yaml, or `PlantonIamUserProvider` without
+   * `withoutPermissionsBoundary`) the function puts the deployment's own boundary on
+   * every user and REFUSES any other boundary named here: leave this unset, or name
+   * exactly the deployment's boundary (its `PermissionsBoundaryArn` output, or
+   * `PlantonIamUserProvider.permissionsBoundary`). Only a deployment configured without
+   * a required boundary (PermissionsBoundaryArn `none`) honours another policy here.
+   * @default the deployment's boundary
+   */
   readonly permissionsBoundary?: iam.IManagedPolicy;
-  /** At most 46; `aws:` and `planton:` prefixes are reserved. Mirrored on the secret. */
-  readonly tags?: Record<string, string>;
+  /**
+   * Tags of the user, mirrored on the secret. Tags added with `Tags.of(scope).add(...)`
+   * are rendered too (an aspect's tag overrides one given here). At most 46 in all;
+   * `aws:` and `planton:` prefixes are reserved.
+   * @default none
+   */
+  readonly tags?: { [key: string]: string };
+  /**
+   * The access key.
+   * @default an active key, never rotated on a schedule
+   */
   readonly accessKey?: PlantonIamUserAccessKeyOptions;
+  /**
+   * Where the access key is stored.
+   * @default `planton/iam-user/<UserName>`, encrypted with `aws/secretsmanager`
+   */
   readonly secret?: PlantonIamUserSecretOptions;
   /**
    * The networks the user's requests may come from (`AllowedSourceIps`): IPv4 and IPv6
@@ -111,12 +163,26 @@ const SOURCE_IPS = 'AllowedSourceIps';
 const VPC_ENDPOINTS = 'AllowedVpcEndpoints';
 const MAX_SOURCE_IPS = 100;
 const MAX_VPC_ENDPOINTS = 100;
+// The inline policy that carries what was granted to the user (`grantPrincipal`).
+const GRANTS_POLICY_NAME = 'CdkGrants';
+const RESOURCE_TYPE = 'Custom::PlantonIamUser';
 
 /**
  * An IAM service-account user created by the `Custom::PlantonIamUser` function, with its
  * access key stored in Secrets Manager. The template only ever holds ARNs.
+ *
+ * It is a grantable principal: `bucket.grantRead(user)` adds the statement to the
+ * inline policy `CdkGrants` of the user's own properties, so the function, which
+ * converges the user's inline policies to the template on every Update, keeps it
+ * (a policy attached from outside would be removed as drift). It honours the `Tags`
+ * aspect.
  */
-export class PlantonIamUser extends Construct {
+export class PlantonIamUser extends Construct implements iam.IPrincipal, ITaggable {
+  /** The CloudFormation resource type served by the planton-iam-user function. */
+  public static readonly RESOURCE_TYPE = RESOURCE_TYPE;
+  /** The name of the inline policy that holds what was granted to the user. */
+  public static readonly GRANTS_POLICY_NAME = GRANTS_POLICY_NAME;
+
   /** The user name (the resource's physical id). */
   public readonly userName: string;
   /** The user's ARN. */
@@ -125,8 +191,21 @@ export class PlantonIamUser extends Construct {
   public readonly userId: string;
   /** The underlying custom resource. */
   public readonly resource: CustomResource;
+  /** The service token the resource uses. */
+  public readonly serviceToken: string;
+  /** The user's tags (`Tags`), including those the `Tags` aspect adds. */
+  public readonly tags: TagManager;
+  /** The principal to grant permissions to: the user itself. */
+  public readonly grantPrincipal: iam.IPrincipal;
+  /** When this principal is assumed (it is a user: never). */
+  public readonly assumeRoleAction: string = 'sts:AssumeRole';
+  /** The account the user lives in: the stack's. */
+  public readonly principalAccount?: string;
 
   private readonly _secret?: secretsmanager.ISecret;
+  private readonly grants = new iam.PolicyDocument();
+  private readonly inlinePolicies: Array<[string, iam.PolicyDocument]>;
+  private readonly tagOrder: string[];
 
   constructor(scope: Construct, id: string, givenProps: PlantonIamUserProps) {
     super(scope, id);
@@ -141,26 +220,43 @@ export class PlantonIamUser extends Construct {
       allowedSourceIps: copyList(givenProps.allowedSourceIps),
       allowedVpcEndpoints: copyList(givenProps.allowedVpcEndpoints),
     };
+    this.inlinePolicies = Object.entries(props.inlinePolicies ?? {});
+    this.tagOrder = Object.keys(props.tags ?? {});
 
-    const violations = validateProps(props, Stack.of(this).partition);
+    const violations = validateProps(props, stackPartition(Stack.of(this)));
     const fence = checkFence(props);
     violations.push(...fence.violations);
     if (violations.length > 0) {
       throw new Error(this.formatViolations(violations));
     }
+    this.serviceToken = serviceTokenOf(props, this.node.path);
+
+    this.tags = new TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, props.tags);
+    this.grantPrincipal = this;
+    this.principalAccount = Stack.of(this).account;
 
     this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: props.serviceToken,
-      resourceType: PLANTON_IAM_USER_RESOURCE_TYPE,
+      serviceToken: this.serviceToken,
+      resourceType: RESOURCE_TYPE,
       serviceTimeout: props.serviceTimeout,
-      properties: renderProperties(props),
+      properties: renderProperties(props, {
+        inlinePolicies: () => this.renderInlinePolicies(),
+        tags: () => {
+          const list = Object.entries(this.renderedTags()).map(([Key, Value]) => ({ Key, Value }));
+          return list.length > 0 ? list : undefined;
+        },
+      }),
     });
+    // A provider of this app (its function, role and permissions) is in place first.
+    if (props.provider && Construct.isConstruct(props.provider)) {
+      this.resource.node.addDependency(props.provider);
+    }
 
-    // Documents are mutable and rendered lazily: check them (and anything that needs
-    // resolving) when the app is synthesized.
+    // Documents and tags can still change (statements, grants, the Tags aspect): check
+    // them, and anything that needs resolving, when the app is synthesized.
     this.node.addValidation({
       validate: () => {
-        const v = validateAtSynth(Stack.of(this), props, fence.size);
+        const v = validateAtSynth(Stack.of(this), props, this.inlinePolicyList(), this.renderedTags(), fence.size);
         // CDK prefixes each message with the construct path.
         return v.map(([prop, rule]) => `PlantonIamUser ${prop}: ${rule}`);
       },
@@ -191,6 +287,26 @@ export class PlantonIamUser extends Construct {
     return this._secret;
   }
 
+  /** The user as a principal in resource policies (its ARN). */
+  public get policyFragment(): iam.PrincipalPolicyFragment {
+    return new iam.ArnPrincipal(this.userArn).policyFragment;
+  }
+
+  /**
+   * Adds a statement to the user's `CdkGrants` inline policy, which the function
+   * manages with the user's other inline policies. This is what `bucket.grantRead(user)`
+   * and every other grant call.
+   */
+  public addToPrincipalPolicy(statement: iam.PolicyStatement): iam.AddToPrincipalPolicyResult {
+    this.grants.addStatements(statement);
+    return { statementAdded: true, policyDependable: this.resource };
+  }
+
+  /** Same as `addToPrincipalPolicy`. */
+  public addToPolicy(statement: iam.PolicyStatement): boolean {
+    return this.addToPrincipalPolicy(statement).statementAdded;
+  }
+
   /**
    * Lets `grantee` read the credentials: `secretsmanager:GetSecretValue` and
    * `secretsmanager:DescribeSecret` on the secret and, when the secret has its own key,
@@ -216,6 +332,28 @@ export class PlantonIamUser extends Construct {
     return grant.combine(decrypt);
   }
 
+  /** The inline documents as rendered: the given ones, then the grants (when any). */
+  private inlinePolicyList(): Array<[string, iam.PolicyDocument]> {
+    const list = [...this.inlinePolicies];
+    if (!this.grants.isEmpty) list.push([GRANTS_POLICY_NAME, this.grants]);
+    return list;
+  }
+
+  private renderInlinePolicies(): Record<string, unknown> | undefined {
+    const list = this.inlinePolicyList();
+    if (list.length === 0) return undefined;
+    return Object.fromEntries(list.map(([name, doc]) => [name, doc.toJSON()]));
+  }
+
+  /** The tags as rendered: the props' keys in their order, then the aspects' sorted. */
+  private renderedTags(): Record<string, string> {
+    const values = this.tags.tagValues();
+    const out: Record<string, string> = {};
+    for (const k of this.tagOrder) if (k in values) out[k] = values[k];
+    for (const k of Object.keys(values).sort()) if (!(k in out)) out[k] = values[k];
+    return out;
+  }
+
   private formatViolations(violations: Violation[]): string {
     return (
       violations.map(([prop, rule]) => `PlantonIamUser ${prop}: ${rule}`).join('\n') +
@@ -228,34 +366,66 @@ type Violation = [property: string, rule: string];
 
 const unresolved = (v: unknown): boolean => Token.isUnresolved(v);
 
+function serviceTokenOf(props: PlantonIamUserProps, path: string): string {
+  const given = props.serviceToken;
+  const fromProvider = props.provider?.serviceToken;
+  if (given !== undefined && fromProvider !== undefined) {
+    throw new Error(`PlantonIamUser ${path}: give serviceToken or provider, not both`);
+  }
+  const token = given ?? fromProvider;
+  if (typeof token !== 'string') {
+    throw new Error(
+      `PlantonIamUser ${path}: serviceToken or provider is required (e.g. provider: PlantonIamUserProvider.fromExportName(this, 'Provider', 'planton-iam-user-ServiceToken'))`,
+    );
+  }
+  return token;
+}
+
+/** The stack's partition when it is known at synth: given, or from its region. */
+function stackPartition(stack: Stack): string | undefined {
+  if (!unresolved(stack.partition)) return stack.partition;
+  if (unresolved(stack.region)) return undefined;
+  return RegionInfo.get(stack.region).partition;
+}
+
+/** `RotationDays` from `rotationInterval`: a number of days (maybe a token), or the rule it breaks. */
+function rotationDays(interval: Duration): { days?: number; error?: string } {
+  try {
+    return { days: interval.toDays() };
+  } catch {
+    return {
+      error: `must be a whole number of days 1-${MAX_ROTATION_DAYS} (days between scheduled rotations), got ${interval.toHumanString()}`,
+    };
+  }
+}
+
 /** Renders the function's properties; everything the user did not give is omitted. */
-function renderProperties(props: PlantonIamUserProps): Record<string, unknown> {
+function renderProperties(
+  props: PlantonIamUserProps,
+  late: { inlinePolicies: () => unknown; tags: () => unknown },
+): Record<string, unknown> {
   const p: Record<string, unknown> = { UserName: props.userName };
   if (props.path !== undefined) p.Path = props.path;
   if (props.managedPolicies && props.managedPolicies.length > 0) {
     p.ManagedPolicyArns = props.managedPolicies.map((m) => m.managedPolicyArn);
   }
-  const inline = Object.entries(props.inlinePolicies ?? {});
-  if (inline.length > 0) {
-    p.InlinePolicies = Object.fromEntries(
-      inline.map(([name, doc]) => [name, Lazy.any({ produce: () => doc.toJSON() })]),
-    );
-  }
+  // Documents, grants and tags change until synthesis: rendered then (omitted when empty).
+  p.InlinePolicies = Lazy.any({ produce: late.inlinePolicies });
   if (props.groups && props.groups.length > 0) {
     p.Groups = props.groups.map((g) => g.groupName);
   }
   if (props.permissionsBoundary) {
     p.PermissionsBoundary = props.permissionsBoundary.managedPolicyArn;
   }
-  const tags = Object.entries(props.tags ?? {});
-  if (tags.length > 0) {
-    p.Tags = tags.map(([Key, Value]) => ({ Key, Value }));
-  }
+  p.Tags = Lazy.any({ produce: late.tags });
   const key = props.accessKey ?? {};
   if (key.enabled === false) p.DisableAccessKeys = 'true';
   if (key.serial !== undefined) p.KeySerial = Tokenization.stringifyNumber(key.serial);
   if (key.status !== undefined) p.KeyStatus = key.status;
-  if (key.rotationDays !== undefined) p.RotationDays = Tokenization.stringifyNumber(key.rotationDays);
+  if (key.rotationInterval !== undefined) {
+    const days = rotationDays(key.rotationInterval).days;
+    if (days !== undefined) p.RotationDays = Tokenization.stringifyNumber(days);
+  }
   // Rendered even when keys are disabled: the function needs it to find the secret to remove.
   if (props.secret?.name !== undefined) p.SecretName = props.secret.name;
   if (props.secret?.encryptionKey) p.SecretKmsKeyId = props.secret.encryptionKey.keyArn;
@@ -268,10 +438,8 @@ function renderProperties(props: PlantonIamUserProps): Record<string, unknown> {
   return p;
 }
 
-/** The function's rules (src/spec.rs) for everything known when the user is declared. */
-function validateProps(props: PlantonIamUserProps, stackPartition: string): Violation[] {
+function validateProps(props: PlantonIamUserProps, partition: string | undefined): Violation[] {
   const v: Violation[] = [];
-  const partition = unresolved(stackPartition) ? undefined : stackPartition;
 
   if (typeof props.userName !== 'string') {
     v.push(['UserName', 'is required']);
@@ -311,6 +479,11 @@ function validateProps(props: PlantonIamUserProps, stackPartition: string): Viol
         `InlinePolicies.${name}`,
         `the name ${FENCE_POLICY_NAME} is reserved for the policy this resource writes for ${SOURCE_IPS} and ${VPC_ENDPOINTS}: choose another name`,
       ]);
+    } else if (name.toLowerCase() === GRANTS_POLICY_NAME.toLowerCase()) {
+      v.push([
+        `InlinePolicies.${name}`,
+        `the name ${GRANTS_POLICY_NAME} is reserved for the statements granted to the user (grantPrincipal, e.g. bucket.grantRead(user)): choose another name`,
+      ]);
     }
   }
 
@@ -338,7 +511,8 @@ function validateProps(props: PlantonIamUserProps, stackPartition: string): Viol
   const key = props.accessKey ?? {};
   if (key.serial !== undefined && !unresolved(key.serial)) {
     if (typeof key.serial !== 'number' || !Number.isSafeInteger(key.serial) || key.serial < 0) {
-      v.push(['KeySerial', `must be a whole number 0 or greater, got ${clip(String(key.serial))}`]);
+      // Quoted: the function receives the number as the string it is rendered as.
+      v.push(['KeySerial', `must be a whole number 0 or greater, got ${quote(String(key.serial))}`]);
     }
   }
   if (key.status !== undefined && !unresolved(key.status)) {
@@ -347,12 +521,14 @@ function validateProps(props: PlantonIamUserProps, stackPartition: string): Viol
       v.push(['KeyStatus', `must be Active or Inactive, got ${quote(String(key.status))}`]);
     }
   }
-  if (key.rotationDays !== undefined) {
+  if (key.rotationInterval !== undefined) {
     // As the function: the range first, then (for a valid or unknown number of days)
     // the combinations that are always refused.
-    const days = key.rotationDays;
-    const known = !unresolved(days);
-    if (known && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_ROTATION_DAYS)) {
+    const { days, error } = rotationDays(key.rotationInterval);
+    const known = days !== undefined && !unresolved(days);
+    if (error !== undefined) {
+      v.push(['RotationDays', error]);
+    } else if (known && (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_ROTATION_DAYS)) {
       v.push([
         'RotationDays',
         `must be a whole number 1-${MAX_ROTATION_DAYS} (days between scheduled rotations), got ${clip(String(days))}`,
@@ -435,8 +611,17 @@ function tagViolations(tags: Record<string, string>): Violation[] {
  * Rules that need the resolved template: inline documents (shape and total size, as
  * CloudFormation will deliver them) and duplicate policies or groups.
  */
-function validateAtSynth(stack: Stack, props: PlantonIamUserProps, fenceSize: PolicySize | undefined): Violation[] {
+function validateAtSynth(
+  stack: Stack,
+  props: PlantonIamUserProps,
+  inlinePolicies: Array<[string, iam.PolicyDocument]>,
+  tags: Record<string, string>,
+  fenceSize: PolicySize | undefined,
+): Violation[] {
   const v: Violation[] = [];
+  // The tags as rendered: the props' were checked when the user was declared, so what
+  // is found here comes from a Tags aspect (or the two together, such as the count).
+  v.push(...tagViolations(tags));
   const resolve = (x: unknown): unknown => {
     try {
       return stack.resolve(x);
@@ -470,7 +655,7 @@ function validateAtSynth(stack: Stack, props: PlantonIamUserProps, fenceSize: Po
 
   let total = 0;
   let exact = true;
-  for (const [name, doc] of Object.entries(props.inlinePolicies ?? {})) {
+  for (const [name, doc] of inlinePolicies) {
     const prop = `InlinePolicies.${clip(name)}`;
     const resolved = resolve(doc.toJSON());
     if (resolved === undefined || resolved === null || typeof resolved !== 'object' || Array.isArray(resolved)) {
@@ -479,6 +664,10 @@ function validateAtSynth(stack: Stack, props: PlantonIamUserProps, fenceSize: Po
     }
     const d = resolved as Record<string, unknown>;
     if (isIntrinsic(d)) continue; // the whole document is computed at deploy time
+    const lone = loneSurrogate(d);
+    if (lone !== undefined) {
+      v.push([prop, `document holds a lone surrogate (\\u${lone.toString(16)}), which is not valid JSON to the function (or to IAM)`]);
+    }
     if (d.Version !== '2012-10-17') {
       v.push([prop, 'document must have "Version": "2012-10-17"']);
     }
@@ -593,6 +782,23 @@ function isIntrinsic(o: Record<string, unknown>): boolean {
 }
 
 const IAM_NAME_CHARS = /^[A-Za-z0-9+=,.@_-]*$/;
+// A UTF-16 surrogate without its pair: JavaScript strings may hold one, JSON text
+// (as serde_json reads it) may not.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The first lone surrogate in any key or string of a JSON value, as a code unit. */
+function loneSurrogate(x: unknown): number | undefined {
+  if (typeof x === 'string') {
+    const m = LONE_SURROGATE.exec(x);
+    return m ? m[0].charCodeAt(0) : undefined;
+  }
+  if (x === null || typeof x !== 'object') return undefined;
+  for (const [k, val] of Object.entries(x)) {
+    const found = loneSurrogate(k) ?? loneSurrogate(val);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
 const TAG_CHARS = /^[\p{Alphabetic}\p{N} _.:/=+\-@]*$/u;
 const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@-]*$/;
 

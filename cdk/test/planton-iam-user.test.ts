@@ -15,6 +15,7 @@ const TOKEN = 'arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user';
 const KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 type Extra = Omit<PlantonIamUserProps, 'serviceToken' | 'userName'> & { userName?: string };
+const { ACTIVE, INACTIVE } = iam.AccessKeyStatus;
 
 function newStack(): Stack {
   return new Stack(new App(), 'Test');
@@ -124,7 +125,7 @@ describe('rendered properties', () => {
           'arn:aws:iam::123456789012:policy/service-account-boundary',
         ),
         tags: { team: 'payments', purpose: 'ci-deploy' },
-        accessKey: { serial: 3, status: 'Inactive' },
+        accessKey: { serial: 3, status: INACTIVE },
         secret: { name: 'ci/payments-deployer', encryptionKey: key },
         serviceTimeout: Duration.minutes(5),
       },
@@ -484,6 +485,8 @@ describe('validation', () => {
     for (const serial of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
       assertRefused({ accessKey: { serial } }, /PlantonIamUser KeySerial: must be a whole number 0 or greater/);
     }
+    // Quoted as the string the function receives, as the function quotes it.
+    assertRefused({ accessKey: { serial: -1 } }, /PlantonIamUser KeySerial: must be a whole number 0 or greater, got "-1"/);
   });
 
   it('KeyStatus: Active or Inactive', () => {
@@ -515,8 +518,8 @@ describe('validation', () => {
         tags: { team: str('Team') },
         accessKey: {
           serial: new CfnParameter(stack, 'Serial', { type: 'Number' }).valueAsNumber,
-          rotationDays: new CfnParameter(stack, 'Days', { type: 'Number' }).valueAsNumber,
-          status: str('Status') as 'Active',
+          rotationInterval: Duration.days(new CfnParameter(stack, 'Days', { type: 'Number' }).valueAsNumber),
+          status: str('Status') as iam.AccessKeyStatus,
         },
         allowedSourceIps: new CfnParameter(stack, 'Cidrs', { type: 'CommaDelimitedList' }).valueAsList,
         allowedVpcEndpoints: [str('Vpce')],
@@ -562,7 +565,8 @@ describe('example app', () => {
   it('synthesizes offline, with ARNs only in its outputs', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'planton-cdk-'));
     try {
-      const assembly = buildExampleApp(outdir).synth();
+      const assembly = buildExampleApp({ outdir }).synth();
+      assert.deepEqual(assembly.stacks.map((s) => s.stackName), ['PlantonIamUserExample']);
       const stack = assembly.getStackByName('PlantonIamUserExample');
       const template = Template.fromJSON(stack.template);
       template.resourceCountIs('Custom::PlantonIamUser', 2);
@@ -570,20 +574,36 @@ describe('example app', () => {
         ServiceToken: { 'Fn::ImportValue': 'planton-iam-user-ServiceToken' },
         UserName: 'ci-deployer',
         KeySerial: '1',
+        KeyStatus: 'Active',
         RotationDays: '90',
-        Tags: [{ Key: 'team', Value: 'payments' }],
+        // The props' tag, then the one Tags.of(stack) added.
+        Tags: [
+          { Key: 'team', Value: 'payments' },
+          { Key: 'cost-center', Value: 'payments-1234' },
+        ],
         ManagedPolicyArns: Match.arrayWith([
           { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonEC2ContainerRegistryPowerUser']] },
         ]),
       });
       template.hasResourceProperties('Custom::PlantonIamUser', {
         UserName: 'orders-legacy-app',
-        InlinePolicies: Match.objectLike({}),
+        InlinePolicies: {
+          'orders-table': Match.objectLike({}),
+          // bucket.grantRead(appUser)
+          CdkGrants: Match.objectLike({
+            Statement: [Match.objectLike({ Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'] })],
+          }),
+        },
         SecretKmsKeyId: Match.objectLike({ 'Fn::GetAtt': Match.arrayWith(['Arn']) }),
       });
       template.resourceCountIs('AWS::DynamoDB::Table', 1);
       template.resourceCountIs('AWS::KMS::Key', 1);
       template.resourceCountIs('AWS::Lambda::Function', 0);
+      // The grant is in the user's properties, not a policy attached from outside.
+      assert.equal(
+        Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes('s3:GetObject')).length,
+        0,
+      );
       const outputs = Object.values(stack.template.Outputs as Record<string, { Value: { 'Fn::GetAtt': [string, string] } }>);
       assert.equal(outputs.length, 4);
       for (const o of outputs) assert.ok(['Arn', 'SecretArn'].includes(o.Value['Fn::GetAtt'][1]));
@@ -593,11 +613,41 @@ describe('example app', () => {
       fs.rmSync(outdir, { recursive: true, force: true });
     }
   });
+
+  it('takes the export name as context (a Serverless Application Repository install)', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'planton-cdk-'));
+    try {
+      const exportName = 'serverlessrepo-planton-iam-user-ServiceToken';
+      const assembly = buildExampleApp({ outdir, context: { 'planton:serviceTokenExport': exportName } }).synth();
+      const template = Template.fromJSON(assembly.getStackByName('PlantonIamUserExample').template);
+      template.allResourcesProperties('Custom::PlantonIamUser', { ServiceToken: { 'Fn::ImportValue': exportName } });
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('with a zip (context planton:zip), also deploys the function itself and imports it by its export', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'planton-cdk-'));
+    try {
+      const zip = path.join(outdir, 'bootstrap.zip');
+      fs.writeFileSync(zip, 'not really a zip: the asset is only hashed and copied at synth');
+      const assembly = buildExampleApp({ outdir, context: { 'planton:zip': zip } }).synth();
+      const provider = Template.fromJSON(assembly.getStackByName('PlantonIamUserProvider').template);
+      provider.resourceCountIs('AWS::Lambda::Function', 2);
+      provider.hasOutput('*', { Export: { Name: 'planton-iam-user-ServiceToken' } });
+      const example = Template.fromJSON(assembly.getStackByName('PlantonIamUserExample').template);
+      example.allResourcesProperties('Custom::PlantonIamUser', {
+        ServiceToken: { 'Fn::ImportValue': 'planton-iam-user-ServiceToken' },
+      });
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
 });
 
-describe('RotationDays (accessKey.rotationDays)', () => {
+describe('RotationDays (accessKey.rotationInterval)', () => {
   it('renders the number of days as a string, next to the other key properties', () => {
-    const props = assertAccepted({ accessKey: { serial: 2, status: 'Active', rotationDays: 90 } });
+    const props = assertAccepted({ accessKey: { serial: 2, status: ACTIVE, rotationInterval: Duration.days(90) } });
     assert.deepEqual(props, {
       ServiceToken: TOKEN,
       UserName: 'svc-user',
@@ -607,50 +657,61 @@ describe('RotationDays (accessKey.rotationDays)', () => {
     });
   });
 
-  it('1 and 365 pass; 0, 366, fractions and non-numbers are refused', () => {
-    assert.equal(assertAccepted({ accessKey: { rotationDays: 1 } }).RotationDays, '1');
-    assert.equal(assertAccepted({ accessKey: { rotationDays: 365 } }).RotationDays, '365');
-    for (const rotationDays of [0, 366, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60, '30' as never]) {
+  it('1 and 365 days pass (in any unit that is whole days); 0, 366 and fractions of a day are refused', () => {
+    assert.equal(assertAccepted({ accessKey: { rotationInterval: Duration.days(1) } }).RotationDays, '1');
+    assert.equal(assertAccepted({ accessKey: { rotationInterval: Duration.days(365) } }).RotationDays, '365');
+    assert.equal(assertAccepted({ accessKey: { rotationInterval: Duration.hours(48) } }).RotationDays, '2');
+    for (const d of [Duration.days(0), Duration.days(366), Duration.days(2 ** 60)]) {
       assertRefused(
-        { accessKey: { rotationDays } },
+        { accessKey: { rotationInterval: d } },
         /^PlantonIamUser RotationDays: must be a whole number 1-365 \(days between scheduled rotations\), got /,
+      );
+    }
+    for (const d of [Duration.hours(36), Duration.days(1.5), Duration.minutes(5)]) {
+      assertRefused(
+        { accessKey: { rotationInterval: d } },
+        /^PlantonIamUser RotationDays: must be a whole number of days 1-365 \(days between scheduled rotations\), got /,
       );
     }
   });
 
   it('is refused with access keys disabled (DisableAccessKeys)', () => {
     assertRefused(
-      { accessKey: { enabled: false, rotationDays: 30 } },
+      { accessKey: { enabled: false, rotationInterval: Duration.days(30) } },
       /^PlantonIamUser RotationDays: rotates the access key, but accessKey\.enabled is false \(DisableAccessKeys is true\): remove one of the two/,
     );
   });
 
-  it('is refused with KeyStatus Inactive, in any case', () => {
-    for (const status of ['Inactive', 'inactive'] as never[]) {
+  it('is refused with KeyStatus Inactive (a plain string from JavaScript too, in any case)', () => {
+    for (const status of [INACTIVE, 'inactive' as iam.AccessKeyStatus]) {
       assertRefused(
-        { accessKey: { status, rotationDays: 30 } },
+        { accessKey: { status, rotationInterval: Duration.days(30) } },
         /^PlantonIamUser RotationDays: needs KeyStatus Active: each rotation proves the new key works by using it/,
       );
     }
   });
 
   it('a token is rendered as a reference; with keys disabled or Inactive it is refused all the same', () => {
-    const withDays = (): [Stack, number] => {
+    const withDays = (): [Stack, Duration] => {
       const stack = newStack();
-      return [stack, new CfnParameter(stack, 'Days', { type: 'Number', default: 30 }).valueAsNumber];
+      return [stack, Duration.days(new CfnParameter(stack, 'Days', { type: 'Number', default: 30 }).valueAsNumber)];
     };
     let [stack, days] = withDays();
-    assert.deepEqual(assertAccepted({ accessKey: { rotationDays: days } }, stack).RotationDays, { Ref: 'Days' });
+    assert.deepEqual(assertAccepted({ accessKey: { rotationInterval: days } }, stack).RotationDays, { Ref: 'Days' });
     [stack, days] = withDays();
-    assertRefused({ accessKey: { enabled: false, rotationDays: days } }, /PlantonIamUser RotationDays: rotates the access key/, stack);
+    assertRefused({ accessKey: { enabled: false, rotationInterval: days } }, /PlantonIamUser RotationDays: rotates the access key/, stack);
     [stack, days] = withDays();
-    assertRefused({ accessKey: { status: 'Inactive', rotationDays: days } }, /PlantonIamUser RotationDays: needs KeyStatus Active/, stack);
+    assertRefused({ accessKey: { status: INACTIVE, rotationInterval: days } }, /PlantonIamUser RotationDays: needs KeyStatus Active/, stack);
+    // A token in another unit than days cannot be converted at synth time.
+    stack = newStack();
+    const hours = Duration.hours(new CfnParameter(stack, 'Hours', { type: 'Number' }).valueAsNumber);
+    assertRefused({ accessKey: { rotationInterval: hours } }, /PlantonIamUser RotationDays: must be a whole number of days/, stack);
   });
 
   it('an unresolved KeyStatus is not held against it', () => {
     const stack = newStack();
-    const status = new CfnParameter(stack, 'Status', { type: 'String' }).valueAsString as 'Active';
-    const props = assertAccepted({ accessKey: { status, rotationDays: 7 } }, stack);
+    const status = new CfnParameter(stack, 'Status', { type: 'String' }).valueAsString as iam.AccessKeyStatus;
+    const props = assertAccepted({ accessKey: { status, rotationInterval: Duration.days(7) } }, stack);
     assert.equal(props.RotationDays, '7');
   });
 });
