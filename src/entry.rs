@@ -5,6 +5,7 @@
 //! alarm sees them; CloudFormation's are always answered.
 
 use crate::app::App;
+use crate::aws::events::Publisher;
 use crate::custom_resource::{self, Deps};
 use crate::error::Error;
 use futures::FutureExt;
@@ -26,6 +27,12 @@ pub async fn handle(
     let (payload, ctx) = event.into_parts();
     let (c, settings) = (&app.clients, &app.settings);
     app.gate.set_limit(settings.max_in_flight);
+    let function = function_name(&ctx);
+    let events = Publisher {
+        clients: c,
+        settings: &settings.events,
+        function: &function,
+    };
     let checked = || settings.check();
     match kind(payload.get()) {
         Kind::Rotation(ev) => {
@@ -35,20 +42,16 @@ pub async fn handle(
                 checked()?;
                 served(settings.serves.rotation, "rotation steps")?;
                 let function = ctx.invoked_function_arn.as_str();
-                crate::rotation::handle(c, settings.rotation_grace, function, ev).await
+                crate::rotation::handle(c, settings.rotation_grace, function, &events, ev).await
             };
             fail_invocation_on_error(what, Box::pin(work.instrument(span))).await
         }
         Kind::Audit => {
-            let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
-                .ok()
-                .filter(|f| !f.is_empty())
-                .unwrap_or_else(|| "planton-iam-user".into());
             let work = async {
                 checked()?;
                 served(settings.serves.schedule, "the scheduled audit")?;
                 let max = settings.max_in_flight;
-                crate::audit::handle(c, &settings.audit, max, &function, SystemTime::now()).await
+                crate::audit::handle(c, &settings.audit, max, &events, SystemTime::now()).await
             };
             fail_invocation_on_error(
                 "the audit".into(),
@@ -65,6 +68,7 @@ pub async fn handle(
                     &settings.guardrails.allowed_path_prefix,
                     settings.rotation_grace,
                     settings.max_in_flight,
+                    &events,
                     SystemTime::now(),
                 )
                 .await
@@ -83,10 +87,25 @@ pub async fn handle(
                 region: app.region.as_deref(),
                 settings,
                 calls: &app.calls,
+                events,
             };
             Box::pin(custom_resource::handle(&deps, payload.get(), &ctx)).await
         }
     }
+}
+
+/// The function's name, for the metrics' dimension: Lambda's own variable, else the
+/// invocation's ARN, else the template's default name.
+fn function_name(ctx: &lambda_runtime::Context) -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .filter(|f| !f.is_empty())
+        .or_else(|| {
+            let arn = ctx.invoked_function_arn.as_str();
+            let name = arn.split(":function:").nth(1)?.split(':').next()?;
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| "planton-iam-user".into())
 }
 
 /// Refuses a caller this function is not deployed for (`PLANTON_SERVES`), before any

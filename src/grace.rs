@@ -5,10 +5,13 @@
 //! sweep, which deactivates every previous key whose grace is over. A stack Update ends
 //! it too (the planner applies the same rule), and the next rotation deletes the key.
 
+use crate::aws::events::Publisher;
 use crate::aws::observe::{self, Expect, Keys};
 use crate::aws::users::{list_keys, managed_users, Managed};
 use crate::aws::{keys, Clients};
 use crate::error::Error;
+use crate::model::deployed::adopted_of;
+use crate::model::events::{owner_of, Event, Kind};
 use crate::model::plan::Grace;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -20,9 +23,12 @@ pub const TASK: &str = "end-rotation-grace";
 pub const SUMMARY_RECORD: &str = "planton.grace.summary";
 
 /// What happened to one managed user.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Swept {
-    deactivated: bool,
+    /// Keys deactivated: the previous key, an adopted user's old keys.
+    deactivated: usize,
+    /// The owners' events for the keys deactivated.
+    events: Vec<Event>,
     in_grace: bool,
     /// The secret records no key ids (written before the function kept the record).
     unrecorded: bool,
@@ -37,6 +43,7 @@ pub async fn sweep(
     path_prefix: &str,
     period: Duration,
     max_in_flight: usize,
+    events: &Publisher<'_>,
     now: SystemTime,
 ) -> Result<Value, Error> {
     let grace = Grace {
@@ -49,26 +56,31 @@ pub async fn sweep(
     let max_in_flight = max_in_flight.max(1);
     let managed = listing.managed;
     let swept: Vec<Swept> = futures::stream::iter(managed)
-        .map(|m| async move { sweep_user(c, grace, m).await })
+        .map(|m| async move { sweep_user(c, grace, &events.settings.owner_tag_key, m).await })
         .buffer_unordered((max_in_flight / 2).max(1))
         .collect()
         .await;
+    let told: Vec<Event> = swept
+        .iter()
+        .flat_map(|s| s.events.iter().cloned())
+        .collect();
+    events.publish(&told).await;
     let count = |f: fn(&Swept) -> bool| swept.iter().filter(|s| f(s)).count();
     Ok(json!({
         "record": SUMMARY_RECORD,
         "grace_hours": period.as_secs() / 3600,
         "listed_users": listed,
         "managed_users": managed_users,
-        "deactivated_keys": count(|s| s.deactivated),
+        "deactivated_keys": swept.iter().map(|s| s.deactivated).sum::<usize>(),
         "keys_in_grace": count(|s| s.in_grace),
         "unrecorded_secrets": count(|s| s.unrecorded),
         "errors": unreadable + count(|s| s.error),
     }))
 }
 
-/// One user: only a user with two active keys can have a previous key still working,
-/// so anything else costs one ListAccessKeys.
-async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
+/// One user: only a user with two active keys (or an adopted user's old keys) can have
+/// a key whose grace is to end, so anything else costs one ListAccessKeys.
+async fn sweep_user(c: &Clients, grace: Grace, owner_tag_key: &str, m: Managed) -> Swept {
     let user = m.name.as_str();
     let mut out = Swept::default();
     let user_keys = match list_keys(c, user).await {
@@ -82,7 +94,13 @@ async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
     };
     let active = |id: &str| user_keys.iter().any(|k| k.id == id && k.active);
     let active_count = user_keys.iter().filter(|k| k.active).count();
-    let Some(secret) = m.secret_name.as_deref().filter(|_| active_count >= 2) else {
+    // The keys an adopted user came with, still working.
+    let adopted = adopted_of(&m.tags).filter(|a| a.keys.iter().any(|k| active(k)));
+    let Some(secret) = m
+        .secret_name
+        .as_deref()
+        .filter(|_| active_count >= 2 || adopted.is_some())
+    else {
         return out;
     };
     // The key ids the function recorded for the secret's versions: DescribeSecret
@@ -98,8 +116,63 @@ async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
     let Some(observed) = observed else {
         return out;
     };
-    let (Some(current), Some(previous)) = (observed.access_key_id, observed.previous_key_id) else {
-        if !observed.key_ids_recorded {
+    // The resource's own PreviousKeyGraceHours, as its secret records it.
+    let grace = match observed.grace_hours {
+        Some(h) => Grace {
+            period_secs: u64::from(h) * 3600,
+            ..grace
+        },
+        None => grace,
+    };
+    let event = |key: &str, adopted_at: Option<u64>| {
+        let mut e = Event::new(
+            Kind::PreviousKeyDeactivated,
+            user,
+            &m.owner.stack_id,
+            &m.owner.logical_id,
+        );
+        e.secret_arn = Some(observed.arn.clone());
+        e.owner = owner_of(&m.tags, owner_tag_key);
+        e.access_key_id = Some(key.to_string());
+        e.extra
+            .insert("grace_hours".into(), json!(grace.period_secs / 3600));
+        if let Some(at) = adopted_at {
+            e.extra.insert("adopted_at".into(), json!(at));
+        }
+        e
+    };
+
+    // Ending grace periods: the adopted keys' (from the adoption), the previous key's
+    // (from the rotation, that is the current key's creation).
+    let mut ending: Vec<(String, Option<u64>)> = Vec::new();
+    if let Some(a) = &adopted {
+        if grace.is_over(Some(a.at)) {
+            ending.extend(
+                a.keys
+                    .iter()
+                    .filter(|k| active(k))
+                    .map(|k| (k.clone(), Some(a.at))),
+            );
+        } else {
+            out.in_grace = true;
+        }
+    }
+    match (&observed.access_key_id, &observed.previous_key_id) {
+        (Some(current), Some(previous)) if previous != current && active(previous) => {
+            let current_created = user_keys
+                .iter()
+                .find(|k| &k.id == current)
+                .and_then(|k| k.created)
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            if grace.is_over(current_created) {
+                ending.push((previous.clone(), None));
+            } else {
+                out.in_grace = true;
+            }
+        }
+        (Some(_), Some(_)) => {}
+        _ if !observed.key_ids_recorded => {
             // Written before the function recorded key ids: the next stack Update or
             // rotation records them. Until then nothing is deactivated on a guess.
             tracing::warn!(
@@ -108,33 +181,24 @@ async fn sweep_user(c: &Clients, grace: Grace, m: Managed) -> Swept {
             );
             out.unrecorded = true;
         }
-        return out;
-    };
-    if previous == current || !active(&previous) {
-        return out;
+        _ => {}
     }
-    let current_created = user_keys
-        .iter()
-        .find(|k| k.id == current)
-        .and_then(|k| k.created)
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_secs());
-    if !grace.is_over(current_created) {
-        out.in_grace = true;
-        return out;
-    }
-    match keys::deactivate_key(&c.iam, user, &previous, "the previous access key").await {
-        Ok(true) => {
-            tracing::info!(
-                user,
-                "grace sweep: the previous key's grace period is over; deactivated"
-            );
-            out.deactivated = true;
-        }
-        Ok(false) => {}
-        Err(e) => {
-            tracing::warn!(user, error = %e, "grace sweep: could not deactivate the previous key");
-            out.error = true;
+    for (key, adopted_at) in ending {
+        match keys::deactivate_key(&c.iam, user, &key, "the previous access key").await {
+            Ok(true) => {
+                tracing::info!(
+                    user,
+                    adopted = adopted_at.is_some(),
+                    "grace sweep: a key's grace period is over; deactivated"
+                );
+                out.deactivated += 1;
+                out.events.push(event(&key, adopted_at));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(user, error = %e, "grace sweep: could not deactivate a key whose grace is over");
+                out.error = true;
+            }
         }
     }
     out
@@ -147,9 +211,10 @@ pub async fn handle(
     path_prefix: &str,
     grace: Duration,
     max_in_flight: usize,
+    events: &Publisher<'_>,
     now: SystemTime,
 ) -> Result<Value, Error> {
-    let summary = sweep(c, path_prefix, grace, max_in_flight, now).await?;
+    let summary = sweep(c, path_prefix, grace, max_in_flight, events, now).await?;
     println!("{summary}");
     Ok(summary)
 }

@@ -38,8 +38,32 @@ pub struct Settings {
     /// a role that can only read and deactivate keys. Each refuses the other's callers,
     /// so a payload sent to the wrong function never runs with the wrong role.
     pub serves: Serves,
+    /// Where events for a key's owners go, and how the owner is named.
+    pub events: EventSettings,
+    /// `PLANTON_ALLOW_ADOPTION` (false): a template's `AdoptExistingUser` may take over
+    /// an existing user nobody owns.
+    pub allow_adoption: bool,
     /// Every setting that could not be read.
     pub problems: Vec<Violation>,
+}
+
+/// The events the function publishes for a key's owners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSettings {
+    /// `PLANTON_EVENT_BUS` (`default`): the bus's name or ARN; `none` publishes nothing.
+    pub bus: Option<String>,
+    /// `PLANTON_OWNER_TAG_KEY` (`owner`): the user tag whose value each event carries,
+    /// so rules can route it to the owning team.
+    pub owner_tag_key: String,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            bus: Some("default".into()),
+            owner_tag_key: "owner".into(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -53,6 +77,8 @@ impl Default for Settings {
             response_url_prefixes: Vec::new(),
             audit: AuditConfig::default(),
             serves: Serves::ALL,
+            events: EventSettings::default(),
+            allow_adoption: false,
             problems: Vec::new(),
         }
     }
@@ -91,6 +117,8 @@ pub struct AuditConfig {
     /// Only users under this path are listed: `PLANTON_ALLOWED_PATH_PREFIX`, the same
     /// guardrail that confines the users the function creates (`/`: every user).
     pub path_prefix: String,
+    /// The user tag whose value the owners' events carry (`PLANTON_OWNER_TAG_KEY`).
+    pub owner_tag_key: String,
 }
 
 impl Default for AuditConfig {
@@ -100,6 +128,7 @@ impl Default for AuditConfig {
             max_idle_days: 90,
             deactivate: false,
             path_prefix: "/".into(),
+            owner_tag_key: "owner".into(),
         }
     }
 }
@@ -170,6 +199,37 @@ impl Settings {
                 }
             }
             s.serves = serves;
+        }
+        if let Some(bus) = r.text("PLANTON_EVENT_BUS") {
+            let name_ok = |b: &str| {
+                (1..=256).contains(&b.len())
+                    && b.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+            };
+            if bus.eq_ignore_ascii_case("none") {
+                s.events.bus = None;
+            } else if name_ok(&bus) {
+                s.events.bus = Some(bus);
+            } else {
+                r.refuse(
+                    "PLANTON_EVENT_BUS",
+                    format!("{bus:?} is not an EventBridge bus name or ARN (or none)"),
+                );
+            }
+        }
+        if let Some(key) = r.text("PLANTON_OWNER_TAG_KEY") {
+            if key.len() > 128 || key.starts_with("aws:") {
+                r.refuse(
+                    "PLANTON_OWNER_TAG_KEY",
+                    format!("{key:?} is not a user tag key (1-128 characters, not aws:)"),
+                );
+            } else {
+                s.events.owner_tag_key = key;
+            }
+        }
+        s.audit.owner_tag_key = s.events.owner_tag_key.clone();
+        if let Some(b) = r.boolean("PLANTON_ALLOW_ADOPTION") {
+            s.allow_adoption = b;
         }
         s.problems = r.problems;
         s

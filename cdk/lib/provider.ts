@@ -139,6 +139,24 @@ export interface PlantonIamUserProviderProps {
    * @default false
    */
   readonly auditDeactivatesIdleKeys?: boolean;
+  /**
+   * Templates may adopt an existing user nobody owns (AdoptExistingUser;
+   * AllowAdoption, PLANTON_ALLOW_ADOPTION).
+   * @default false
+   */
+  readonly allowAdoption?: boolean;
+  /**
+   * The EventBridge bus (name, this account and region) that gets one event per change
+   * a key's owners care about; `none` for no events (EventBusName; PLANTON_EVENT_BUS).
+   * @default 'default'
+   */
+  readonly eventBusName?: string;
+  /**
+   * The user tag whose value every event carries as `detail.owner` (OwnerTagKey;
+   * PLANTON_OWNER_TAG_KEY).
+   * @default 'owner'
+   */
+  readonly ownerTagKey?: string;
 }
 
 const DEFAULT_ZIP = path.join('target', 'lambda', 'planton-iam-user', 'bootstrap.zip');
@@ -249,6 +267,7 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
           'iam:DeleteAccessKey',
           'iam:UpdateAccessKey',
           'iam:ListAccessKeys',
+          'iam:GetAccessKeyLastUsed',
           'iam:GetLoginProfile',
           'iam:DeleteLoginProfile',
           'iam:ListMFADevices',
@@ -321,6 +340,16 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         ],
       }),
     );
+    const eventBus = props.eventBusName ?? 'default';
+    const publishEvents = () =>
+      new iam.PolicyStatement({
+        sid: 'PublishEventsForKeyOwners',
+        actions: ['events:PutEvents'],
+        resources: [`arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/${eventBus}`],
+      });
+    if (eventBus !== 'none') {
+      statements.push(publishEvents());
+    }
     if (props.verifyRequests !== false) {
       statements.push(
         new iam.PolicyStatement({
@@ -444,6 +473,9 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         PLANTON_ALLOW_PRIVILEGED_INLINE: String(props.allowPrivilegedInline ?? false),
         PLANTON_TRUSTED_POLICY_ARNS: (props.trustedPolicyArns ?? []).join(','),
         PLANTON_VERIFY_REQUESTS: String(props.verifyRequests ?? true),
+        PLANTON_ALLOW_ADOPTION: String(props.allowAdoption ?? false),
+        PLANTON_EVENT_BUS: eventBus,
+        PLANTON_OWNER_TAG_KEY: props.ownerTagKey ?? 'owner',
         PLANTON_SECRET_NAME_PREFIX: secretNamePrefix,
         PLANTON_SECRET_KMS_KEY_ARN: props.secretEncryptionKey?.keyArn ?? 'none',
         PLANTON_ROTATION_GRACE_HOURS: String(graceHours),
@@ -477,6 +509,7 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
             }),
             new iam.PolicyStatement({ sid: 'DeactivateKeys', actions: ['iam:UpdateAccessKey'], resources: [userArns(userPathPrefix)] }),
             new iam.PolicyStatement({ sid: 'DescribeManagedSecrets', actions: ['secretsmanager:DescribeSecret'], resources: [secretArns] }),
+            ...(eventBus !== 'none' ? [publishEvents()] : []),
           ],
         }),
       },
@@ -488,6 +521,8 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
       role: this.scheduledRole,
       environment: {
         PLANTON_SERVES: 'schedule',
+        PLANTON_EVENT_BUS: eventBus,
+        PLANTON_OWNER_TAG_KEY: props.ownerTagKey ?? 'owner',
         PLANTON_DEADLINE_MARGIN_MS: '10000',
         PLANTON_ALLOWED_PATH_PREFIX: userPathPrefix,
         PLANTON_KEY_MAX_AGE_DAYS: String((props.keyMaxAge ?? Duration.days(90)).toDays()),
@@ -692,7 +727,17 @@ function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManag
         resources: [
           s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-audit'),
           s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-grace'),
+          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-key-events'),
         ],
+      }),
+      // EventBridge does not authenticate an event's source: no user may forge the
+      // events that tell a key's owners what happened.
+      new iam.PolicyStatement({
+        sid: 'DenyForgingKeyEvents',
+        effect: iam.Effect.DENY,
+        actions: ['events:PutEvents'],
+        resources: ['*'],
+        conditions: { 'ForAnyValue:StringEquals': { 'events:source': 'planton.iam-user' } },
       }),
       new iam.PolicyStatement({
         sid: 'DenyTheFunctionAlarms',

@@ -220,9 +220,17 @@ pub fn drifts(
     };
     // Which keys a secret without a record holds is unknown, not "none".
     let unknown = secret_usable && !secret.recorded;
+    // An adopted user's old keys are known: they came with the user (and end with the
+    // grace period), they were not made outside the function since.
+    let adopted = record.as_ref().and_then(|r| r.adopted.clone());
+    let came_with_user = |id: &str| {
+        adopted
+            .as_ref()
+            .is_some_and(|a| a.keys.iter().any(|k| k == id))
+    };
     let extra: Vec<String> = keys
         .iter()
-        .filter(|k| !held.contains(&k.id))
+        .filter(|k| !held.contains(&k.id) && !came_with_user(&k.id))
         .map(|k| k.id.clone())
         .collect();
     if !extra.is_empty() && !unknown {

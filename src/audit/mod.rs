@@ -19,11 +19,13 @@ pub mod records;
 #[cfg(test)]
 mod tests;
 
+use crate::aws::events::Publisher;
 use crate::aws::observe::{self, Depth, Expect, Keys};
 use crate::aws::users::{list_keys, managed_users, KeyMeta, Managed};
 use crate::aws::{keys, Clients};
 use crate::error::{Error, Result};
 use crate::model::deployed;
+use crate::model::events::{owner_of, Event, Kind};
 use crate::model::state::{
     tag, ObservedUser, Owner, TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK, TAG_USER_NAME,
 };
@@ -31,7 +33,7 @@ use crate::settings::AuditConfig;
 use drift::{drifts, SecretView};
 use futures::StreamExt;
 pub use records::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::SystemTime;
 
 /// Runs one audit with the settings in the function's environment, writes its records
@@ -42,11 +44,13 @@ pub async fn handle(
     c: &Clients,
     cfg: &AuditConfig,
     max_in_flight: usize,
-    function_name: &str,
+    events: &Publisher<'_>,
     now: SystemTime,
 ) -> Result<Value> {
+    let function_name = events.function;
     let report = run(c, cfg, max_in_flight, now).await?;
     report.emit(function_name);
+    events.publish(&report.events).await;
     Ok(report.summary_record(function_name))
 }
 
@@ -89,6 +93,7 @@ pub async fn run(
         report.keys.extend(o.keys);
         report.drifts.extend(o.drifts);
         report.errors.extend(o.errors);
+        report.events.extend(o.events);
     }
     report
         .keys
@@ -124,6 +129,7 @@ struct UserOutcome {
     keys: Vec<KeyRecord>,
     drifts: Vec<DriftRecord>,
     errors: Vec<ErrorRecord>,
+    events: Vec<Event>,
 }
 
 async fn audit_user(c: &Clients, cfg: &AuditConfig, now: SystemTime, m: Managed) -> UserOutcome {
@@ -186,6 +192,26 @@ async fn audit_user(c: &Clients, cfg: &AuditConfig, now: SystemTime, m: Managed)
     )
     .await;
     out.drifts = drifts(&user, &owner, &keys, &secret);
+    let event = |kind: Kind| {
+        let mut e = Event::new(kind, name, &owner.stack_id, &owner.logical_id);
+        e.user_arn = Some(user.arn.clone()).filter(|a| !a.is_empty());
+        e.owner = owner_of(&user.tags, &cfg.owner_tag_key);
+        e
+    };
+    for k in out.keys.iter().filter(|k| k.deactivated) {
+        let mut e = event(Kind::KeyDeactivatedByAudit);
+        e.access_key_id = Some(k.access_key_id.clone());
+        e.extra.insert("idle_days".into(), json!(k.idle_days));
+        e.extra
+            .insert("max_idle_days".into(), json!(cfg.max_idle_days));
+        out.events.push(e);
+    }
+    if !out.drifts.is_empty() {
+        let mut e = event(Kind::DriftFound);
+        let aspects: Vec<&str> = out.drifts.iter().map(|d| d.aspect.as_str()).collect();
+        e.extra.insert("aspects".into(), json!(aspects));
+        out.events.push(e);
+    }
     out
 }
 

@@ -10,11 +10,7 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The CloudWatch namespace of the summary's metrics.
-pub const NAMESPACE: &str = "Planton/IamUser";
-
-/// The one dimension of every metric: the function's name.
-pub const DIMENSION: &str = "FunctionName";
+pub use crate::model::events::{DIMENSION, NAMESPACE};
 
 /// The metrics the summary carries, all of unit Count.
 pub const METRICS: [&str; 8] = [
@@ -138,6 +134,8 @@ pub struct Report {
     pub drifts: Vec<DriftRecord>,
     pub errors: Vec<ErrorRecord>,
     pub summary: Summary,
+    /// What the keys' owners are told: keys the audit deactivated, users that drifted.
+    pub events: Vec<crate::model::events::Event>,
 }
 
 impl Report {

@@ -25,6 +25,8 @@ pub struct Outcome {
     pub secret_arn: Option<String>,
     pub secret_created: bool,
     pub key_issued: bool,
+    /// The id of the key an IssueKey minted (for the owners' event; never the secret).
+    pub new_key_id: Option<String>,
 }
 
 pub struct Executor<'a> {
@@ -298,15 +300,12 @@ impl<'a> Executor<'a> {
                 .map_err(|e| Error::aws(action, e)),
             Change::RecordKeyIds {
                 secret_id,
-                description,
-            } => sm
-                .update_secret()
-                .secret_id(secret_id)
-                .description(description)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| Error::aws(action, e)),
+                key_versions,
+                grace_hours,
+            } => {
+                self.record_in_description(secret_id, key_versions, *grace_hours)
+                    .await
+            }
             Change::TagSecret { secret_id, tags } => sm
                 .tag_resource()
                 .secret_id(secret_id)
@@ -404,6 +403,7 @@ impl<'a> Executor<'a> {
                 self.record(|o| {
                     o.secret_arn = Some(arn);
                     o.key_issued = true;
+                    o.new_key_id = Some(key_id.clone());
                     o.secret_created |= matches!(store, Store::Create { .. });
                 });
             }
@@ -450,6 +450,38 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// Records the key ids and the grace period in the secret's description, merged
+    /// with what it holds now: a key stored earlier in the same plan keeps its entry.
+    async fn record_in_description(
+        &self,
+        secret_id: &str,
+        key_versions: &[(String, String)],
+        grace_hours: Option<u32>,
+    ) -> Result<()> {
+        let sm = &self.clients.sm;
+        let action = || format!("recording the key ids in the description of secret {secret_id}");
+        let desc = sm
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| Error::aws(action(), e))?;
+        let description = desc.description().unwrap_or_default();
+        let staged = desc.version_ids_to_stages();
+        let mut entries = key_ledger::parse(description);
+        entries.extend(key_versions.iter().cloned());
+        let is_staged = |v: &str| staged.is_some_and(|m| m.contains_key(v));
+        let keys = entries.iter().map(|(v, k)| (v.as_str(), k.as_str()));
+        let recorded = key_ledger::render(description, keys, &is_staged, None);
+        sm.update_secret()
+            .secret_id(secret_id)
+            .description(key_ledger::with_grace(&recorded, grace_hours))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| Error::aws(action(), e))
+    }
+
     /// Stores a new key. The secret's description records which key the new version
     /// holds before the value lands (the scheduled audit and grace sweep read only that
     /// record), so a stored key is never unrecorded; an entry whose value never landed
@@ -462,17 +494,19 @@ impl<'a> Executor<'a> {
                 name,
                 kms_key_id,
                 tags,
+                grace_hours,
             } => {
                 let sentence = format!(
                     "Access key of IAM user {} (Custom::PlantonIamUser in {})",
                     self.user, self.stack_id
                 );
                 let entry = [(version.as_str(), key_id)];
+                let recorded = key_ledger::render(&sentence, entry, &|_| true, None);
                 let out = sm
                     .create_secret()
                     .name(name)
                     .client_request_token(&version)
-                    .description(key_ledger::render(&sentence, entry, &|_| true, None))
+                    .description(key_ledger::with_grace(&recorded, *grace_hours))
                     .set_kms_key_id(kms_key_id.clone())
                     .secret_string(value.into_inner())
                     .set_tags(Some(tags::to_sm(tags)))

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub sm: aws_sdk_secretsmanager::Client,
+    /// EventBridge: the events a key's owners route on.
+    pub events: aws_sdk_eventbridge::Client,
     /// STS settings (endpoint, region, retries) without credentials of its own: each
     /// rotation test signs with the key under test.
     pub sts: aws_sdk_sts::Config,
@@ -72,6 +74,10 @@ impl Clients {
             .retry_partition(partition("planton-secretsmanager"))
             .interceptor(calls.clone())
             .build();
+        let events = aws_sdk_eventbridge::config::Builder::from(config)
+            .retry_partition(partition("planton-events"))
+            .interceptor(calls.clone())
+            .build();
         let sts = aws_sdk_sts::config::Builder::from(config)
             .retry_partition(partition("planton-sts"))
             .interceptor(calls.clone())
@@ -79,6 +85,7 @@ impl Clients {
         Clients {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sm: aws_sdk_secretsmanager::Client::from_conf(sm),
+            events: aws_sdk_eventbridge::Client::from_conf(events),
             sts,
         }
     }

@@ -46,6 +46,20 @@ pub fn credentials_json(key_id: &str, secret: &str, user: &str, user_arn: &str) 
     )
 }
 
+/// When key `key_id` was last used, in seconds since the epoch; `None` if never.
+pub async fn last_used(iam: &aws_sdk_iam::Client, key_id: &str) -> Result<Option<u64>> {
+    let out = iam
+        .get_access_key_last_used()
+        .access_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| Error::aws("reading when an access key was last used", e))?;
+    Ok(out
+        .access_key_last_used()
+        .and_then(|u| u.last_used_date())
+        .map(|d| d.secs().max(0) as u64))
+}
+
 /// CreateAccessKey, with the secret access key moved straight into the redacted secret
 /// value: from here on it can only be stored, never printed.
 pub async fn mint_key(

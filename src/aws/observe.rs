@@ -406,9 +406,10 @@ pub async fn secret(
         previous_key_id,
         access_key_id,
         rotation,
-        description,
         key_versions,
         key_ids_recorded,
+        grace_hours: key_ledger::parse_grace(&description),
+        description,
     }))
 }
 

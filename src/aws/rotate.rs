@@ -62,7 +62,7 @@ pub async fn rotate(
     }
     create(c, target, token).await?;
     test(c, target, token, give_up_at).await?;
-    finish(c, target, token, grace).await
+    finish(c, target, token, grace).await.map(drop)
 }
 
 /// createSecret: a new key, stored as version `token` with stage AWSPENDING. If that
@@ -234,7 +234,13 @@ pub async fn test(c: &Clients, t: &Target, token: &str, give_up_at: Instant) -> 
 /// for its grace period (the grace sweep, the next stack Update or the next rotation
 /// deactivates it then); only with no grace period is it deactivated here. Each part
 /// checks before it acts, so a retry completes what is left.
-pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Result<()> {
+/// Returns the previous key's id when it deactivated it here (no grace period).
+pub async fn finish(
+    c: &Clients,
+    t: &Target,
+    token: &str,
+    grace: Duration,
+) -> Result<Option<String>> {
     let sm = &c.sm;
     let secret = t.secret_arn.as_str();
     let desc = sm
@@ -292,7 +298,7 @@ pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Re
             grace_hours = grace.as_secs() / 3600,
             "finishSecret: the new key is current; the previous key keeps working for its grace period"
         );
-        return Ok(());
+        return Ok(None);
     }
     let (current, previous) = futures::try_join!(
         held_by_stage(c, secret, CURRENT),
@@ -301,10 +307,12 @@ pub async fn finish(c: &Clients, t: &Target, token: &str, grace: Duration) -> Re
     let (current, previous) = (current.map(|(_, k)| k), previous.map(|(_, k)| k));
     if let Some(old) = previous.filter(|p| Some(p) != current.as_ref()) {
         // Already removed (by hand, or a later createSecret): nothing to deactivate.
-        keys::deactivate_key(&c.iam, &t.user, &old, "the previous access key").await?;
+        let deactivated =
+            keys::deactivate_key(&c.iam, &t.user, &old, "the previous access key").await?;
         tracing::info!(user = %t.user, "finishSecret: previous key deactivated (no grace period)");
+        return Ok(deactivated.then_some(old));
     }
-    Ok(())
+    Ok(None)
 }
 
 struct Pending {

@@ -32,6 +32,8 @@ pub struct Managed {
     pub owner: Owner,
     /// The user's `planton:secret-name` tag: where its key is kept.
     pub secret_name: Option<String>,
+    /// Every tag of the user, as listed (the owner tag among them).
+    pub tags: Vec<(String, String)>,
 }
 
 /// `Ok(None)` for a user the function does not manage, or that is gone; `Err` when its
@@ -69,6 +71,7 @@ pub async fn ownership(c: &Clients, name: String) -> Result<Option<Managed>, ()>
         name,
         owner,
         secret_name,
+        tags,
     }))
 }
 

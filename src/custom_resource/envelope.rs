@@ -242,6 +242,8 @@ pub struct Answer {
     pub reason: String,
     pub physical_id: String,
     pub data: HashMap<String, String>,
+    /// What the owners of the key are told, published beside the answer's PUT.
+    pub events: Vec<crate::model::events::Event>,
 }
 
 impl Answer {
@@ -251,6 +253,7 @@ impl Answer {
             reason: "OK".into(),
             physical_id: physical_id.into(),
             data,
+            events: Vec::new(),
         }
     }
 
@@ -260,6 +263,7 @@ impl Answer {
             reason: reason.into(),
             physical_id: physical_id.into(),
             data: HashMap::new(),
+            events: Vec::new(),
         }
     }
 }

@@ -6,15 +6,19 @@ use crate::aws::apply::{Executor, Outcome};
 use crate::aws::budget::Budget;
 use crate::aws::observe::{self, Depth, Expect, Keys};
 use crate::aws::stacks;
+use crate::custom_resource::adopt;
 use crate::custom_resource::envelope::{Answer, Request, RequestType};
 use crate::custom_resource::guard::{fallback_physical_id, is_user_name};
 use crate::custom_resource::{grants, Deps};
 use crate::error::{Error, Violation, Violations};
-use crate::model::plan::{self, Secrets};
+use crate::model::adoption;
+use crate::model::deployed::adopted_of;
+use crate::model::events::{self, Event};
+use crate::model::plan::{self, Change, Secrets};
 use crate::model::request_check::{self, Claim};
-use crate::model::spec::{self, UserSpec};
-use crate::model::state::{tag, Owner, TAG_SECRET_NAME};
-use serde_json::Value;
+use crate::model::spec::{self, KeyStatus, UserSpec};
+use crate::model::state::{tag, ObservedSecret, ObservedUser, Owner, TAG_SECRET_NAME};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -87,6 +91,12 @@ async fn create_or_update(
             ));
         }
     }
+    if spec.adopt && !deps.settings.allow_adoption {
+        violations.push(Violation::new(
+            "AdoptExistingUser",
+            "this deployment does not adopt existing users (its operator has not set AllowAdoption, PLANTON_ALLOW_ADOPTION): remove the property, or ask the operator",
+        ));
+    }
     if spec.key.as_ref().is_some_and(|k| k.rotation_days.is_some()) && function_arn.is_none() {
         violations.push(Violation::new(
             "RotationDays",
@@ -102,7 +112,7 @@ async fn create_or_update(
     let exec = Executor::new(deps.clients, &spec.user_name, &req.stack_id, budget).with_rotation(
         rotation_token(&req.request_id),
         function_arn.map(str::to_string),
-        deps.settings.rotation_grace,
+        grace_period(&spec, deps.settings),
     );
     // A Create most likely finds nothing; an Update most likely finds everything.
     let expect = match existing_id {
@@ -121,9 +131,29 @@ async fn create_or_update(
     ))
     .await
     {
-        Ok(()) => {
+        Ok(happened) => {
             let out = exec.outcome();
-            Answer::success(spec.user_name.clone(), data(&spec, &out))
+            let owner_tag = &deps.settings.events.owner_tag_key;
+            let events = happened
+                .into_iter()
+                .map(|(kind, key_id, extra)| {
+                    let mut e =
+                        Event::new(kind, &spec.user_name, &owner.stack_id, &owner.logical_id);
+                    e.user_arn = out.user_arn.clone();
+                    e.secret_arn = out.secret_arn.clone().filter(|_| spec.key.is_some());
+                    e.owner = events::owner_of(&spec.tags, owner_tag);
+                    e.access_key_id = key_id.or_else(|| {
+                        (kind == events::Kind::KeyCreated)
+                            .then(|| out.new_key_id.clone())
+                            .flatten()
+                    });
+                    e.extra = extra;
+                    e
+                })
+                .collect();
+            let mut answer = Answer::success(spec.user_name.clone(), data(&spec, &out));
+            answer.events = events;
+            answer
         }
         Err(e) => {
             let out = exec.outcome();
@@ -138,7 +168,7 @@ async fn create_or_update(
                 // This invocation's own cleanup: the request was verified already.
                 let cleanup = delete_user(deps, None, owner, &spec.user_name, names, budget);
                 match Box::pin(cleanup).await {
-                    Ok(()) => reason.push_str(". Everything this request created was removed"),
+                    Ok(_) => reason.push_str(". Everything this request created was removed"),
                     Err(c) => {
                         tracing::error!(error = %c, "could not remove the partially created user");
                         reason.push_str(&format!(
@@ -153,6 +183,17 @@ async fn create_or_update(
             Answer::failed(failed_id, reason)
         }
     }
+}
+
+/// How long the previous key keeps working after a rotation: the resource's own
+/// `PreviousKeyGraceHours`, else the deployment's `PLANTON_ROTATION_GRACE_HOURS`.
+pub fn grace_period(spec: &UserSpec, settings: &crate::settings::Settings) -> std::time::Duration {
+    spec.key
+        .as_ref()
+        .and_then(|k| k.previous_key_grace_hours)
+        .map_or(settings.rotation_grace, |h| {
+            std::time::Duration::from_secs(u64::from(h) * 3600)
+        })
 }
 
 /// The secret version a `KeySerial` rotation writes: a pure function of the
@@ -203,7 +244,7 @@ async fn converge(
     budget: &Budget,
     expect: Expect,
     function_arn: Option<&str>,
-) -> Result<(), Error> {
+) -> Result<Vec<Happened>, Error> {
     let c = deps.clients;
     check_time(
         budget,
@@ -229,7 +270,7 @@ async fn converge(
     };
     // Boxed: these futures are large, and a deep stack of them overflows a 2 MiB
     // thread stack in debug builds.
-    let (user, desired, (), ()) = futures::try_join!(
+    let (user, desired, (), _status) = futures::try_join!(
         Box::pin(observe::user(c, &spec.user_name, Depth::Converge, expect)),
         observe::secret(c, &spec.secret_name, expect, Keys::FromValues),
         Box::pin(judging),
@@ -246,7 +287,18 @@ async fn converge(
         Some(n) => observe::secret(c, n, Expect::Exists, Keys::FromValues).await?,
         None => None,
     };
-    let plan = plan::plan(
+    let now_secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // An existing user nobody owns, and the template asks to adopt it (the operator's
+    // permission was checked with the properties).
+    let adoption = match user.as_ref() {
+        Some(u) if spec.adopt && !owner.owns(&u.tags) => {
+            Some(Box::pin(adopt::prepare(deps, spec, owner, u, now_secs)).await?)
+        }
+        _ => None,
+    };
+    let mut plan = plan::plan(
         spec,
         owner,
         user.as_ref(),
@@ -256,12 +308,22 @@ async fn converge(
             rotation_function: function_arn,
             grace: plan::Grace {
                 period_secs: deps.settings.rotation_grace.as_secs(),
-                now_secs: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                now_secs,
             },
+            adoption: adoption.as_ref(),
         },
     )?;
+    // An adoption settles at the resource's first Update: the state kept to give the
+    // user back on a rollback of the adopting Create is no longer needed.
+    let adopted = user.as_ref().and_then(|u| adopted_of(&u.tags));
+    if req.request_type == Some(RequestType::Update) && adopted.is_some() {
+        let name = adoption::snapshot_secret_name(&spec.secret_name);
+        if let Some(s) = observe::secret(c, &name, Expect::Exists, Keys::FromRecord).await? {
+            if s.belongs_to(owner, &spec.user_name) {
+                plan.add_step(Change::DeleteSecret(s.arn), vec![]);
+            }
+        }
+    }
     tracing::info!(changes = plan.steps.len(), depth = plan.depth(), "planned");
     exec.set_known(Outcome {
         user_arn: user.as_ref().map(|u| u.arn.clone()),
@@ -269,7 +331,74 @@ async fn converge(
         secret_arn: desired.as_ref().map(|s| s.arn.clone()),
         ..Outcome::default()
     });
-    Box::pin(exec.run(&plan)).await
+    let mut happened = happenings(&plan, desired.as_ref(), user.as_ref(), spec, deps.settings);
+    if let Some(a) = &adoption {
+        let mut extra = serde_json::Map::new();
+        extra.insert("kept_access_key_ids".into(), json!(a.keep));
+        extra.insert("removed_access_key_id".into(), json!(a.make_room));
+        extra.insert(
+            "grace_hours".into(),
+            json!(grace_period(spec, deps.settings).as_secs() / 3600),
+        );
+        happened.insert(0, (events::Kind::UserAdopted, None, extra));
+    }
+    Box::pin(exec.run(&plan)).await?;
+    Ok(happened)
+}
+
+/// An owners' event of a plan that ran: its kind, the key it is about, extra detail.
+type Happened = (events::Kind, Option<String>, serde_json::Map<String, Value>);
+
+/// The changes of `plan` a key's owners are told about, once it has run: a key issued,
+/// a rotation, a previous key deactivated (its grace over, or zero).
+fn happenings(
+    plan: &plan::Plan,
+    secret: Option<&ObservedSecret>,
+    user: Option<&ObservedUser>,
+    spec: &UserSpec,
+    settings: &crate::settings::Settings,
+) -> Vec<Happened> {
+    use events::Kind;
+    let grace_hours = grace_period(spec, settings).as_secs() / 3600;
+    let previous = secret.and_then(|s| s.previous_key_id.as_deref());
+    let adopted = user.and_then(|u| adopted_of(&u.tags));
+    let was_adopted = |k: &str| {
+        adopted
+            .as_ref()
+            .is_some_and(|a| a.keys.iter().any(|x| x == k))
+    };
+    let current = secret.and_then(|s| s.access_key_id.clone());
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        match &step.change {
+            Change::IssueKey { .. } => out.push((Kind::KeyCreated, None, serde_json::Map::new())),
+            Change::RotateKey { .. } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("previous_access_key_id".into(), json!(current));
+                extra.insert("grace_hours".into(), json!(grace_hours));
+                out.push((Kind::KeyRotated, None, extra));
+                if grace_hours == 0 {
+                    out.push((
+                        Kind::PreviousKeyDeactivated,
+                        current.clone(),
+                        serde_json::Map::new(),
+                    ));
+                }
+            }
+            Change::SetKeyStatus {
+                key_id,
+                status: KeyStatus::Inactive,
+            } if Some(key_id.as_str()) == previous || was_adopted(key_id) => {
+                out.push((
+                    Kind::PreviousKeyDeactivated,
+                    Some(key_id.clone()),
+                    serde_json::Map::new(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 async fn delete(
@@ -292,6 +421,16 @@ async fn delete(
     if let Some(n) = req.props.get("SecretName").and_then(Value::as_str) {
         names.push(n.to_string());
     }
+    // An adopting Create that failed before the user carried its tags leaves only the
+    // snapshot behind: it goes with the resource.
+    let adopts = matches!(req.props.get("AdoptExistingUser"), Some(v) if v == true || v == "true");
+    if adopts {
+        let snapshots: Vec<String> = names
+            .iter()
+            .map(|n| adoption::snapshot_secret_name(n))
+            .collect();
+        names.extend(snapshots);
+    }
     match Box::pin(delete_user(
         deps,
         Some(req),
@@ -302,7 +441,16 @@ async fn delete(
     ))
     .await
     {
-        Ok(()) => Answer::success(physical_id, HashMap::new()),
+        Ok(lost) => {
+            let mut a = Answer::success(physical_id, HashMap::new());
+            if !lost.is_empty() {
+                a.reason = format!(
+                    "the adopted user was given back, except: {}",
+                    lost.join("; ")
+                );
+            }
+            a
+        }
         Err(e) => Answer::failed(physical_id, e.to_string()),
     }
 }
@@ -318,7 +466,7 @@ async fn delete_user(
     user_name: &str,
     secret_names: &[String],
     budget: &Budget,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let c = deps.clients;
     check_time(budget, format!("reading what user {user_name} still has"))?;
     let mut names: Vec<String> = secret_names.to_vec();
@@ -328,12 +476,12 @@ async fn delete_user(
     // A named, boxed future: an async block borrowing `req` here would not be `Send`
     // for every lifetime, which `tokio::spawn` of a whole request needs.
     let verify: std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<(), Error>> + Send + '_>,
+        Box<dyn std::future::Future<Output = Result<Option<String>, Error>> + Send + '_>,
     > = match req {
         Some(r) => Box::pin(verified(deps, r)),
-        None => Box::pin(std::future::ready(Ok(()))),
+        None => Box::pin(std::future::ready(Ok(None))),
     };
-    let (user, mut secrets, ()) = futures::try_join!(
+    let (user, mut secrets, stack_status) = futures::try_join!(
         Box::pin(observe::user(c, user_name, Depth::Delete, Expect::Exists)),
         futures::future::try_join_all(names.iter().map(|n| observe::secret(
             c,
@@ -349,8 +497,62 @@ async fn delete_user(
         }
     }
     let secrets: Vec<_> = secrets.into_iter().flatten().collect();
+    // An adopted user whose adoption has not settled (its snapshot is still kept): on a
+    // rollback of the adopting Create it is given back, not deleted.
+    let owned = user.as_ref().filter(|u| owner.owns(&u.tags));
+    let mut snapshot = None;
+    if let Some(u) = owned.filter(|u| adopted_of(&u.tags).is_some()) {
+        let managed = tag(&u.tags, TAG_SECRET_NAME).or(names.first().map(String::as_str));
+        if let Some(m) = managed {
+            let name = adoption::snapshot_secret_name(m);
+            snapshot = crate::aws::snapshot::load(c, &name)
+                .await?
+                .filter(|(_, found)| crate::aws::snapshot::is_mine(found, owner, user_name));
+        }
+    }
+    if let (Some((arn, found)), Some(u)) = (&snapshot, owned) {
+        if adoption::is_rollback(stack_status.as_deref()) {
+            let mut gone: Vec<String> = secrets
+                .iter()
+                .filter(|s| s.belongs_to(owner, user_name))
+                .map(|s| s.arn.clone())
+                .collect();
+            if !gone.contains(arn) {
+                gone.push(arn.clone());
+            }
+            let (plan, lost) = adoption::restore(&found.snapshot, u, &gone);
+            tracing::info!(
+                changes = plan.steps.len(),
+                "planned the return of an adopted user"
+            );
+            Executor::new(c, user_name, &owner.stack_id, budget)
+                .run(&plan)
+                .await?;
+            if lost.is_empty() {
+                tracing::info!(
+                    record = "planton.adoption.restored",
+                    user = user_name,
+                    "the adopting Create was rolled back: the user is as it was before"
+                );
+            } else {
+                tracing::warn!(
+                    record = "planton.adoption.restored",
+                    user = user_name,
+                    not_restored = %lost.join("; "),
+                    "the adopting Create was rolled back: the user is given back, except what could not be restored"
+                );
+            }
+            return Ok(lost);
+        }
+    }
     let required = deps.settings.guardrails.permissions_boundary.as_deref();
-    let plan = plan::plan_delete(owner, user_name, user.as_ref(), &secrets, required);
+    let mut plan = plan::plan_delete(owner, user_name, user.as_ref(), &secrets, required);
+    if let Some((arn, _)) = snapshot
+        .as_ref()
+        .filter(|(a, _)| !secrets.iter().any(|s| &s.arn == a))
+    {
+        plan.add_step(Change::DeleteSecret(arn.clone()), vec![]);
+    }
     if user.as_ref().is_some_and(|u| !owner.owns(&u.tags)) {
         tracing::warn!(
             user = user_name,
@@ -364,15 +566,18 @@ async fn delete_user(
     );
     Executor::new(c, user_name, &owner.stack_id, budget)
         .run(&plan)
-        .await
+        .await?;
+    Ok(Vec::new())
 }
 
 /// `Ok` when CloudFormation stands behind `req` (or the operator turned the check off
 /// with `PLANTON_VERIFY_REQUESTS=false`). A check that cannot be made refuses too: the
 /// function cannot vouch for a request it could not check.
-async fn verified(deps: &Deps<'_>, req: &Request) -> Result<(), Error> {
+///
+/// Returns the stack's status as CloudFormation reported it (`None` when not checked).
+async fn verified(deps: &Deps<'_>, req: &Request) -> Result<Option<String>, Error> {
     if !deps.settings.verify_requests {
-        return Ok(());
+        return Ok(None);
     }
     let reported = stacks::reported(deps.cloudformation, &req.stack_id, &req.logical_id).await?;
     let claim = Claim {
@@ -380,7 +585,8 @@ async fn verified(deps: &Deps<'_>, req: &Request) -> Result<(), Error> {
         resource_type: &req.resource_type,
         physical_id: req.physical_id.as_deref(),
     };
-    request_check::check(&claim, &reported).map_err(Error::Unverified)
+    request_check::check(&claim, &reported).map_err(Error::Unverified)?;
+    Ok(reported.stack_status)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! succeeds, so Lambda's async retries never re-run the work; it fails only when nobody
 //! can be answered.
 
+pub mod adopt;
 pub mod envelope;
 pub mod execute;
 pub mod grants;
@@ -12,6 +13,7 @@ pub mod verify;
 
 use crate::aws::budget::{Budget, Progress};
 use crate::aws::calls::CallLog;
+use crate::aws::events::Publisher;
 use crate::aws::{keys, Clients};
 use crate::settings::Settings;
 use envelope::{Answer, Request, RequestType};
@@ -34,6 +36,8 @@ pub struct Deps<'a> {
     pub region: Option<&'a str>,
     pub settings: &'a Settings,
     pub calls: &'a CallLog,
+    /// Tells a key's owners what changed (EventBridge).
+    pub events: Publisher<'a>,
 }
 
 /// Serves one CloudFormation request, given as the raw payload so an event the runtime
@@ -116,11 +120,13 @@ async fn respond_to(
     );
     let body = envelope::body(req, &answer);
     let send_until = remaining.map(|r| started + r.saturating_sub(Duration::from_millis(300)));
-    match deps
-        .responder
-        .send(&req.response_url, body, send_until)
-        .await
-    {
+    // The owners' events go out beside the answer, not before it: publishing never
+    // lengthens a stack operation, and never fails one.
+    let (sent, _) = futures::join!(
+        deps.responder.send(&req.response_url, body, send_until),
+        deps.events.publish(&answer.events)
+    );
+    match sent {
         Ok(_) => Ok(json!({"Status": status, "PhysicalResourceId": answer.physical_id})),
         Err(e) => {
             tracing::error!(error = %e, "CloudFormation could not be answered");

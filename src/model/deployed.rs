@@ -121,6 +121,44 @@ impl KeyState {
 pub struct Record {
     pub digests: BTreeMap<Aspect, String>,
     pub key: KeyState,
+    /// The user was adopted (`AdoptExistingUser`): when, and the keys it already had,
+    /// which keep working for the grace period from then. Written by the function in
+    /// the same call as the ownership tags; carried forward while any of those keys is
+    /// still on the user.
+    pub adopted: Option<Adopted>,
+}
+
+/// When a user was adopted and the access keys it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub keys: Vec<String>,
+}
+
+impl Adopted {
+    /// `a=<at>:<key>,<key>` (no keys: `a=<at>:`).
+    fn to_part(&self) -> String {
+        format!("a={}:{}", self.at, self.keys.join(","))
+    }
+
+    fn from_part(value: &str) -> Option<Adopted> {
+        let (at, keys) = value.split_once(':')?;
+        let keys: Vec<String> = keys
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect();
+        let key_ok = |k: &String| {
+            (16..=128).contains(&k.len())
+                && k.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        (keys.len() <= 2 && keys.iter().all(key_ok)).then_some(Adopted {
+            at: at.parse().ok()?,
+            keys,
+        })
+    }
 }
 
 impl Record {
@@ -133,6 +171,10 @@ impl Record {
             }
         }
         out.push_str(&format!(" k={}", self.key.letter()));
+        if let Some(a) = &self.adopted {
+            out.push(' ');
+            out.push_str(&a.to_part());
+        }
         out
     }
 
@@ -145,17 +187,24 @@ impl Record {
         }
         let mut digests = BTreeMap::new();
         let mut key = None;
+        let mut adopted = None;
         for p in parts {
             let (a, d) = p.split_once('=')?;
             if a == "k" {
                 key = Some(KeyState::from_letter(d)?);
+            } else if a == "a" {
+                adopted = Some(Adopted::from_part(d)?);
             } else if let Some(aspect) = Aspect::from_letter(a).filter(|_| d.len() == 8) {
                 digests.insert(aspect, d.to_string());
             } else {
                 return None;
             }
         }
-        (digests.len() == Aspect::ALL.len()).then_some(Record { digests, key: key? })
+        (digests.len() == Aspect::ALL.len()).then_some(Record {
+            digests,
+            key: key?,
+            adopted,
+        })
     }
 }
 
@@ -173,7 +222,17 @@ pub fn of_spec(spec: &UserSpec, inline: &BTreeMap<String, Value>) -> Record {
         )
         .digests(),
         key: KeyState::of(spec.key.as_ref().map(|k| k.status)),
+        adopted: None,
     }
+}
+
+/// The adoption a user's record carries, if any.
+pub fn adopted_of(tags: &[(String, String)]) -> Option<Adopted> {
+    let value = tags
+        .iter()
+        .find(|(k, _)| k == TAG_DEPLOYED)
+        .map(|(_, v)| v)?;
+    Record::from_tag(value)?.adopted
 }
 
 /// The record of an observed user. Tags under `planton:` are the function's own and not
@@ -183,6 +242,7 @@ pub fn of_observed(u: &ObservedUser, key: KeyState) -> Record {
     Record {
         digests: items_of_observed(u).digests(),
         key,
+        adopted: None,
     }
 }
 

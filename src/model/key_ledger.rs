@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 /// Where the record starts in the description; the text before it is left as it is.
 pub const MARKER: &str = " Key ids by version (written by planton-iam-user): ";
 
+/// Where the resource's own grace period (`PreviousKeyGraceHours`) is recorded, when it
+/// has one: the grace sweep and scheduled rotations read it from DescribeSecret too.
+pub const GRACE_MARKER: &str = " Previous key grace (written by planton-iam-user): ";
+
 /// Secrets Manager's limit on a secret's description.
 pub const MAX_DESCRIPTION: usize = 2048;
 
@@ -32,28 +36,68 @@ pub fn parse(description: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The description's own text, before any record.
+fn base(description: &str) -> &str {
+    let cut = [MARKER, GRACE_MARKER]
+        .iter()
+        .filter_map(|m| description.find(m))
+        .min()
+        .unwrap_or(description.len());
+    &description[..cut]
+}
+
+/// The grace period the description records, in hours.
+pub fn parse_grace(description: &str) -> Option<u32> {
+    let (_, tail) = description.split_once(GRACE_MARKER)?;
+    let hours = tail.split(" hours.").next()?;
+    hours.parse().ok().filter(|h| *h <= MAX_GRACE_HOURS)
+}
+
+/// At most a year, as `PLANTON_ROTATION_GRACE_HOURS`.
+pub const MAX_GRACE_HOURS: u32 = 8760;
+
+/// The description recording `grace` (none: the deployment's default applies), and the
+/// key ids it recorded before.
+pub fn with_grace(description: &str, grace: Option<u32>) -> String {
+    let entries = parse(description);
+    let keys = entries.iter().map(|(v, k)| (v.as_str(), k.as_str()));
+    render_parts(base(description), grace, keys, &|_| true, None)
+}
+
 /// The description with `entries` recorded after its own text (whatever record it
-/// held before is replaced). Entries for versions not in `staged` are left out, except
-/// `keep`, the version being written now.
+/// held before is replaced; a recorded grace period is kept). Entries for versions not
+/// in `staged` are left out, except `keep`, the version being written now.
 pub fn render<'a>(
     description: &str,
     entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     staged: &dyn Fn(&str) -> bool,
     keep: Option<&str>,
 ) -> String {
-    let base = description.split(MARKER).next().unwrap_or_default();
+    let grace = parse_grace(description);
+    render_parts(base(description), grace, entries, staged, keep)
+}
+
+fn render_parts<'a>(
+    base: &str,
+    grace: Option<u32>,
+    entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    staged: &dyn Fn(&str) -> bool,
+    keep: Option<&str>,
+) -> String {
     let kept: BTreeMap<&str, &str> = entries
         .into_iter()
         .filter(|(v, k)| is_version_id(v) && is_key_id(k))
         .filter(|(v, _)| staged(v) || Some(*v) == keep)
         .collect();
-    if kept.is_empty() {
-        return base.to_string();
+    let mut record = grace
+        .map(|h| format!("{GRACE_MARKER}{h} hours."))
+        .unwrap_or_default();
+    if !kept.is_empty() {
+        let list: Vec<String> = kept.iter().map(|(v, k)| format!("{v}={k}")).collect();
+        record.push_str(&format!("{MARKER}{}.", list.join(", ")));
     }
-    let list: Vec<String> = kept.iter().map(|(v, k)| format!("{v}={k}")).collect();
     // The base is the function's own sentence; a description grown past the limit by
     // hand is cut there rather than failing the write.
-    let record = format!("{MARKER}{}.", list.join(", "));
     let room = MAX_DESCRIPTION.saturating_sub(record.len());
     let mut cut = base.len().min(room);
     while !base.is_char_boundary(cut) {
@@ -161,6 +205,32 @@ mod tests {
         let again = render(&d, [(V3, K3)], &|_| true, None);
         assert_eq!(again.matches(MARKER).count(), 1);
         assert_eq!(parse(&again).len(), 1);
+    }
+
+    #[test]
+    fn a_grace_period_is_recorded_kept_and_removed() {
+        let d = render(BASE, [(V1, K1)], &|_| true, None);
+        assert_eq!(parse_grace(&d), None);
+        let g = with_grace(&d, Some(0));
+        assert_eq!(parse_grace(&g), Some(0));
+        assert_eq!(parse(&g).get(V1).map(String::as_str), Some(K1));
+        assert!(g.starts_with(BASE), "{g}");
+        // A new key's record keeps the grace period.
+        let again = render(&g, [(V2, K2)], &|_| true, None);
+        assert_eq!(parse_grace(&again), Some(0));
+        assert_eq!(parse(&again).len(), 1);
+        assert_eq!(parse_grace(&with_grace(&again, Some(48))), Some(48));
+        let removed = with_grace(&again, None);
+        assert_eq!(parse_grace(&removed), None);
+        assert!(!removed.contains(GRACE_MARKER));
+        assert_eq!(parse(&removed).len(), 1);
+        // Out of range or not a number: no grace recorded, the default applies.
+        for bad in ["99999", "-1", "x", ""] {
+            assert_eq!(
+                parse_grace(&format!("{BASE}{GRACE_MARKER}{bad} hours.")),
+                None
+            );
+        }
     }
 
     #[test]

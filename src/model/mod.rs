@@ -2,8 +2,10 @@
 //! performs I/O or reaches for the clock or the environment, so every rule is proven by
 //! table-driven unit tests and the rest of the crate depends on this, never the reverse.
 
+pub mod adoption;
 pub mod deployed;
 pub mod escalation_actions;
+pub mod events;
 pub mod fence;
 pub mod guardrails;
 pub mod judgement;

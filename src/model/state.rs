@@ -104,6 +104,9 @@ pub struct ObservedSecret {
     /// The description records every staged version's key: readers that see only
     /// DescribeSecret (the audit, the grace sweep) can rely on it.
     pub key_ids_recorded: bool,
+    /// The resource's own grace period (`PreviousKeyGraceHours`) as the description
+    /// records it; `None`: the deployment's default applies.
+    pub grace_hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

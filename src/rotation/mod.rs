@@ -9,10 +9,13 @@
 //! with TagResource can copy them onto a look-alike. The steps themselves live in
 //! [`crate::aws::rotate`], shared with a raised `KeySerial`.
 
+use crate::aws::events::Publisher;
 use crate::aws::observe::{CURRENT, PENDING};
 use crate::aws::rotate::{self, Target, TEST_PATIENCE};
 use crate::aws::{tags, Clients};
 use crate::error::{Error, Result};
+use crate::model::events::{owner_of, Event, Kind};
+use crate::model::key_ledger;
 use crate::model::state::{tag, TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK, TAG_USER_NAME};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,9 +41,19 @@ pub async fn handle(
     c: &Clients,
     grace: Duration,
     function_arn: &str,
+    events: &Publisher<'_>,
     ev: RotationEvent,
 ) -> Result<Value> {
-    let (target, stages) = target(c, &ev.secret_id, function_arn).await?;
+    let Bound {
+        target,
+        stages,
+        recorded_grace,
+        stack_id,
+        logical_id,
+        user_tags,
+    } = target(c, &ev.secret_id, function_arn).await?;
+    // The resource's own PreviousKeyGraceHours, as its secret records it.
+    let grace = recorded_grace.map_or(grace, |h| Duration::from_secs(u64::from(h) * 3600));
     let token = ev.token.as_str();
     let on_token = stages.get(token);
     let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
@@ -69,7 +82,26 @@ pub async fn handle(
         "testSecret" => {
             rotate::test(c, &target, token, Instant::now() + TEST_PATIENCE).await?;
         }
-        "finishSecret" => rotate::finish(c, &target, token, grace).await?,
+        "finishSecret" => {
+            let previous = rotate::finish(c, &target, token, grace).await?;
+            // The owners learn of the rotation once it is done (a retried finishSecret
+            // that finds its work done tells them again: at least once).
+            let event = |kind: Kind, key: Option<String>| {
+                let mut e = Event::new(kind, &target.user, &stack_id, &logical_id);
+                e.user_arn = Some(target.user_arn.clone());
+                e.secret_arn = Some(target.secret_arn.clone());
+                e.owner = owner_of(&user_tags, &events.settings.owner_tag_key);
+                e.access_key_id = key;
+                e
+            };
+            let mut rotated = event(Kind::KeyRotated, None);
+            rotated
+                .extra
+                .insert("grace_hours".into(), json!(grace.as_secs() / 3600));
+            let mut out = vec![rotated];
+            out.extend(previous.map(|k| event(Kind::PreviousKeyDeactivated, Some(k))));
+            events.publish(&out).await;
+        }
         other => {
             return Err(Error::Rotation(format!(
                 "unknown rotation step {other:?}: expected createSecret, setSecret, testSecret or finishSecret"
@@ -82,11 +114,7 @@ pub async fn handle(
 /// Reads the secret and checks that this function wrote it for a user it still owns.
 /// Refuses anything else before any change: a rotation must never touch a user or a
 /// secret that is not ours.
-async fn target(
-    c: &Clients,
-    secret_id: &str,
-    function_arn: &str,
-) -> Result<(Target, HashMap<String, Vec<String>>)> {
+async fn target(c: &Clients, secret_id: &str, function_arn: &str) -> Result<Bound> {
     let desc =
         c.sm.describe_secret()
             .secret_id(secret_id)
@@ -148,14 +176,29 @@ async fn target(
         .version_ids_to_stages()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    Ok((
-        Target {
+    Ok(Bound {
+        target: Target {
             secret_arn: arn.clone(),
             user: user.to_string(),
             user_arn: u.arn,
         },
         stages,
-    ))
+        recorded_grace: key_ledger::parse_grace(desc.description().unwrap_or_default()),
+        stack_id: stack.to_string(),
+        logical_id: logical.to_string(),
+        user_tags: owned,
+    })
+}
+
+/// A rotation's secret, checked to be bound to its user, with what the step needs.
+struct Bound {
+    target: Target,
+    stages: HashMap<String, Vec<String>>,
+    /// The resource's PreviousKeyGraceHours, as the secret records it.
+    recorded_grace: Option<u32>,
+    stack_id: String,
+    logical_id: String,
+    user_tags: Vec<(String, String)>,
 }
 
 /// Whether two Lambda ARNs name the same function, whatever version or alias either

@@ -25,6 +25,7 @@ fn cfg(path: &str, max_age_days: u64, max_idle_days: u64, deactivate: bool) -> A
         max_idle_days,
         deactivate,
         path_prefix: path.to_string(),
+        ..AuditConfig::default()
     }
 }
 

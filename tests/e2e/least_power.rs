@@ -19,8 +19,8 @@ const END_GRACE_EVENT: &str = include_str!("../../events/end-grace.json");
 const ROTATION_EVENT: &str = include_str!("../../events/rotation.json");
 
 /// The role template.yaml gives ScheduledFunction, as operations (read-only ones by
-/// prefix, and the one write).
-const SCHEDULED_ROLE_WRITES: [&str; 1] = ["UpdateAccessKey"];
+/// prefix, the one write, and telling the owners what it did).
+const SCHEDULED_ROLE_WRITES: [&str; 2] = ["UpdateAccessKey", "PutEvents"];
 
 /// Settings as the template sets them on one of the two functions.
 fn function_settings(serves: &'static str, path: &str) -> Settings {

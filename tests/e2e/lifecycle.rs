@@ -767,7 +767,8 @@ async fn bundled_events_run_create_update_delete(h: &Harness) {
 /// also read what every requested
 /// managed policy and group grants (the policy judgement: GetPolicy and
 /// GetPolicyVersion per managed policy, the two group listings per group), alongside
-/// the other reads. Counted per operation by the function's own call log
+/// the other reads. A Create that issues a key tells its owners (one PutEvents, sent
+/// beside the answer, not before it). Counted per operation by the function's own call log
 /// (retries are attempts, not calls), so faults do not change the figures.
 async fn each_operation_makes_exactly_the_calls_it_needs(h: &Harness) {
     let name = h.name("lc-econ");
@@ -807,6 +808,7 @@ async fn each_operation_makes_exactly_the_calls_it_needs(h: &Harness) {
     assert_eq!(
         counted(&before),
         want(&[
+            ("EventBridge.PutEvents", 1),
             ("cloudformation.DescribeStackResource", 1),
             ("cloudformation.DescribeStacks", 1),
             ("iam.AddUserToGroup", 2),

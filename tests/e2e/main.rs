@@ -47,6 +47,7 @@ mod fence;
 mod grants;
 mod least_power;
 mod lifecycle;
+mod owners;
 mod rotation;
 mod validation;
 mod verification;

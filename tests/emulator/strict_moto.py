@@ -190,6 +190,15 @@ iam-and-secrets-manager.md):
      the ARN); 405 for other methods; 403 for non-loopback clients. A name is looked up in
      every account and region that has secrets, an ARN in its own.
 
+ 14. EventBridge events the function publishes: every PutEvents entry moto accepts is
+     recorded (moto itself delivers to no one the tests can read). A test-only endpoint
+     (loopback clients only) answers them:
+       POST /moto-api/planton/events   {"Source": "planton.iam-user"}   (optional filter)
+     -> 200 {"Events": [{"EventBusName", "Source", "DetailType", "Detail" (parsed JSON),
+     "Resources"}]} in the order they were put. A PutEvents naming a bus that does not
+     exist fails as in AWS (ResourceNotFoundException) and records nothing. Reset clears
+     the record.
+
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
 and the iam/sts/secretsmanager/cloudformation apps are created before the ready line is
@@ -682,6 +691,7 @@ def install_patches() -> None:
     _install_secretsmanager_patches()
     _install_sts_patches()
     _install_cloudformation_patches()
+    _install_events_patches()
 
 
 # ------------------------------------------------- 8./9. Secrets Manager rotation
@@ -1399,10 +1409,58 @@ def _stage_pending(payload):
         }
 
 
+_EVENTS: list = []
+_EVENTS_LOCK = threading.Lock()
+
+
+def _install_events_patches() -> None:
+    """Record every PutEvents entry moto accepts (14)."""
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_events
+
+    def put_events(self, events):
+        result = original(self, events)
+        with _EVENTS_LOCK:
+            for event, entry in zip(events, result):
+                if "EventId" not in entry:
+                    continue
+                try:
+                    detail = json.loads(event.get("Detail") or "null")
+                except ValueError:
+                    detail = event.get("Detail")
+                _EVENTS.append({
+                    "EventBusName": event.get("EventBusName") or "default",
+                    "Source": event.get("Source"),
+                    "DetailType": event.get("DetailType"),
+                    "Detail": detail,
+                    "Resources": event.get("Resources") or [],
+                })
+        return result
+
+    EventsBackend.put_events = put_events
+
+
+EVENTS_PATH = "/moto-api/planton/events"
+
+
+def _recorded_events(payload):
+    """(status, body) for POST EVENTS_PATH."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict) or set(payload) - {"Source"}:
+        return 400, {"error": "body must be a JSON object with at most a Source field"}
+    source = payload.get("Source")
+    with _EVENTS_LOCK:
+        events = [e for e in _EVENTS if source is None or e["Source"] == source]
+    return 200, {"Events": events}
+
+
 TEST_ENDPOINTS = {
     ACCESS_KEY_DATES_PATH: _seed_access_key_dates,
     CFN_STACKS_PATH: _set_stack_model,
     STAGE_PENDING_PATH: _stage_pending,
+    EVENTS_PATH: _recorded_events,
 }
 RESET_PATH = "/moto-api/reset"
 
@@ -1415,6 +1473,8 @@ def _with_test_endpoints(app):
         path = environ.get("PATH_INFO")
         if path == RESET_PATH and environ.get("REQUEST_METHOD") == "POST":
             _clear_stack_model()
+            with _EVENTS_LOCK:
+                _EVENTS.clear()
         handler = TEST_ENDPOINTS.get(path)
         if handler is None:
             return app(environ, start_response)
@@ -1457,7 +1517,7 @@ def _prewarm(app) -> None:
         # the IAM backend of every partition (~1 s in all); do it now, not in a request.
         get_account_id_from("AKIASTRICTMOTOPREWARM")
     with app.lock:
-        for service in ("iam", "sts", "secretsmanager", "cloudformation"):
+        for service in ("iam", "sts", "secretsmanager", "cloudformation", "events"):
             if service not in app.app_instances:
                 app.app_instances[service] = create_backend_app(service)
 

@@ -280,6 +280,10 @@ def wildcard(pattern: str, value: str, case: bool) -> bool:
 
 def condition_holds(cond: dict, context: dict) -> bool:
     for op, tests in cond.items():
+        # ForAnyValue: a multivalued key (a list in the context) matches when any of its
+        # values does; a single value is a set of one.
+        any_value = op.startswith("ForAnyValue:")
+        op = op.removeprefix("ForAnyValue:")
         if_exists = op.endswith("IfExists")
         base = op[: -len("IfExists")] if if_exists else op
         negated = "Not" in base
@@ -292,18 +296,24 @@ def condition_holds(cond: dict, context: dict) -> bool:
                 if if_exists or negated:
                     continue
                 return False
-            have = str(context[key])
-            if kind in ("StringEquals", "ArnEquals"):
-                hit = any(have == w for w in want) if kind == "StringEquals" else any(
-                    wildcard(w, have, True) for w in want)
-            elif kind in ("StringLike", "ArnLike"):
-                hit = any(wildcard(w, have, True) for w in want)
-            elif kind == "StringEqualsIgnoreCase":
-                hit = any(have.lower() == w.lower() for w in want)
-            elif kind == "Bool":
-                hit = any(have.lower() == w.lower() for w in want)
-            else:
-                raise Unresolvable(f"condition operator {op} not supported by this test")
+            values = context[key] if isinstance(context[key], list) else [context[key]]
+            if len(values) > 1 and not any_value:
+                raise Unresolvable(f"{key} has several values: {op} needs ForAnyValue")
+            hits = []
+            for have in map(str, values):
+                if kind in ("StringEquals", "ArnEquals"):
+                    hit = any(have == w for w in want) if kind == "StringEquals" else any(
+                        wildcard(w, have, True) for w in want)
+                elif kind in ("StringLike", "ArnLike"):
+                    hit = any(wildcard(w, have, True) for w in want)
+                elif kind == "StringEqualsIgnoreCase":
+                    hit = any(have.lower() == w.lower() for w in want)
+                elif kind == "Bool":
+                    hit = any(have.lower() == w.lower() for w in want)
+                else:
+                    raise Unresolvable(f"condition operator {op} not supported by this test")
+                hits.append(hit)
+            hit = any(hits)
             if hit == negated:
                 return False
     return True
@@ -434,6 +444,12 @@ BOUNDARY_DENIES = [
     ("secretsmanager:RotateSecret", SECRET, "changing the rotation"),
     ("secretsmanager:CancelRotateSecret", SECRET, "turning rotation off"),
     ("secretsmanager:TagResource", SECRET, "forging ownership tags"),
+    ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", "forging events for key owners",
+     {"events:source": "planton.iam-user"}),
+    ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+     "a forged entry hidden in a batch", {"events:source": ["com.example.app", "planton.iam-user"]}),
+    ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-planton-key-events",
+     "redirecting the key owners' mail"),
 ]
 
 # (action, resource, why): each must be allowed by the default boundary.
@@ -454,6 +470,8 @@ BOUNDARY_ALLOWS = [
     ("secretsmanager:GetSecretValue",
      f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:app/db-password-AbC123", "an application secret"),
     ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/app", "ordinary work"),
+    ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", "its own events",
+     {"events:source": "com.example.app"}),
 ]
 
 
@@ -484,8 +502,16 @@ class DefaultBoundary(Checks):
             "one Allow * on * as the ceiling", allows,
         )
         for x in st:
-            if x["Effect"] == "Deny":
+            # The one conditional Deny: PutEvents names its source in every request, so
+            # the key is always present and a batch hiding one forged entry still matches.
+            if x["Effect"] == "Deny" and x.get("Sid") != "DenyForgingKeyEvents":
                 self.check("Condition" not in x, f"Deny {x.get('Sid')} is unconditional", x.get("Condition"))
+        forging = [x for x in st if x.get("Sid") == "DenyForgingKeyEvents"]
+        self.check(
+            len(forging) == 1
+            and forging[0].get("Condition") == {"ForAnyValue:StringEquals": {"events:source": "planton.iam-user"}},
+            "DenyForgingKeyEvents matches any entry of a batch", forging,
+        )
 
     def test_each_deny_by_action_and_resource(self) -> None:
         st = stack().boundary_statements()
@@ -575,11 +601,11 @@ class DefaultBoundary(Checks):
 
     def test_request_table(self) -> None:
         st = stack().boundary_statements()
-        for action, resource, why in BOUNDARY_DENIES:
-            d = decide(st, action, resource)
+        for action, resource, why, *ctx in BOUNDARY_DENIES:
+            d = decide(st, action, resource, ctx[0] if ctx else None)
             self.check(d == "Deny", f"boundary denies {action} on {resource} ({why})", d)
-        for action, resource, why in BOUNDARY_ALLOWS:
-            d = decide(st, action, resource)
+        for action, resource, why, *ctx in BOUNDARY_ALLOWS:
+            d = decide(st, action, resource, ctx[0] if ctx else None)
             self.check(d == "Allow", f"boundary allows {action} on {resource} ({why})", d)
 
     def test_every_iam_and_organizations_write_in_aws_reference(self) -> None:
@@ -612,15 +638,16 @@ class DefaultBoundary(Checks):
         denies = [i for i, x in enumerate(st) if x["Effect"] == "Deny"]
         for i in denies:
             sid = st[i].get("Sid")
-            rows = [(a, r) for a, r, _ in BOUNDARY_DENIES if statement_applies(st[i], a, r, {})]
+            rows = [(a, r, c[0] if c else {}) for a, r, _, *c in BOUNDARY_DENIES
+                    if statement_applies(st[i], a, r, c[0] if c else {})]
             self.check(bool(rows), f"the request table exercises {sid}")
             without = [x for j, x in enumerate(st) if j != i]
-            flipped = [(a, r) for a, r in rows if decide(without, a, r) != "Deny"]
+            flipped = [(a, r) for a, r, c in rows if decide(without, a, r, c) != "Deny"]
             if not flipped:
                 overlapping = {j for j in denies if j != i
-                               and any(statement_applies(st[j], a, r, {}) for a, r in rows)}
+                               and any(statement_applies(st[j], a, r, c) for a, r, c in rows)}
                 without = [x for j, x in enumerate(st) if j != i and j not in overlapping]
-                flipped = [(a, r) for a, r in rows if decide(without, a, r) != "Deny"]
+                flipped = [(a, r) for a, r, c in rows if decide(without, a, r, c) != "Deny"]
             self.check(bool(flipped), f"the request table notices a missing {sid}")
 
     def test_boundary_changes_are_denied_on_their_own(self) -> None:
@@ -844,9 +871,11 @@ class LeastPowerPerCaller(Checks):
             for a in granted:
                 service, name = a.split(":", 1)
                 level = sar()[service]["privileges"][name]["access_level"]
-                if level not in self.READ_LEVELS and a != "iam:UpdateAccessKey":
+                # PutEvents tells the owners what the audit did; it changes nothing.
+                if level not in self.READ_LEVELS and a not in ("iam:UpdateAccessKey", "events:PutEvents"):
                     writes.append(f"{a} ({level})")
-            self.check(not writes, "the scheduled role's only write is iam:UpdateAccessKey", writes)
+            self.check(not writes, "the scheduled role's only writes are iam:UpdateAccessKey and events:PutEvents",
+                       writes)
             for forbidden in ("secretsmanager:GetSecretValue", "iam:CreateAccessKey", "iam:DeleteAccessKey",
                               "iam:PutUserPolicy", "iam:AttachUserPolicy", "secretsmanager:PutSecretValue",
                               "secretsmanager:UpdateSecret", "kms:Decrypt", "iam:TagUser"):

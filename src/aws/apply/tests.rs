@@ -59,6 +59,7 @@ async fn a_key_whose_new_secret_fails_is_deleted_again() {
         name: SECRET.into(),
         kms_key_id: None,
         tags: vec![("planton:stack-id".into(), STACK.into())],
+        grace_hours: None,
     });
 
     let (r, outcome, unstored) = run(&c, &plan).await;

@@ -31,6 +31,13 @@ pub(crate) fn clients(iam: &[&Rule], sm: &[&Rule], sts: &[&Rule]) -> Clients {
             sm.iter().copied(),
             |c| c.retry_config(no_retries())
         ),
+        // Nothing a unit test sends is published (no rule answers it).
+        events: mock_client!(
+            aws_sdk_eventbridge,
+            RuleMode::MatchAny,
+            std::iter::empty::<&Rule>(),
+            |c| c.retry_config(no_retries())
+        ),
         // A configuration, not a client: testSecret builds its client from it with
         // the pending key's credentials, and the mock (an interceptor) comes along.
         sts: aws_sdk_sts::Config::builder()

@@ -10,6 +10,8 @@ pub enum Store {
         name: String,
         kms_key_id: Option<String>,
         tags: Vec<(String, String)>,
+        /// `PreviousKeyGraceHours`, recorded in the new secret's description.
+        grace_hours: Option<u32>,
     },
     /// A new version of an existing secret; `restore` first if it is scheduled for
     /// deletion. `description` and `key_versions` are what the secret records now: the
@@ -62,11 +64,14 @@ pub enum Change {
         secret_id: String,
         status: KeyStatus,
     },
-    /// Records which key each staged version holds in the secret's description, for a
-    /// secret written before the function kept that record.
+    /// Records in the secret's description which key each staged version holds (for a
+    /// secret written before the function kept that record: `key_versions`, read from
+    /// the values) and the resource's grace period. Merged with what the description
+    /// holds when it runs, after any new key of the same plan.
     RecordKeyIds {
         secret_id: String,
-        description: String,
+        key_versions: Vec<(String, String)>,
+        grace_hours: Option<u32>,
     },
     /// Scheduled rotation every `days`, with this function as the rotator.
     ConfigureRotation {
@@ -172,6 +177,8 @@ impl Change {
     /// Sequential round trips this change costs on its own.
     pub(super) fn round_trips(&self) -> usize {
         match self {
+            // Read the description, write it.
+            Change::RecordKeyIds { .. } => 2,
             // CreateAccessKey, then store it (into an existing secret: record the new
             // key's id in its description first).
             Change::IssueKey {

@@ -4,7 +4,7 @@
 //! schedule.
 
 use super::{deps, desired_secret_tags, Change, Plan, Secrets, Store};
-use crate::model::key_ledger;
+use crate::model::deployed::Adopted;
 use crate::model::spec::{KeySpec, KeyStatus, UserSpec};
 use crate::model::state::{ObservedSecret, ObservedUser, Owner};
 
@@ -14,8 +14,13 @@ pub(super) fn plan_key(
     owner: &Owner,
     u: &ObservedUser,
     secrets: &Secrets<'_>,
+    adopted: Option<&Adopted>,
     base: &[usize],
 ) {
+    // Keys an adopted user came with: they keep working through the grace period from
+    // the adoption, then are deactivated (never deleted by a plan: the next rotation
+    // makes room, with a record). The one an adoption removes to make room is not here.
+    let is_adopted = |id: &str| adopted.is_some_and(|a| a.keys.iter().any(|k| k == id));
     let user = spec.user_name.as_str();
     let on_user = |id: &str| u.keys.iter().any(|k| k.id == id);
     // A previous secret is ours to remove only if this resource wrote it for this user.
@@ -71,7 +76,7 @@ pub(super) fn plan_key(
         let early: Vec<usize> = u
             .keys
             .iter()
-            .filter(|k| !late.contains(&k.id))
+            .filter(|k| !late.contains(&k.id) && !is_adopted(&k.id))
             .map(|k| p.add(Change::DeleteKey(k.id.clone()), base.to_vec()))
             .collect();
         let store = match desired {
@@ -79,6 +84,7 @@ pub(super) fn plan_key(
                 name: spec.secret_name.clone(),
                 kms_key_id: ks.kms_key_id.clone(),
                 tags: desired_secret_tags(spec, owner),
+                grace_hours: ks.previous_key_grace_hours,
             },
             Some(s) => Store::Put {
                 secret_id: s.arn.clone(),
@@ -123,25 +129,12 @@ pub(super) fn plan_key(
                 k.id != current
                     && Some(&k.id) != grace.as_ref()
                     && Some(&k.id) != in_flight.as_ref()
+                    && !is_adopted(&k.id)
             })
             .map(|k| p.add(Change::DeleteKey(k.id.clone()), vec![]))
             .collect();
         if let Some(prev) = previous {
             p.add(Change::DeleteSecret(prev.arn.clone()), stray);
-        }
-        // A secret written before the function recorded its key ids gets the record, so
-        // the scheduled audit and grace sweep (which read no secret value) can see its
-        // keys. A new value or a rotation writes the record anyway.
-        if let Some(s) = ours.filter(|s| !s.key_ids_recorded && !s.key_versions.is_empty()) {
-            let staged = |v: &str| s.key_versions.contains_key(v);
-            let entries = s.key_versions.iter().map(|(v, k)| (v.as_str(), k.as_str()));
-            p.add(
-                Change::RecordKeyIds {
-                    secret_id: s.arn.clone(),
-                    description: key_ledger::render(&s.description, entries, &staged, None),
-                },
-                vec![],
-            );
         }
         if let Some(k) = u.keys.iter().find(|k| k.id == current) {
             if k.active != (ks.status == KeyStatus::Active) {
@@ -161,7 +154,14 @@ pub(super) fn plan_key(
             .iter()
             .find(|k| k.id == current)
             .and_then(|k| k.created);
-        let grace_over = ks.status == KeyStatus::Inactive || secrets.grace.is_over(current_created);
+        // The resource's own PreviousKeyGraceHours wins over the deployment's default.
+        let period = ks
+            .previous_key_grace_hours
+            .map_or(secrets.grace, |h| super::Grace {
+                period_secs: u64::from(h) * 3600,
+                ..secrets.grace
+            });
+        let grace_over = ks.status == KeyStatus::Inactive || period.is_over(current_created);
         if let Some(k) = u
             .keys
             .iter()
@@ -175,6 +175,23 @@ pub(super) fn plan_key(
                 vec![],
             );
         }
+        // An adopted user's old keys: the same grace, counted from the adoption.
+        if let Some(a) = adopted {
+            let over = ks.status == KeyStatus::Inactive || period.is_over(Some(a.at));
+            for k in u
+                .keys
+                .iter()
+                .filter(|k| is_adopted(&k.id) && k.active && over)
+            {
+                p.add(
+                    Change::SetKeyStatus {
+                        key_id: k.id.clone(),
+                        status: KeyStatus::Inactive,
+                    },
+                    vec![],
+                );
+            }
+        }
     }
 
     plan_rotation_schedule(
@@ -185,6 +202,29 @@ pub(super) fn plan_key(
         secrets.rotation_function,
         &secret_deps,
     );
+
+    // The secret's description records which key each version holds (the scheduled
+    // audit and grace sweep read no secret value) and the resource's grace period (the
+    // sweep and scheduled rotations end it). A new value or a rotation records its key
+    // itself; a secret written before the record existed, or whose grace period
+    // changed, is recorded after them.
+    if let Some(s) = ours {
+        let unrecorded = !s.key_ids_recorded && !s.key_versions.is_empty() && !rotate && !issue;
+        if unrecorded || s.grace_hours != ks.previous_key_grace_hours {
+            p.add(
+                Change::RecordKeyIds {
+                    secret_id: s.arn.clone(),
+                    key_versions: s
+                        .key_versions
+                        .iter()
+                        .map(|(v, k)| (v.clone(), k.clone()))
+                        .collect(),
+                    grace_hours: ks.previous_key_grace_hours,
+                },
+                secret_deps.clone(),
+            );
+        }
+    }
 
     // Metadata of an existing secret converges after any new value is in place.
     if let Some(s) = desired {

@@ -16,6 +16,7 @@ mod key;
 pub use change::{Change, Store};
 pub use delete::plan_delete;
 
+use crate::model::deployed::{adopted_of, Adopted};
 use crate::model::spec::UserSpec;
 use crate::model::state::{
     ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
@@ -55,6 +56,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds a step that waits for the steps `after`; returns its index.
+    pub fn add_step(&mut self, change: Change, after: Vec<usize>) -> usize {
+        self.add(change, after)
+    }
+
     fn add(&mut self, change: Change, after: Vec<usize>) -> usize {
         self.steps.push(Step { change, after });
         self.steps.len() - 1
@@ -82,12 +88,18 @@ impl Plan {
 
 /// Tags the user must carry: the template's plus ownership, the record of this
 /// deployment (for the audit's drift report) and the secret's name.
-pub fn desired_user_tags(spec: &UserSpec, owner: &Owner) -> Vec<(String, String)> {
+pub fn desired_user_tags(
+    spec: &UserSpec,
+    owner: &Owner,
+    adopted: Option<&Adopted>,
+) -> Vec<(String, String)> {
     let mut tags = spec.tags.clone();
     tags.extend(owner.tags());
+    let mut record = crate::model::deployed::of_spec(spec, &spec.inline_policies);
+    record.adopted = adopted.cloned();
     tags.push((
         crate::model::deployed::TAG_DEPLOYED.to_string(),
-        crate::model::deployed::of_spec(spec, &spec.inline_policies).to_tag(),
+        record.to_tag(),
     ));
     if spec.key.is_some() {
         tags.push((TAG_SECRET_NAME.to_string(), spec.secret_name.clone()));
@@ -117,6 +129,20 @@ pub struct Secrets<'a> {
     /// How long the previous key keeps working after a rotation, and the time now (both
     /// in seconds): the plan is pure, so the clock is an input.
     pub grace: Grace,
+    /// This request adopts the existing user (`AdoptExistingUser`, allowed by the
+    /// operator, the user unowned and judged): set only by the caller that checked it.
+    pub adoption: Option<&'a Adoption>,
+}
+
+/// An adoption, as the caller decided it: the user's keys that keep working for the
+/// grace period, and the one removed to make room for the managed key (IAM allows two
+/// per user), if the user came with two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    pub keep: Vec<String>,
+    pub make_room: Option<String>,
 }
 
 /// The previous key's grace period after a rotation: it stays active for `period_secs`
@@ -146,7 +172,7 @@ pub fn plan(
     secrets: Secrets<'_>,
 ) -> Result<Plan, NotOwned> {
     if let Some(u) = user {
-        if !owner.owns(&u.tags) {
+        if !owner.owns(&u.tags) && secrets.adoption.is_none() {
             return Err(NotOwned::User {
                 user: u.name.clone(),
             });
@@ -164,13 +190,27 @@ pub fn plan(
 
     let mut p = Plan::default();
     let empty = ObservedUser::default();
+    // The keys an adopted user came with, while any is still on the user.
+    let adopted = match (secrets.adoption, user) {
+        (Some(a), _) => Some(Adopted {
+            at: a.at,
+            keys: a.keep.clone(),
+        }),
+        (None, Some(u)) => adopted_of(&u.tags)
+            .map(|mut a| {
+                a.keys.retain(|k| u.keys.iter().any(|x| &x.id == k));
+                a
+            })
+            .filter(|a| !a.keys.is_empty()),
+        (None, None) => None,
+    };
     let (base, observed) = match user {
         None => {
             let i = p.add(
                 Change::CreateUser {
                     path: spec.path.clone(),
                     boundary: spec.permissions_boundary.clone(),
-                    tags: desired_user_tags(spec, owner),
+                    tags: desired_user_tags(spec, owner, None),
                 },
                 vec![],
             );
@@ -183,10 +223,24 @@ pub fn plan(
     // being put on comes first.
     let mut policy_base = base.clone();
     if user.is_some() {
-        policy_base.extend(plan_user_attributes(&mut p, spec, owner, observed));
+        policy_base.extend(plan_user_attributes(
+            &mut p,
+            spec,
+            owner,
+            observed,
+            adopted.as_ref(),
+        ));
     }
     plan_policies_and_groups(&mut p, spec, observed, &policy_base);
-    plan_key(&mut p, spec, owner, observed, &secrets, &base);
+    plan_key(
+        &mut p,
+        spec,
+        owner,
+        observed,
+        &secrets,
+        adopted.as_ref(),
+        &base,
+    );
     Ok(p)
 }
 
@@ -196,6 +250,7 @@ fn plan_user_attributes(
     spec: &UserSpec,
     owner: &Owner,
     u: &ObservedUser,
+    adopted: Option<&Adopted>,
 ) -> Option<usize> {
     if u.path != spec.path {
         p.add(Change::UpdatePath(spec.path.clone()), vec![]);
@@ -211,7 +266,7 @@ fn plan_user_attributes(
         _ => None,
     };
     // IAM's keys are case-insensitive: a key whose case changed is removed, then re-added.
-    let (untag, retag) = tag_changes(&u.tags, &desired_user_tags(spec, owner));
+    let (untag, retag) = tag_changes(&u.tags, &desired_user_tags(spec, owner, adopted));
     let untag_step = (!untag.is_empty()).then(|| p.add(Change::UntagUser(untag), vec![]));
     if !retag.is_empty() {
         p.add(Change::TagUser(retag), untag_step.into_iter().collect());
@@ -222,7 +277,7 @@ fn plan_user_attributes(
 /// The tags to remove and the tags to (re)write to turn `have` into `want`, keys compared
 /// exactly: for Secrets Manager that is its own rule, and for IAM (case-insensitive keys)
 /// it makes a change of case a removal followed by a new tag.
-pub(super) fn tag_changes(
+pub fn tag_changes(
     have: &[(String, String)],
     want: &[(String, String)],
 ) -> (Vec<String>, Vec<(String, String)>) {

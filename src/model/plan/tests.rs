@@ -371,6 +371,7 @@ impl Case {
                 previous: self.previous.as_ref(),
                 rotation_function: Some(FUNCTION),
                 grace: self.grace,
+                adoption: None,
             },
         )
     }
@@ -405,6 +406,7 @@ fn issue_create(name: &str, tags: Vec<(String, String)>) -> Change {
             name: name.into(),
             kms_key_id: None,
             tags,
+            grace_hours: None,
         },
     }
 }
@@ -507,6 +509,7 @@ fn create_builds_the_user_then_everything_else_after_it() {
                         name: sv(NEW_SECRET),
                         kms_key_id: Some(sv("alias/app")),
                         tags: secret_tags("7"),
+                        grace_hours: None,
                     },
                 },
             ]),
@@ -1100,6 +1103,46 @@ fn the_grace_key_and_a_rotation_in_flight_are_kept_and_anything_else_goes() {
                 key_id: sv(STRAY),
                 status: KeyStatus::Inactive,
             }]),
+        // A leaked key: PreviousKeyGraceHours 0 ends the grace period in this Update,
+        // whatever the deployment's default, and the secret records it for the sweep.
+        Case::new("grace key within the default grace, PreviousKeyGraceHours 0: deactivated now")
+            .props(json!({"PreviousKeyGraceHours": 0}))
+            .user(|u| {
+                u.keys[0].created = Some(1_000);
+                u.keys.push(key(STRAY, true));
+            })
+            .secret(|s| s.previous_key_id = Some(sv(STRAY)))
+            .grace(24 * 3600, 1_000)
+            .expect(vec![
+                Change::SetKeyStatus {
+                    key_id: sv(STRAY),
+                    status: KeyStatus::Inactive,
+                },
+                Change::RecordKeyIds {
+                    secret_id: sv(SECRET_ARN),
+                    key_versions: vec![],
+                    grace_hours: Some(0),
+                },
+            ]),
+        Case::new("a longer PreviousKeyGraceHours keeps the grace key working past the default")
+            .props(json!({"PreviousKeyGraceHours": 48}))
+            .user(|u| {
+                u.keys[0].created = Some(1_000);
+                u.keys.push(key(STRAY, true));
+            })
+            .secret(|s| {
+                s.previous_key_id = Some(sv(STRAY));
+                s.grace_hours = Some(48);
+            })
+            .grace(24 * 3600, 1_000 + 30 * 3600)
+            .expect(vec![]),
+        Case::new("PreviousKeyGraceHours removed: the recorded grace is removed too")
+            .secret(|s| s.grace_hours = Some(48))
+            .expect(vec![Change::RecordKeyIds {
+                secret_id: sv(SECRET_ARN),
+                key_versions: vec![],
+                grace_hours: None,
+            }]),
         Case::new("key of a rotation in flight: left to the rotation")
             .user(|u| u.keys.push(key(STRAY, true)))
             .secret(|s| s.pending_key_id = Some(sv(STRAY)))
@@ -1555,7 +1598,7 @@ fn secret_tags_fit_the_secrets_manager_limit() {
             crate::model::spec::parse(&props(json!({ "Tags": tags })), None).ok()
         })
         .expect("some number of tags is accepted");
-    assert!(desired_user_tags(&spec, &owner()).len() <= 50);
+    assert!(desired_user_tags(&spec, &owner(), None).len() <= 50);
     let p = plan(&spec, &owner(), None, Secrets::default()).unwrap();
     let Some(Change::IssueKey {
         store: Store::Create { tags, .. },
@@ -1829,6 +1872,7 @@ fn the_deployed_record_follows_the_template_not_the_drift() {
         previous: None,
         rotation_function: None,
         grace: Grace::default(),
+        adoption: None,
     };
 
     let created = plan(&base, &owner(), None, Secrets::default()).unwrap();
@@ -1940,23 +1984,13 @@ fn a_secret_without_its_key_record_gets_one_unless_a_new_value_writes_it() {
         .filter(|c| matches!(c, Change::RecordKeyIds { .. }))
         .collect();
     assert_eq!(recorded.len(), 1, "{:?}", p.steps);
-    let Change::RecordKeyIds {
-        secret_id,
-        description,
-    } = recorded[0]
-    else {
-        unreachable!()
-    };
-    assert_eq!(secret_id, SECRET_ARN);
-    assert!(
-        description.starts_with("Access key of IAM user u"),
-        "{description}"
-    );
     assert_eq!(
-        crate::model::key_ledger::parse(description)
-            .get(V)
-            .map(String::as_str),
-        Some(KEY)
+        recorded[0],
+        &Change::RecordKeyIds {
+            secret_id: SECRET_ARN.into(),
+            key_versions: vec![(V.into(), KEY.into())],
+            grace_hours: None,
+        }
     );
     // Recorded already: nothing to write.
     let sec = secret_with(|s| {

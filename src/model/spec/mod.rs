@@ -12,6 +12,7 @@
 mod read;
 mod rules;
 
+use crate::model::key_ledger::MAX_GRACE_HOURS;
 use crate::model::values::{clip, kind, policy_size};
 use crate::model::violation::{Violation, Violations};
 use read::{opt_bool, opt_string, opt_u64, scalar, string_list};
@@ -50,6 +51,8 @@ pub const PROPERTIES: &[&str] = &[
     "SecretName",
     "SecretKmsKeyId",
     "RotationDays",
+    "PreviousKeyGraceHours",
+    "AdoptExistingUser",
     "AllowedSourceIps",
     "AllowedVpcEndpoints",
 ];
@@ -78,6 +81,11 @@ pub struct KeySpec {
     pub kms_key_id: Option<String>,
     /// Scheduled rotation by Secrets Manager, with this function as the rotator.
     pub rotation_days: Option<u16>,
+    /// `PreviousKeyGraceHours`: how long the previous key keeps working after a
+    /// rotation of this resource's key; `None`: the deployment's default
+    /// (`PLANTON_ROTATION_GRACE_HOURS`). Zero ends it in the same request: the way to
+    /// kill a leaked key now.
+    pub previous_key_grace_hours: Option<u32>,
 }
 
 pub const MAX_ROTATION_DAYS: u64 = 365;
@@ -85,6 +93,9 @@ pub const MAX_ROTATION_DAYS: u64 = 365;
 /// The desired state of one service-account user, already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserSpec {
+    /// `AdoptExistingUser`: a Create may take over an existing user that nobody owns
+    /// (only when the operator allows adoption, `PLANTON_ALLOW_ADOPTION`).
+    pub adopt: bool,
     pub user_name: String,
     pub path: String,
     pub managed_policy_arns: BTreeSet<String>,
@@ -318,10 +329,29 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
         }
     }
 
+    let grace = opt_u64(&mut v, obj, "PreviousKeyGraceHours");
+    if let Some(h) = grace {
+        if h > u64::from(MAX_GRACE_HOURS) {
+            v.push(Violation::new(
+                "PreviousKeyGraceHours",
+                format!(
+                    "must be 0-{MAX_GRACE_HOURS} (hours the previous key keeps working after a rotation; 0 deactivates it at once), got {h}"
+                ),
+            ));
+        } else if disabled {
+            v.push(Violation::new(
+                "PreviousKeyGraceHours",
+                "is about the previous access key, but DisableAccessKeys is true: remove one of the two",
+            ));
+        }
+    }
+    let adopt = opt_bool(&mut v, obj, "AdoptExistingUser").unwrap_or(false);
+
     if !v.is_empty() {
         return Err(Violations(v));
     }
     Ok(UserSpec {
+        adopt,
         user_name,
         path,
         managed_policy_arns,
@@ -335,6 +365,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
             status,
             kms_key_id,
             rotation_days: rotation_days.and_then(|d| u16::try_from(d).ok()),
+            previous_key_grace_hours: grace.and_then(|h| u32::try_from(h).ok()),
         }),
     })
 }

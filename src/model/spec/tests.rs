@@ -1489,6 +1489,7 @@ fn a_full_cloudformation_event_parses_to_the_expected_spec() {
     });
     let spec = parse_ok("full", &p, Some("aws"));
     let expected = UserSpec {
+        adopt: false,
         user_name: "ci-deployer".into(),
         path: "/service-accounts/".into(),
         managed_policy_arns: ["arn:aws:iam::aws:policy/ReadOnlyAccess".to_string()].into(),
@@ -1502,6 +1503,7 @@ fn a_full_cloudformation_event_parses_to_the_expected_spec() {
             status: KeyStatus::Inactive,
             kms_key_id: Some("alias/ci".into()),
             rotation_days: None,
+            previous_key_grace_hours: None,
         }),
     };
     assert_eq!(spec, expected);
@@ -1511,6 +1513,7 @@ fn a_full_cloudformation_event_parses_to_the_expected_spec() {
 fn a_minimal_event_gets_every_default() {
     let spec = parse_ok("minimal", &json!({"UserName": USER}), None);
     let expected = UserSpec {
+        adopt: false,
         user_name: USER.into(),
         path: "/".into(),
         managed_policy_arns: BTreeSet::new(),
@@ -1524,6 +1527,7 @@ fn a_minimal_event_gets_every_default() {
             status: KeyStatus::Active,
             kms_key_id: None,
             rotation_days: None,
+            previous_key_grace_hours: None,
         }),
     };
     assert_eq!(spec, expected);
@@ -1662,4 +1666,67 @@ fn the_fence_refusals() {
         })),
         None,
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// PreviousKeyGraceHours and AdoptExistingUser
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn previous_key_grace_hours_accepts_0_to_8760() {
+    for (raw, want) in [
+        (json!("0"), 0u32),
+        (json!(0), 0),
+        (json!("8760"), 8760),
+        (json!("24"), 24),
+    ] {
+        let spec = parse_ok("grace", &props(json!({"PreviousKeyGraceHours": raw})), None);
+        assert_eq!(spec.key.unwrap().previous_key_grace_hours, Some(want));
+    }
+    let spec = parse_ok("default", &props(json!({})), None);
+    assert_eq!(spec.key.unwrap().previous_key_grace_hours, None);
+}
+
+#[test]
+fn previous_key_grace_hours_refusals() {
+    assert_refused(&[
+        (
+            "over a year",
+            props(json!({"PreviousKeyGraceHours": "8761"})),
+            "PreviousKeyGraceHours",
+            "0-8760",
+        ),
+        (
+            "negative",
+            props(json!({"PreviousKeyGraceHours": "-1"})),
+            "PreviousKeyGraceHours",
+            "whole number",
+        ),
+        (
+            "a duration string",
+            props(json!({"PreviousKeyGraceHours": "24h"})),
+            "PreviousKeyGraceHours",
+            "whole number",
+        ),
+        (
+            "keys disabled",
+            props(json!({"PreviousKeyGraceHours": "0", "DisableAccessKeys": "true"})),
+            "PreviousKeyGraceHours",
+            "DisableAccessKeys",
+        ),
+    ]);
+}
+
+#[test]
+fn adopt_existing_user_is_a_boolean_and_off_by_default() {
+    assert!(!parse_ok("default", &props(json!({})), None).adopt);
+    for raw in [json!("true"), json!(true)] {
+        assert!(parse_ok("adopt", &props(json!({"AdoptExistingUser": raw})), None).adopt);
+    }
+    assert_refused(&[(
+        "not a boolean",
+        props(json!({"AdoptExistingUser": "yes"})),
+        "AdoptExistingUser",
+        "true or false",
+    )]);
 }

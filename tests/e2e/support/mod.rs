@@ -234,16 +234,19 @@ pub async fn cloudformation_is_waiting_for(emulator_url: &str, event: &serde_jso
 /// Sets (or, with `"Merge": true`, updates) a stack in the emulator's CloudFormation
 /// model; `Err` with the emulator's answer when it is not 200.
 pub async fn set_stack_model(emulator_url: &str, model: &serde_json::Value) -> Result<(), String> {
-    post_test_endpoint(emulator_url, "/moto-api/planton/stacks", model).await
+    post_test_endpoint(emulator_url, "/moto-api/planton/stacks", model)
+        .await
+        .map(drop)
 }
 
 /// POSTs `body` to one of the emulator's test-only endpoints (loopback only, no SDK
-/// client knows them); `Err` with the emulator's answer when it is not 200.
+/// client knows them): the answer's body; `Err` with the whole answer when it is not
+/// 200.
 pub async fn post_test_endpoint(
     emulator_url: &str,
     path: &str,
     body: &serde_json::Value,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let addr = emulator_url
         .trim_start_matches("http://")
         .trim_end_matches('/');
@@ -264,7 +267,10 @@ pub async fn post_test_endpoint(
         .map_err(|e| e.to_string())?;
     let answer = String::from_utf8_lossy(&answer);
     if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
-        Ok(())
+        Ok(answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default())
     } else {
         Err(answer.into_owned())
     }
