@@ -450,6 +450,8 @@ BOUNDARY_DENIES = [
      "a forged entry hidden in a batch", {"events:source": ["com.example.app", "planton.iam-user"]}),
     ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-planton-key-events",
      "redirecting the key owners' mail"),
+    ("cloudwatch:DeleteDashboards", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{STACK}-planton-iam-user",
+     "hiding the deployment's dashboard"),
 ]
 
 # (action, resource, why): each must be allowed by the default boundary.
