@@ -290,6 +290,88 @@ async fn main() {
         starts.iter().cloned().fold(f64::MAX, f64::min),
         starts.iter().cloned().fold(0.0, f64::max)
     );
+    // Where the cold start goes (the function logs each phase at DEBUG), and what the
+    // first invocation costs against the second: a Delete of a user that never existed
+    // (reads only), at L = 0, so only the process's own work is timed.
+    proxy.set(FaultConfig::default());
+    let mut phases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let (mut totals, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..10 {
+        let rt = RuntimeApi::start().await;
+        let t = Instant::now();
+        let mut c = rt
+            .command(&binary(), &emulator)
+            .env("AWS_ENDPOINT_URL", proxy.url())
+            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the function");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let at = loop {
+            if let Some(at) = *rt.first_next.lock().unwrap() {
+                break at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no request for an event within 10 s"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        totals.push(at.duration_since(t).as_secs_f64() * 1000.0);
+        let mut d = Driver {
+            runtime: rt,
+            listener: CfnListener::start().await,
+            emulator_url: emulator.url.clone(),
+            n: 1000 + 10 * i,
+        };
+        for times in [&mut first, &mut second] {
+            let t = Instant::now();
+            d.send(
+                "Delete",
+                Some("bench-never-existed"),
+                json!({"UserName": "bench-never-existed"}),
+            )
+            .await;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let _ = c.kill();
+        let out = c.wait_with_output().expect("the function's output");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let f = &v["fields"];
+            if f["message"] == "startup" {
+                if let (Some(p), Some(us)) = (f["phase"].as_str(), f["us"].as_u64()) {
+                    phases
+                        .entry(p.to_string())
+                        .or_default()
+                        .push(us as f64 / 1000.0);
+                }
+            }
+        }
+    }
+    let total = median(totals.clone());
+    println!("cold start by phase (median of 10, at DEBUG; process start to the first request for an event {total:.1} ms):");
+    let mut inside = 0.0;
+    for p in ["logging", "sdk_config", "settings", "clients"] {
+        let m = phases.get(p).cloned().map(median).unwrap_or(0.0);
+        inside += m;
+        println!("  {p:<12} {m:6.2} ms");
+    }
+    println!(
+        "  {:<12} {:6.2} ms (exec, loading the binary, the runtime's start, the first /next)",
+        "the rest",
+        (total - inside).max(0.0)
+    );
+    println!(
+        "first invocation (a Delete of a user that never existed, L = 0): median {:.1} ms; the second: {:.1} ms",
+        median(first),
+        median(second)
+    );
+
     let bin = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     println!(
         "binary: {:.2} MiB ({})",

@@ -20,3 +20,19 @@ ensure_venv() {
     printf '%s\n' "$want" | md5sum | cut -d' ' -f1 >> "$stamp"
   fi
 }
+
+# ensure_venv_at DIR REQUIREMENTS: a further project-local environment, for a tool whose
+# pins cannot share .venv's; reinstalled only when REQUIREMENTS changes.
+ensure_venv_at() {
+  local dir=$1 req=$2 stamp
+  stamp="$dir/.installed"
+  if [ ! -x "$dir/bin/python" ]; then
+    python3 -m venv "$dir"
+  fi
+  local want
+  want=$(md5sum < "$req" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || ! grep -qxF -- "$want" "$stamp"; then
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    echo "$want" >> "$stamp"
+  fi
+}

@@ -27,7 +27,22 @@ impl App {
     /// The SDK reads region, credentials and endpoint (`AWS_ENDPOINT_URL`) from the
     /// standard configuration; the function's own settings come from `PLANTON_*`.
     pub async fn from_env() -> Result<App, std::io::Error> {
-        App::from_config(&load_config().await, Settings::from_env())
+        let phase = |name: &str, since: std::time::Instant| {
+            tracing::debug!(
+                phase = name,
+                us = since.elapsed().as_micros() as u64,
+                "startup"
+            );
+            std::time::Instant::now()
+        };
+        let t = std::time::Instant::now();
+        let config = load_config().await;
+        let t = phase("sdk_config", t);
+        let settings = Settings::from_env();
+        let t = phase("settings", t);
+        let app = App::from_config(&config, settings);
+        phase("clients", t);
+        app
     }
 
     /// From a loaded SDK configuration (tests and tools point it at an emulator).

@@ -46,12 +46,31 @@ pub async fn handle(
             };
             fail_invocation_on_error(what, Box::pin(work.instrument(span))).await
         }
-        Kind::Audit => {
+        Kind::Audit { resume_from } => {
+            // No user is started in the last three margins before the deadline: the
+            // users in flight finish, the records and the continuation go out.
+            let stop_at = remaining(ctx.deadline).map(|r| {
+                tokio::time::Instant::now() + r.saturating_sub(settings.deadline_margin * 3)
+            });
+            let scope = crate::audit::Scope {
+                resume_from,
+                stop_at,
+            };
             let work = async {
                 checked()?;
                 served(settings.serves.schedule, "the scheduled audit")?;
                 let max = settings.max_in_flight;
-                crate::audit::handle(c, &settings.audit, max, &events, SystemTime::now()).await
+                let audit = crate::audit::handle(
+                    c,
+                    &settings.audit,
+                    max,
+                    &events,
+                    &scope,
+                    SystemTime::now(),
+                );
+                let (out, lowest) = app.gate.paced(&app.calls, max, audit).await;
+                tracing::info!(lowest_in_flight = lowest, max_in_flight = max, "audit pace");
+                out
             };
             fail_invocation_on_error(
                 "the audit".into(),
@@ -63,15 +82,16 @@ pub async fn handle(
             let work = async {
                 checked()?;
                 served(settings.serves.schedule, "the scheduled grace sweep")?;
-                crate::grace::handle(
+                let max = settings.max_in_flight;
+                let sweep = crate::grace::handle(
                     c,
                     &settings.guardrails.allowed_path_prefix,
                     settings.rotation_grace,
-                    settings.max_in_flight,
+                    max,
                     &events,
                     SystemTime::now(),
-                )
-                .await
+                );
+                app.gate.paced(&app.calls, max, sweep).await.0
             };
             fail_invocation_on_error(
                 "the grace sweep".into(),
@@ -108,6 +128,15 @@ fn function_name(ctx: &lambda_runtime::Context) -> String {
         .unwrap_or_else(|| "planton-iam-user".into())
 }
 
+/// Time left before the Lambda deadline (`deadline_ms`, since the epoch), if known.
+fn remaining(deadline_ms: u64) -> Option<std::time::Duration> {
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    (deadline_ms > 0).then(|| std::time::Duration::from_millis(deadline_ms.saturating_sub(now)))
+}
+
 /// Refuses a caller this function is not deployed for (`PLANTON_SERVES`), before any
 /// AWS call: its role was not made for that caller's work.
 fn served(serves: bool, caller: &'static str) -> Result<(), Error> {
@@ -125,7 +154,11 @@ fn served(serves: bool, caller: &'static str) -> Result<(), Error> {
 pub enum Kind {
     CustomResource,
     Rotation(crate::rotation::RotationEvent),
-    Audit,
+    /// The scheduled audit; `resume_from` when it continues a run that ran out of time
+    /// (`detail."resume-from"`, set by the continuation rule from the last result).
+    Audit {
+        resume_from: Option<String>,
+    },
     /// The hourly scheduled event that ends expired rotation grace periods.
     EndGrace,
 }
@@ -165,7 +198,14 @@ pub fn kind(raw: &str) -> Kind {
         if task.and_then(Value::as_str) == Some(crate::grace::TASK) {
             return Kind::EndGrace;
         }
-        return Kind::Audit;
+        let resume_from = p
+            .detail
+            .as_ref()
+            .and_then(|d| d.get("resume-from"))
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty() && n.len() <= 64)
+            .map(str::to_string);
+        return Kind::Audit { resume_from };
     }
     Kind::CustomResource
 }
@@ -212,7 +252,9 @@ mod tests {
         let audit = include_str!("../events/audit.json");
         let create = include_str!("../events/create.json");
         assert!(matches!(kind(rotation), Kind::Rotation(e) if e.step == "createSecret"));
-        assert!(matches!(kind(audit), Kind::Audit));
+        assert!(matches!(kind(audit), Kind::Audit { resume_from: None }));
+        let resumed = r#"{"detail-type": "Scheduled Event", "source": "aws.events", "detail": {"resume-from": "svc-m"}}"#;
+        assert!(matches!(kind(resumed), Kind::Audit { resume_from: Some(r) } if r == "svc-m"));
         let end_grace = include_str!("../events/end-grace.json");
         assert!(matches!(kind(end_grace), Kind::EndGrace));
         // What template.yaml's GraceRule actually sends (its folded `Input: >-` block).
@@ -232,7 +274,7 @@ mod tests {
         );
         // Another task name is an ordinary audit, never a silent no-op.
         let other_task = end_grace.replace("end-rotation-grace", "something-else");
-        assert!(matches!(kind(&other_task), Kind::Audit));
+        assert!(matches!(kind(&other_task), Kind::Audit { .. }));
         assert!(matches!(kind(create), Kind::CustomResource));
         for other in [
             // A CloudFormation field wins: such an event is answered, never rotated.

@@ -22,6 +22,8 @@ const CAPPED: &[&str] = &[
     "aws_sdk_iam",
     "aws_sdk_secretsmanager",
     "aws_sdk_sts",
+    "aws_sdk_cloudformation",
+    "aws_sdk_eventbridge",
     "hyper",
     "hyper_util",
     "hyper_rustls",

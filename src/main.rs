@@ -8,7 +8,14 @@ use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let started = std::time::Instant::now();
     logging::init();
+    // At DEBUG the phases of the cold start are logged (scripts/bench reads them).
+    tracing::debug!(
+        phase = "logging",
+        us = started.elapsed().as_micros() as u64,
+        "startup"
+    );
     let app = App::from_env().await?;
     let app = &app;
     lambda_runtime::run(service_fn(

@@ -509,6 +509,11 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
             }),
             new iam.PolicyStatement({ sid: 'DeactivateKeys', actions: ['iam:UpdateAccessKey'], resources: [userArns(userPathPrefix)] }),
             new iam.PolicyStatement({ sid: 'DescribeManagedSecrets', actions: ['secretsmanager:DescribeSecret'], resources: [secretArns] }),
+            new iam.PolicyStatement({
+              sid: 'SendResultsToTheDefaultBus',
+              actions: ['events:PutEvents'],
+              resources: [`arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default`],
+            }),
             ...(eventBus !== 'none' ? [publishEvents()] : []),
           ],
         }),
@@ -566,6 +571,37 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         ],
       });
     }
+
+    // A long audit continues in the next invocation: the function's result goes to the
+    // default bus, and this rule starts the next run where it says (template.yaml's
+    // AuditResults and AuditContinueRule).
+    new lambda.CfnEventInvokeConfig(this, 'AuditResults', {
+      functionName: this.scheduledFunction.functionName,
+      qualifier: '$LATEST',
+      maximumRetryAttempts: 0,
+      destinationConfig: {
+        onSuccess: { destination: `arn:${Aws.PARTITION}:events:${Aws.REGION}:${Aws.ACCOUNT_ID}:event-bus/default` },
+      },
+    });
+    new events.Rule(this, 'AuditContinueRule', {
+      ruleName: sub('${AWS::StackName}-planton-audit-continue'),
+      eventPattern: {
+        source: ['lambda'],
+        detailType: ['Lambda Function Invocation Result - Success'],
+        resources: events.Match.prefix(this.scheduledFunction.functionArn),
+        detail: { responsePayload: { continuation: { 'resume-from': events.Match.exists() } } },
+      },
+      targets: [
+        new targets.LambdaFunction(this.scheduledFunction, {
+          event: events.RuleTargetInput.fromObject({
+            'version': '0',
+            'detail-type': 'Scheduled Event',
+            'source': 'aws.events',
+            'detail': { 'resume-from': events.EventField.fromPath('$.detail.responsePayload.continuation.resume-from') },
+          }),
+        }),
+      ],
+    });
 
     this.exportName = props.exportName ?? `${stack.stackName}-ServiceToken`;
     new CfnOutput(this, 'ServiceToken', {
@@ -728,6 +764,7 @@ function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManag
           s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-audit'),
           s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-grace'),
           s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-key-events'),
+          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-audit-continue'),
         ],
       }),
       // EventBridge does not authenticate an event's source: no user may forge the
@@ -737,7 +774,7 @@ function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManag
         effect: iam.Effect.DENY,
         actions: ['events:PutEvents'],
         resources: ['*'],
-        conditions: { 'ForAnyValue:StringEquals': { 'events:source': 'planton.iam-user' } },
+        conditions: { 'ForAnyValue:StringEquals': { 'events:source': ['planton.iam-user', 'lambda'] } },
       }),
       new iam.PolicyStatement({
         sid: 'DenyTheFunctionAlarms',

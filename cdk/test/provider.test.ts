@@ -260,7 +260,12 @@ describe('PlantonIamUserProvider', () => {
       FunctionName: { 'Fn::GetAtt': [ids.custom, 'Arn'] },
       SourceAccount: { Ref: 'AWS::AccountId' },
     });
-    template.resourceCountIs('AWS::Events::Rule', 2);
+    // The audit's schedule, the grace sweep's and the audit's continuation; all target
+    // the scheduled function.
+    template.resourceCountIs('AWS::Events::Rule', 3);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['lambda'] }),
+    });
     template.allResourcesProperties('AWS::Events::Rule', {
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [ids.scheduled, 'Arn'] } })],
     });
@@ -272,7 +277,8 @@ describe('PlantonIamUserProvider', () => {
 
   it('no grace period: no hourly rule; no audit schedule: no audit rule', () => {
     const { template } = synth({ rotationGracePeriod: Duration.hours(0) });
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // Only the audit's continuation rule is left.
+    template.resourceCountIs('AWS::Events::Rule', 1);
     assert.equal(functionsByName(template).custom.Environment.Variables.PLANTON_ROTATION_GRACE_HOURS, '0');
   });
 

@@ -21,7 +21,7 @@ mod tests;
 
 use crate::aws::events::Publisher;
 use crate::aws::observe::{self, Depth, Expect, Keys};
-use crate::aws::users::{list_keys, managed_users, KeyMeta, Managed};
+use crate::aws::users::{list_users, ownership, KeyMeta, Managed};
 use crate::aws::{keys, Clients};
 use crate::error::{Error, Result};
 use crate::model::deployed;
@@ -45,10 +45,11 @@ pub async fn handle(
     cfg: &AuditConfig,
     max_in_flight: usize,
     events: &Publisher<'_>,
+    scope: &Scope,
     now: SystemTime,
 ) -> Result<Value> {
     let function_name = events.function;
-    let report = run(c, cfg, max_in_flight, now).await?;
+    let report = run_scoped(c, cfg, max_in_flight, now, scope).await?;
     report.emit(function_name);
     events.publish(&report.events).await;
     Ok(report.summary_record(function_name))
@@ -63,21 +64,71 @@ pub async fn run(
     max_in_flight: usize,
     now: SystemTime,
 ) -> Result<Report, Error> {
-    let max_in_flight = max_in_flight.max(1);
-    // One ListUserTags per user decides ownership; nothing else is read for a user the
-    // function does not manage.
-    let listing = managed_users(clients, &cfg.path_prefix, max_in_flight).await?;
-    let listed = listing.listed as u64;
-    let unreadable = listing.unreadable as u64;
-    let managed = listing.managed;
+    run_scoped(clients, cfg, max_in_flight, now, &Scope::default()).await
+}
 
-    // A managed user costs a handful of concurrent reads; keep the total near the limit.
-    let per_user = (max_in_flight / 4).max(1);
-    let outcomes: Vec<UserOutcome> = futures::stream::iter(managed)
-        .map(|m| async move { audit_user(clients, cfg, now, m).await })
+/// Which part of the users one invocation audits: from `resume_from` (a continuation
+/// of a run that ran out of time), and no user started after `stop_at`.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub resume_from: Option<String>,
+    pub stop_at: Option<tokio::time::Instant>,
+}
+
+/// [`run`] over `scope`: users in name order, each one's ownership read and, if it is
+/// managed, its audit, as one stream; a user is started only while there is time, so
+/// an account too large for one invocation is covered in several, each saying where
+/// the next begins (`Summary::resume_from`), never silently in part.
+pub async fn run_scoped(
+    clients: &Clients,
+    cfg: &AuditConfig,
+    max_in_flight: usize,
+    now: SystemTime,
+    scope: &Scope,
+) -> Result<Report, Error> {
+    let max_in_flight = max_in_flight.max(1);
+    let mut names = list_users(clients, &cfg.path_prefix).await?;
+    names.sort();
+    if let Some(from) = &scope.resume_from {
+        names.retain(|n| n >= from);
+    }
+    let listed = names.len() as u64;
+    let started = std::sync::atomic::AtomicUsize::new(0);
+
+    // A managed user costs a handful of concurrent reads; the in-flight bound (which
+    // the pace adapts to throttling) keeps the total near the limit.
+    let per_user = (max_in_flight / 2).max(1);
+    // Owned names: a stream of borrowed ones would make this future's type depend on a
+    // lifetime `tokio::spawn` cannot name.
+    let outcomes: Vec<Option<UserOutcome>> = futures::stream::iter(names.clone())
+        .take_while(|_| {
+            let time_left = scope
+                .stop_at
+                .is_none_or(|s| tokio::time::Instant::now() < s);
+            if time_left {
+                started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::future::ready(time_left)
+        })
+        .map(|name| async move {
+            // One ListUserTags decides ownership; nothing else is read for a user the
+            // function does not manage.
+            match ownership(clients, name).await {
+                Ok(Some(m)) => Some(audit_user(clients, cfg, now, m).await),
+                Ok(None) => None,
+                Err(()) => Some(UserOutcome {
+                    unreadable: true,
+                    ..UserOutcome::default()
+                }),
+            }
+        })
         .buffer_unordered(per_user)
         .collect()
         .await;
+    let covered = started.load(std::sync::atomic::Ordering::Relaxed);
+    let resume_from = names.get(covered).cloned();
+    let unreadable = outcomes.iter().flatten().filter(|o| o.unreadable).count() as u64;
+    let outcomes = outcomes.into_iter().flatten().filter(|o| !o.unreadable);
 
     let mut report = Report::default();
     let mut managed_users = 0;
@@ -118,6 +169,9 @@ pub async fn run(
         drifted_users,
         drifts: report.drifts.len() as u64,
         audit_errors: unreadable + report.errors.len() as u64 + count(|k| k.error.is_some()),
+        covered_users: covered as u64,
+        complete: resume_from.is_none(),
+        resume_from,
     };
     Ok(report)
 }
@@ -126,6 +180,9 @@ pub async fn run(
 struct UserOutcome {
     /// Deleted while the audit ran: no longer managed, no records.
     vanished: bool,
+    /// Its tags could not be read: whether it is managed is unknown (counted, never
+    /// named).
+    unreadable: bool,
     keys: Vec<KeyRecord>,
     drifts: Vec<DriftRecord>,
     errors: Vec<ErrorRecord>,
@@ -142,10 +199,7 @@ async fn audit_user(c: &Clients, cfg: &AuditConfig, now: SystemTime, m: Managed)
         logical_id: m.owner.logical_id.clone(),
         error: e,
     };
-    let (user, keys) = futures::join!(
-        Box::pin(observe::user(c, name, Depth::Converge, Expect::Exists)),
-        list_keys(c, name),
-    );
+    let user = Box::pin(observe::user(c, name, Depth::Converge, Expect::Exists)).await;
     let user = match user {
         Ok(Some(u)) => u,
         Ok(None) => {
@@ -167,13 +221,18 @@ async fn audit_user(c: &Clients, cfg: &AuditConfig, now: SystemTime, m: Managed)
         out.vanished = true;
         return out;
     }
-    let keys = match keys {
-        Ok(k) => k.unwrap_or_default(),
-        Err(e) => {
-            out.errors.push(error(e.to_string()));
-            return out;
-        }
-    };
+    // The keys as the user's own read listed them: no second ListAccessKeys.
+    let keys: Vec<KeyMeta> = user
+        .keys
+        .iter()
+        .map(|k| KeyMeta {
+            id: k.id.clone(),
+            active: k.active,
+            created: k
+                .created
+                .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s)),
+        })
+        .collect();
     let secret_name = tag(&user.tags, TAG_SECRET_NAME).map(str::to_string);
     let secret = match &secret_name {
         Some(n) => match read_secret(c, n, &owner, name).await {

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use crate::model::events::{DIMENSION, NAMESPACE};
 
 /// The metrics the summary carries, all of unit Count.
-pub const METRICS: [&str; 8] = [
+pub const METRICS: [&str; 9] = [
     "ManagedUsers",
     "Keys",
     "StaleKeys",
@@ -22,6 +22,7 @@ pub const METRICS: [&str; 8] = [
     "DriftedUsers",
     "Drifts",
     "AuditErrors",
+    "CoveredUsers",
 ];
 
 pub const KEY_RECORD: &str = "planton.audit.key";
@@ -125,6 +126,14 @@ pub struct Summary {
     pub drifted_users: u64,
     pub drifts: u64,
     pub audit_errors: u64,
+    /// Users of the listing this invocation started (from `resume_from` of the run it
+    /// continues, if any): a partial run says so.
+    pub covered_users: u64,
+    /// Every listed user was audited.
+    pub complete: bool,
+    /// Where the next invocation resumes when this one ran out of time: the first user
+    /// (in name order) it did not start.
+    pub resume_from: Option<String>,
 }
 
 /// Everything one audit found.
@@ -178,6 +187,11 @@ impl Report {
             "DriftedUsers": s.drifted_users,
             "Drifts": s.drifts,
             "AuditErrors": s.audit_errors,
+            "CoveredUsers": s.covered_users,
+            "complete": s.complete,
+            // The continuation: EventBridge's rule on this function's results starts
+            // the next invocation here (template.yaml, AuditContinueRule).
+            "continuation": s.resume_from.as_ref().map(|r| json!({"resume-from": r})),
         })
     }
 

@@ -45,6 +45,43 @@ impl Gate {
         }))
     }
 
+    /// Runs `work` with the limit adapting to throttling: every quarter second, if any
+    /// call was retried since the last look (`calls`' attempts beyond its calls), the
+    /// limit halves, else it grows by one up to `max` ([`crate::model::pace`]). Returns
+    /// the work's output and the lowest limit it ran at.
+    pub async fn paced<F: std::future::Future>(
+        &self,
+        calls: &crate::aws::calls::CallLog,
+        max: usize,
+        work: F,
+    ) -> (F::Output, usize) {
+        let retries = || {
+            let c = calls.snapshot();
+            c.attempts.saturating_sub(c.total())
+        };
+        let mut limit = max.max(1);
+        let mut lowest = limit;
+        self.set_limit(limit);
+        let mut seen = retries();
+        let mut work = std::pin::pin!(work);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let out = loop {
+            tokio::select! {
+                out = &mut work => break out,
+                _ = tick.tick() => {
+                    let now = retries();
+                    limit = crate::model::pace::next_limit(limit, max, now > seen);
+                    lowest = lowest.min(limit);
+                    seen = now;
+                    self.set_limit(limit);
+                }
+            }
+        };
+        self.set_limit(max);
+        (out, lowest)
+    }
+
     pub fn set_limit(&self, limit: usize) {
         self.0.limit.store(limit.max(1), Ordering::Release);
         self.0.freed.notify_waiters();

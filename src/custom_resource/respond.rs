@@ -17,9 +17,14 @@ use std::time::{Duration, Instant};
 const ATTEMPTS: u32 = 5;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, Debug)]
+type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// The HTTP client is built on the first answer, not at start: building it reads the
+/// machine's root certificates (~150 files), which only a custom-resource invocation
+/// needs, and which the cold start of every caller paid before.
+#[derive(Clone, Debug, Default)]
 pub struct Responder {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: std::sync::Arc<std::sync::OnceLock<Result<Https, String>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,17 +37,25 @@ pub struct DeliveryError {
 
 impl Responder {
     pub fn new() -> std::io::Result<Self> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        Ok(Responder {
-            client: Client::builder(TokioExecutor::new()).build(https),
-        })
+        Ok(Responder::default())
+    }
+
+    fn client(&self) -> Result<&Https, String> {
+        self.client
+            .get_or_init(|| {
+                let mut http = HttpConnector::new();
+                http.enforce_http(false);
+                http.set_connect_timeout(Some(Duration::from_secs(5)));
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+                    .map_err(|e| format!("loading the root certificates: {e}"))?
+                    .https_or_http()
+                    .enable_http1()
+                    .wrap_connector(http);
+                Ok(Client::builder(TokioExecutor::new()).build(https))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// PUTs `body` until S3 accepts it, giving up at `until` (just before the Lambda
@@ -105,9 +118,9 @@ impl Responder {
             .header(CONTENT_LENGTH, len)
             .body(Full::new(body))
             .map_err(|e| format!("building the request: {e}"))?;
+        let client = self.client()?;
         let call = async {
-            let resp = self
-                .client
+            let resp = client
                 .request(req)
                 .await
                 .map_err(|e| format!("sending: {e}"))?;

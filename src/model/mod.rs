@@ -10,6 +10,7 @@ pub mod fence;
 pub mod guardrails;
 pub mod judgement;
 pub mod key_ledger;
+pub mod pace;
 pub mod plan;
 pub mod request_check;
 pub mod spec;

@@ -445,3 +445,77 @@ async fn a_scheduled_event_reaches_the_audit_through_the_handler() {
         .await
         .assert_success();
 }
+
+/// An account too large for one invocation is covered in several: a run that runs out
+/// of time says how far it got and where the next one starts (the template's rule on the
+/// function's results starts it), and a continued run audits only the rest.
+#[tokio::test]
+async fn a_run_out_of_time_says_where_the_next_begins_and_the_next_covers_the_rest() {
+    const PATH: &str = "/audit-continue/";
+    let mut made = Vec::new();
+    for (logical, name) in [("ContA", "ac-a"), ("ContB", "ac-b"), ("ContC", "ac-c")] {
+        made.push(create(logical, json!({"UserName": name, "Path": PATH})).await);
+    }
+    let app = app().await;
+    let c = cfg(PATH, 90, 90, false);
+    let now = SystemTime::now();
+    // No time at all: nothing started, nothing silently skipped.
+    let none = audit::run_scoped(
+        &app.clients,
+        &c,
+        8,
+        now,
+        &audit::Scope {
+            resume_from: None,
+            stop_at: Some(tokio::time::Instant::now()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(none.summary.covered_users, 0);
+    assert!(!none.summary.complete);
+    assert_eq!(none.summary.resume_from.as_deref(), Some("ac-a"));
+    let record = none.summary_record("f");
+    assert_eq!(record["continuation"]["resume-from"], "ac-a", "{record}");
+    assert_eq!(record["CoveredUsers"], 0);
+    // Resumed at ac-b: ac-b and ac-c, and the run is complete.
+    let rest = audit::run_scoped(
+        &app.clients,
+        &c,
+        8,
+        now,
+        &audit::Scope {
+            resume_from: Some("ac-b".into()),
+            stop_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest.summary.managed_users, 2, "{:?}", rest.summary);
+    assert!(rest.summary.complete);
+    assert!(rest.keys.iter().all(|k| k.user != "ac-a"));
+    assert!(rest.summary_record("f")["continuation"].is_null());
+
+    // Through the handler, as the continuation rule sends it, and with a deadline too
+    // near to start anyone.
+    let mut scheduled = app;
+    scheduled.settings.audit = c.clone();
+    let mut resumed: Value = serde_json::from_str(AUDIT_EVENT).unwrap();
+    resumed["detail"] = json!({"resume-from": "ac-c"});
+    let summary = planton_iam_user::entry::handle_value(&scheduled, resumed, context())
+        .await
+        .unwrap();
+    assert_eq!(summary["ManagedUsers"], 1, "{summary}");
+    assert_eq!(summary["complete"], true);
+    let audit_event: Value = serde_json::from_str(AUDIT_EVENT).unwrap();
+    let late = planton_iam_user::entry::handle_value(&scheduled, audit_event, deadline_in(5))
+        .await
+        .unwrap();
+    assert_eq!(late["complete"], false, "{late}");
+    assert_eq!(late["continuation"]["resume-from"], "ac-a", "{late}");
+    for (cfn, name) in made {
+        cfn.delete(&name, json!({"UserName": name, "Path": PATH}))
+            .await
+            .assert_success();
+    }
+}

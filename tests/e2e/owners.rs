@@ -570,3 +570,42 @@ async fn a_rolled_back_adopting_create_gives_the_user_back() {
     assert!(!secret_exists(&format!("planton/iam-user/{user}")).await);
     assert!(!secret_exists(&format!("planton/iam-user/{user}/adoption-snapshot")).await);
 }
+
+/// What the CDK construct renders for `bucket.grantRead(user)` (cdk/test/principal.test.ts
+/// checks the synthesized side): the grant is part of the user's own `InlinePolicies`,
+/// so the function keeps it through every Update instead of reverting it as drift, and
+/// a grant attached from outside (an `AWS::IAM::Policy`) would be removed.
+#[tokio::test]
+async fn a_cdk_grant_survives_updates_because_it_is_part_of_the_users_own_properties() {
+    let user = "ow-cdk-grant";
+    let cfn = Cfn::new("OwCdkGrant").await;
+    let grants = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+        "Resource": ["arn:aws:s3:::app-bucket", "arn:aws:s3:::app-bucket/*"]}]});
+    let props = |tag: &str| {
+        json!({"UserName": user, "InlinePolicies": {"CdkGrants": grants},
+            "Tags": [{"Key": "deploy", "Value": tag}]})
+    };
+    cfn.create(props("1")).await.assert_success();
+    // A policy attached by hand (what an IAM Policy resource outside the user would be).
+    let (iam, _) = aws().await;
+    iam.put_user_policy()
+        .user_name(user)
+        .policy_name("outside")
+        .policy_document(grants.to_string())
+        .send()
+        .await
+        .unwrap();
+    cfn.update(user, props("2"), props("1"))
+        .await
+        .assert_success();
+    let u = user_state(user).await;
+    let names: Vec<&str> = u.inline.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["CdkGrants"],
+        "the grant stays, the outside policy goes"
+    );
+    assert_eq!(u.inline[0].1, grants);
+    cfn.delete(user, props("2")).await.assert_success();
+}

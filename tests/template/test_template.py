@@ -448,6 +448,10 @@ BOUNDARY_DENIES = [
      {"events:source": "planton.iam-user"}),
     ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
      "a forged entry hidden in a batch", {"events:source": ["com.example.app", "planton.iam-user"]}),
+    ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+     "a forged function result steering the audit's continuation", {"events:source": "lambda"}),
+    ("events:RemoveTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-planton-audit-continue",
+     "stopping a long audit half-way"),
     ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-planton-key-events",
      "redirecting the key owners' mail"),
     ("cloudwatch:DeleteDashboards", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{STACK}-planton-iam-user",
@@ -511,7 +515,8 @@ class DefaultBoundary(Checks):
         forging = [x for x in st if x.get("Sid") == "DenyForgingKeyEvents"]
         self.check(
             len(forging) == 1
-            and forging[0].get("Condition") == {"ForAnyValue:StringEquals": {"events:source": "planton.iam-user"}},
+            and forging[0].get("Condition")
+            == {"ForAnyValue:StringEquals": {"events:source": ["planton.iam-user", "lambda"]}},
             "DenyForgingKeyEvents matches any entry of a batch", forging,
         )
 
