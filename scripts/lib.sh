@@ -17,7 +17,7 @@ ensure_venv() {
     local args=()
     for f in tests/requirements.txt "$@"; do args+=(-r "$f"); done
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "${args[@]}"
-    printf '%s\n' "$want" | md5sum | cut -d' ' -f1 >> "$stamp"
+    printf '%s' "$want" | md5sum | cut -d' ' -f1 >> "$stamp"
   fi
 }
 

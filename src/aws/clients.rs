@@ -12,6 +12,8 @@ pub struct Clients {
     pub sm: aws_sdk_secretsmanager::Client,
     /// EventBridge: the events a key's owners route on.
     pub events: aws_sdk_eventbridge::Client,
+    /// AWS managed policies' documents this process read lately (the judgement's).
+    pub aws_managed: crate::aws::policies::AwsManagedDocuments,
     /// STS settings (endpoint, region, retries) without credentials of its own: each
     /// rotation test signs with the key under test.
     pub sts: aws_sdk_sts::Config,
@@ -35,7 +37,14 @@ pub fn loader() -> aws_config::ConfigLoader {
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(15))
         .build();
+    // Lambda gives a function its role's credentials in environment variables, where
+    // the default chain would look first anyway. Naming that provider skips building
+    // the rest of the chain (its IMDS and container clients read the machine's ~150
+    // root certificates): 5 ms of every cold start, measured (docs/benchmarks.md).
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
         .retry_config(retry)
         .timeout_config(timeouts)
 }
@@ -86,6 +95,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::from_conf(iam),
             sm: aws_sdk_secretsmanager::Client::from_conf(sm),
             events: aws_sdk_eventbridge::Client::from_conf(events),
+            aws_managed: Default::default(),
             sts,
         }
     }

@@ -8,9 +8,58 @@ use crate::aws::Clients;
 use crate::error::{Error, Result};
 use serde_json::Value;
 
+/// How long a warm process trusts an AWS managed policy's document it read: AWS
+/// publishes new versions of its own policies rarely, and never on a customer's
+/// request. A customer managed policy is read every time: anyone with
+/// iam:CreatePolicyVersion can change it between two requests.
+pub const AWS_MANAGED_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Documents of AWS managed policies a warm process read, with when.
+#[derive(Debug, Clone, Default)]
+pub struct AwsManagedDocuments(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Value)>>,
+    >,
+);
+
+impl AwsManagedDocuments {
+    fn get(&self, arn: &str) -> Option<Value> {
+        let cache = self.0.lock().ok()?;
+        let (at, doc) = cache.get(arn)?;
+        (at.elapsed() < AWS_MANAGED_TTL).then(|| doc.clone())
+    }
+
+    fn put(&self, arn: &str, doc: &Value) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.insert(arn.to_string(), (std::time::Instant::now(), doc.clone()));
+        }
+    }
+}
+
+/// AWS's own policies: `arn:<partition>:iam::aws:policy/...`.
+fn is_aws_managed(arn: &str) -> bool {
+    arn.split(':').nth(4) == Some("aws") && arn.contains(":policy/")
+}
+
 /// The document of a managed policy's default version: GetPolicy, then
-/// GetPolicyVersion, since only the first says which version is the default.
+/// GetPolicyVersion, since only the first says which version is the default. An AWS
+/// managed policy read within [`AWS_MANAGED_TTL`] by this process is not read again,
+/// so a warm Create naming only AWS managed policies saves those two round trips.
 pub async fn managed_document(c: &Clients, arn: &str) -> Result<Value> {
+    let aws_managed = is_aws_managed(arn);
+    if aws_managed {
+        if let Some(doc) = c.aws_managed.get(arn) {
+            return Ok(doc);
+        }
+    }
+    let doc = read_managed_document(c, arn).await?;
+    if aws_managed {
+        c.aws_managed.put(arn, &doc);
+    }
+    Ok(doc)
+}
+
+async fn read_managed_document(c: &Clients, arn: &str) -> Result<Value> {
     let policy = c
         .iam
         .get_policy()
@@ -103,4 +152,35 @@ pub async fn group_policies(c: &Clients, group: &str) -> Result<GroupPolicies> {
     }))
     .await?;
     Ok(GroupPolicies { attached, inline })
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn only_aws_managed_policies_are_kept_and_only_for_a_while() {
+        assert!(is_aws_managed("arn:aws:iam::aws:policy/ReadOnlyAccess"));
+        assert!(is_aws_managed(
+            "arn:aws-cn:iam::aws:policy/service-role/AWSLambdaRole"
+        ));
+        assert!(!is_aws_managed("arn:aws:iam::123456789012:policy/aws"));
+        assert!(!is_aws_managed(
+            "arn:aws:iam::123456789012:policy/iam::aws:policy/x"
+        ));
+        let cache = AwsManagedDocuments::default();
+        let doc = serde_json::json!({"Version": "2012-10-17"});
+        cache.put("arn:aws:iam::aws:policy/A", &doc);
+        assert_eq!(cache.get("arn:aws:iam::aws:policy/A"), Some(doc.clone()));
+        assert_eq!(cache.get("arn:aws:iam::aws:policy/B"), None);
+        // Older than the TTL: read again.
+        if let Some(old) = std::time::Instant::now().checked_sub(AWS_MANAGED_TTL) {
+            cache
+                .0
+                .lock()
+                .unwrap()
+                .insert("arn:aws:iam::aws:policy/A".into(), (old, doc));
+            assert_eq!(cache.get("arn:aws:iam::aws:policy/A"), None);
+        }
+    }
 }

@@ -38,6 +38,7 @@ pub(crate) fn clients(iam: &[&Rule], sm: &[&Rule], sts: &[&Rule]) -> Clients {
             std::iter::empty::<&Rule>(),
             |c| c.retry_config(no_retries())
         ),
+        aws_managed: Default::default(),
         // A configuration, not a client: testSecret builds its client from it with
         // the pending key's credentials, and the mock (an interceptor) comes along.
         sts: aws_sdk_sts::Config::builder()

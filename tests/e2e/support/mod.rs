@@ -76,6 +76,8 @@ pub struct Captured {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request had arrived whole: when CloudFormation would have its answer.
+    pub at: std::time::Instant,
 }
 
 impl Captured {
@@ -191,6 +193,7 @@ pub async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Captured> 
         body.extend_from_slice(&chunk[..n]);
     }
     Some(Captured {
+        at: std::time::Instant::now(),
         method,
         path,
         headers,
