@@ -8,7 +8,8 @@
 //! calls, the proxy's peak in flight.
 //!
 //! Environment: BENCH_AUDIT_SIZES (default 100,1000,5000), BENCH_LATENCY_MS (default
-//! 50), BENCH_THROTTLE_RATES (default 0,0.3), PLANTON_MAX_IN_FLIGHT (passed through).
+//! 50), BENCH_THROTTLE_RATES (default 0,0.3), BENCH_SWEEP_ONLY (1: the grace sweep
+//! alone), PLANTON_MAX_IN_FLIGHT (passed through).
 
 #[path = "../tests/e2e/support/mod.rs"]
 mod support;
@@ -134,8 +135,8 @@ async fn main() {
         latency.as_millis(),
         std::env::var("PLANTON_MAX_IN_FLIGHT").unwrap_or_else(|_| "default (16)".into())
     );
-    println!("| users | throttled | wall | invocations | covered | complete | calls per user | throttled calls | peak in flight |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| users | throttled | audit wall | invocations | covered | complete | calls per user | throttled calls | peak in flight | grace sweep |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
 
     let emulator = Emulator::start(root);
     for (k, v) in emulator.env() {
@@ -177,7 +178,11 @@ async fn main() {
             let mut invocations = 0;
             let mut covered = 0u64;
             let mut next = event.clone();
+            let sweep_only = std::env::var("BENCH_SWEEP_ONLY").is_ok_and(|v| v == "1");
             let summary = loop {
+                if sweep_only {
+                    break json!({"complete": "-"});
+                }
                 invocations += 1;
                 let inv = rt
                     .invoke(
@@ -197,16 +202,30 @@ async fn main() {
                 }
             };
             let wall = t.elapsed().as_secs_f64();
+            let stats = proxy.stats();
+            // The hourly grace sweep over the same users, in the same process.
+            proxy.reset_stats();
+            let t = Instant::now();
+            let sweep: Value =
+                serde_json::from_str(include_str!("../events/end-grace.json")).unwrap();
+            let inv = rt
+                .invoke(&format!("g{n}-{rate}"), sweep, Duration::from_secs(300))
+                .await;
+            assert!(inv.ok, "{}", inv.body);
+            let swept: Value = serde_json::from_str(&inv.body).expect("the sweep's summary");
+            let sweep_wall = t.elapsed().as_secs_f64();
+            let sweep_stats = proxy.stats();
             let _ = child.kill();
             let _ = child.wait();
-            let stats = proxy.stats();
             println!(
-                "| {n} | {:.0}% | {wall:.1} s | {invocations} | {covered} | {} | {:.1} | {} | {} |",
+                "| {n} | {:.0}% | {wall:.1} s | {invocations} | {covered} | {} | {:.1} | {} | {} | {sweep_wall:.1} s, {:.1} calls per user, {} managed |",
                 rate * 100.0,
                 summary["complete"],
                 stats.requests as f64 / n as f64,
                 stats.throttled,
                 stats.peak_in_flight,
+                sweep_stats.requests as f64 / n as f64,
+                swept["managed_users"],
             );
         }
     }

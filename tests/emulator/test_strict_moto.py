@@ -117,6 +117,7 @@ class StrictMotoTest(unittest.TestCase):
         cls.sts = boto3.client("sts", **kw)
         cls.sm = boto3.client("secretsmanager", **kw)
         cls.cfn = boto3.client("cloudformation", **kw)
+        cls.events = boto3.client("events", **kw)
         cls.cfn_west = boto3.client("cloudformation", **dict(kw, region_name="eu-west-1"))
         cls.raw = {}
         cls.iam.meta.events.register(
@@ -1110,6 +1111,29 @@ class StrictMotoTest(unittest.TestCase):
         self.assertEqual(status, 400, body)
         self.assertTrue(body["error"].startswith("InvalidRequestException: "), body)
         self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
+
+    def test_events_endpoint_records_what_eventbridge_accepted(self):
+        path = "/moto-api/planton/events"
+        self.assertEqual(self.post_json(path, {})[1], {"Events": []}, "reset clears the record")
+        entry = {"Source": "planton.iam-user", "DetailType": "Planton Access Key Rotated",
+                 "Detail": json.dumps({"user": "u", "owner": "payments"}), "Resources": ["arn:aws:iam::123456789012:user/u"]}
+        other = dict(entry, Source="com.example.app")
+        out = self.events.put_events(Entries=[entry, other])
+        self.assertEqual(out["FailedEntryCount"], 0, out)
+        status, body = self.post_json(path, {"Source": "planton.iam-user"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["Events"], [{"EventBusName": "default", "Source": "planton.iam-user",
+                                           "DetailType": "Planton Access Key Rotated",
+                                           "Detail": {"user": "u", "owner": "payments"},
+                                           "Resources": ["arn:aws:iam::123456789012:user/u"]}])
+        self.assertEqual(len(self.post_json(path, None)[1]["Events"]), 2, "no filter: every event")
+        # A bus that does not exist fails as in AWS, and nothing is recorded.
+        with self.assertRaises(Exception):
+            self.events.put_events(Entries=[dict(entry, EventBusName="no-such-bus")])
+        self.assertEqual(len(self.post_json(path, None)[1]["Events"]), 2)
+        for bad in ([1], {"Typo": "x"}):
+            with self.subTest(body=bad):
+                self.assertEqual(self.post_json(path, bad)[0], 400)
 
 
 if __name__ == "__main__":
