@@ -83,12 +83,16 @@ pub async fn handle(
                 checked()?;
                 served(settings.serves.schedule, "the scheduled grace sweep")?;
                 let max = settings.max_in_flight;
+                let stop_at = remaining(ctx.deadline).map(|r| {
+                    tokio::time::Instant::now() + r.saturating_sub(settings.deadline_margin * 3)
+                });
                 let sweep = crate::grace::handle(
                     c,
                     &settings.guardrails.allowed_path_prefix,
                     settings.rotation_grace,
                     max,
                     &events,
+                    stop_at,
                     SystemTime::now(),
                 );
                 app.gate.paced(&app.calls, max, sweep).await.0

@@ -44,6 +44,7 @@ pub async fn sweep(
     period: Duration,
     max_in_flight: usize,
     events: &Publisher<'_>,
+    stop_at: Option<tokio::time::Instant>,
     now: SystemTime,
 ) -> Result<Value, Error> {
     let grace = Grace {
@@ -55,7 +56,17 @@ pub async fn sweep(
     let managed_users = listing.managed.len();
     let max_in_flight = max_in_flight.max(1);
     let managed = listing.managed;
+    // No user is started once `stop_at` has passed: the users in flight finish and the
+    // summary says how many were covered; the next hourly run covers the rest.
+    let started = std::sync::atomic::AtomicUsize::new(0);
     let swept: Vec<Swept> = futures::stream::iter(managed)
+        .take_while(|_| {
+            let time_left = stop_at.is_none_or(|s| tokio::time::Instant::now() < s);
+            if time_left {
+                started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::future::ready(time_left)
+        })
         .map(|m| async move { sweep_user(c, grace, &events.settings.owner_tag_key, m).await })
         .buffer_unordered((max_in_flight / 2).max(1))
         .collect()
@@ -71,6 +82,8 @@ pub async fn sweep(
         "grace_hours": period.as_secs() / 3600,
         "listed_users": listed,
         "managed_users": managed_users,
+        "covered_users": started.load(std::sync::atomic::Ordering::Relaxed),
+        "complete": started.load(std::sync::atomic::Ordering::Relaxed) == managed_users,
         "deactivated_keys": swept.iter().map(|s| s.deactivated).sum::<usize>(),
         "keys_in_grace": count(|s| s.in_grace),
         "unrecorded_secrets": count(|s| s.unrecorded),
@@ -212,9 +225,10 @@ pub async fn handle(
     grace: Duration,
     max_in_flight: usize,
     events: &Publisher<'_>,
+    stop_at: Option<tokio::time::Instant>,
     now: SystemTime,
 ) -> Result<Value, Error> {
-    let summary = sweep(c, path_prefix, grace, max_in_flight, events, now).await?;
+    let summary = sweep(c, path_prefix, grace, max_in_flight, events, stop_at, now).await?;
     println!("{summary}");
     Ok(summary)
 }

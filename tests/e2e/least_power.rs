@@ -137,11 +137,20 @@ async fn the_scheduled_work_reads_no_secret_value_and_writes_only_key_status() {
     .await;
 
     let scheduled = function_app("schedule", PATH).await;
+    // A deadline too near to start anyone: nothing is swept, and the summary says so.
+    let late: Value = serde_json::from_str(END_GRACE_EVENT).unwrap();
+    let late = planton_iam_user::entry::handle_value(&scheduled, late, deadline_in(5))
+        .await
+        .unwrap();
+    assert_eq!(late["covered_users"], 0, "{late}");
+    assert_eq!(late["complete"], false, "{late}");
     let sweep = invoke(&scheduled, END_GRACE_EVENT)
         .await
         .expect("the sweep runs");
     assert_eq!(sweep["deactivated_keys"], 1, "{sweep}");
     assert_eq!(sweep["unrecorded_secrets"], 0, "{sweep}");
+    assert_eq!(sweep["covered_users"], 2, "{sweep}");
+    assert_eq!(sweep["complete"], true, "{sweep}");
     let audit = invoke(&scheduled, AUDIT_EVENT)
         .await
         .expect("the audit runs");

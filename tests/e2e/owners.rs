@@ -405,6 +405,7 @@ async fn a_legacy_user_is_adopted_converged_and_its_old_keys_end_with_the_grace_
                     settings: &app.settings.events,
                     function: "planton-audit",
                 },
+                None,
                 at,
             )
             .await
