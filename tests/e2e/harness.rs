@@ -675,6 +675,13 @@ pub async fn secret_value(name: &str) -> Option<Value> {
     serde_json::from_str(v.secret_string()?).ok()
 }
 
+/// The secret's description: its sentence and the key ids the function records there.
+pub async fn secret_description(name: &str) -> String {
+    let (_, sm) = aws().await;
+    let d = sm.describe_secret().secret_id(name).send().await.unwrap();
+    d.description().unwrap_or_default().to_string()
+}
+
 pub async fn secret_exists(name: &str) -> bool {
     let (_, sm) = aws().await;
     sm.describe_secret().secret_id(name).send().await.is_ok()

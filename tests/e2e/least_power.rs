@@ -70,24 +70,6 @@ fn assert_within_the_scheduled_role(calls: &Counts) {
     }
 }
 
-async fn current_key(secret: &str) -> String {
-    let (_, sm) = aws().await;
-    let v = sm
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .unwrap();
-    let v: Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
-    v["AccessKeyId"].as_str().unwrap().to_string()
-}
-
-async fn description(secret: &str) -> String {
-    let (_, sm) = aws().await;
-    let d = sm.describe_secret().secret_id(secret).send().await.unwrap();
-    d.description().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn the_scheduled_work_reads_no_secret_value_and_writes_only_key_status() {
     const PATH: &str = "/least-power-sched/";
@@ -103,7 +85,10 @@ async fn the_scheduled_work_reads_no_secret_value_and_writes_only_key_status() {
         .await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let old = current_key(&secret).await;
+    let old = secret_value(&secret).await.unwrap()["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // A KeySerial raise: the old key stays active for its grace period.
     writer
         .update(
@@ -113,7 +98,10 @@ async fn the_scheduled_work_reads_no_secret_value_and_writes_only_key_status() {
         )
         .await
         .assert_success();
-    let new = current_key(&secret).await;
+    let new = secret_value(&secret).await.unwrap()["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(old, new);
     // The new key was made 25 hours ago: the old one's grace (24 h) is over.
     let now = SystemTime::now();
@@ -240,8 +228,11 @@ async fn a_secret_without_its_key_record_is_audited_honestly_and_recorded_at_the
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let key = current_key(&secret).await;
-    let recorded = description(&secret).await;
+    let key = secret_value(&secret).await.unwrap()["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let recorded = secret_description(&secret).await;
     assert!(
         key_ledger::parse(&recorded).values().any(|k| *k == key),
         "a new secret records its key id: {recorded}"
@@ -291,7 +282,7 @@ async fn a_secret_without_its_key_record_is_audited_honestly_and_recorded_at_the
     cfn.update(user, props.clone(), props.clone())
         .await
         .assert_success();
-    let now_recorded = description(&secret).await;
+    let now_recorded = secret_description(&secret).await;
     assert!(now_recorded.starts_with(&sentence), "{now_recorded}");
     assert!(
         key_ledger::parse(&now_recorded).values().any(|k| *k == key),

@@ -67,17 +67,6 @@ fn assert_documented(e: &Value, user: &str, owner: &str) {
     assert!(!text.contains("SecretAccessKey"), "{text}");
 }
 
-async fn secret_value(secret: &str) -> Value {
-    let (_, sm) = aws().await;
-    let v = sm
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .unwrap();
-    serde_json::from_str(v.secret_string().unwrap()).unwrap()
-}
-
 async fn works(access_key_id: &str, secret: &str) -> bool {
     let creds = aws_sdk_sts::config::Credentials::new(access_key_id, secret, None, None, "t");
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -96,12 +85,6 @@ fn status_of(u: &UserState, id: &str) -> Option<String> {
     u.keys.iter().find(|(k, _)| k == id).map(|(_, s)| s.clone())
 }
 
-async fn description(secret: &str) -> String {
-    let (_, sm) = aws().await;
-    let d = sm.describe_secret().secret_id(secret).send().await.unwrap();
-    d.description().unwrap_or_default().to_string()
-}
-
 #[tokio::test]
 async fn a_leaked_key_stops_working_before_the_update_answers() {
     let user = "ow-leaked";
@@ -110,7 +93,7 @@ async fn a_leaked_key_stops_working_before_the_update_answers() {
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let leaked = secret_value(&secret).await;
+    let leaked = secret_value(&secret).await.unwrap();
     let leaked_id = leaked["AccessKeyId"].as_str().unwrap().to_string();
     let leaked_secret = leaked["SecretAccessKey"].as_str().unwrap().to_string();
     assert!(works(&leaked_id, &leaked_secret).await);
@@ -135,12 +118,12 @@ async fn a_leaked_key_stops_working_before_the_update_answers() {
         !works(&leaked_id, &leaked_secret).await,
         "the leaked key no longer works"
     );
-    let fresh = secret_value(&secret).await;
+    let fresh = secret_value(&secret).await.unwrap();
     assert_ne!(fresh["AccessKeyId"], leaked["AccessKeyId"]);
     assert_eq!(&active[0].0, fresh["AccessKeyId"].as_str().unwrap());
     // The secret records the resource's grace, for the sweep and scheduled rotations.
     assert_eq!(
-        key_ledger::parse_grace(&description(&secret).await),
+        key_ledger::parse_grace(&secret_description(&secret).await),
         Some(0)
     );
 
@@ -176,7 +159,7 @@ async fn each_event_type_is_published_once_with_its_documented_shape() {
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let first = secret_value(&secret).await["AccessKeyId"]
+    let first = secret_value(&secret).await.unwrap()["AccessKeyId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -186,7 +169,7 @@ async fn each_event_type_is_published_once_with_its_documented_shape() {
     cfn.update(user, raised.clone(), props)
         .await
         .assert_success();
-    let second = secret_value(&secret).await["AccessKeyId"]
+    let second = secret_value(&secret).await.unwrap()["AccessKeyId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -379,7 +362,7 @@ async fn a_legacy_user_is_adopted_converged_and_its_old_keys_end_with_the_grace_
     assert!(u.groups.is_empty(), "{:?}", u.groups);
     assert_eq!(u.managed, vec![SEC_AUDIT.to_string()]);
     // The managed key works; the key in use keeps working; the idle one made room.
-    let managed = secret_value(&secret).await;
+    let managed = secret_value(&secret).await.unwrap();
     let managed_id = managed["AccessKeyId"].as_str().unwrap().to_string();
     assert!(works(&managed_id, managed["SecretAccessKey"].as_str().unwrap()).await);
     assert_eq!(status_of(&u, &used).as_deref(), Some("Active"));
