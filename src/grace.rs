@@ -130,13 +130,7 @@ async fn sweep_user(c: &Clients, grace: Grace, owner_tag_key: &str, m: Managed) 
         return out;
     };
     // The resource's own PreviousKeyGraceHours, as its secret records it.
-    let grace = match observed.grace_hours {
-        Some(h) => Grace {
-            period_secs: u64::from(h) * 3600,
-            ..grace
-        },
-        None => grace,
-    };
+    let grace = grace.or_resources(observed.grace_hours);
     let event = |key: &str, adopted_at: Option<u64>| {
         let mut e = Event::new(
             Kind::PreviousKeyDeactivated,

@@ -16,7 +16,9 @@ use crate::aws::Clients;
 use crate::error::{is_not_found, Error, Result};
 use crate::model::key_ledger;
 use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -33,6 +35,42 @@ pub struct Target {
     pub user_arn: String,
 }
 
+/// What DescribeSecret said of the secret when the step began: its description (the key
+/// record) and which version carries which stage. Each caller has read it already (the
+/// rotation step to check the secret, a KeySerial rotation to see whether it is done), so
+/// the steps do not read it again.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub description: String,
+    pub stages: HashMap<String, Vec<String>>,
+}
+
+impl Seen {
+    pub fn of(desc: &DescribeSecretOutput) -> Seen {
+        Seen {
+            description: desc.description().unwrap_or_default().to_string(),
+            stages: desc.version_ids_to_stages().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The version carrying `stage`, if any.
+    fn holding(&self, stage: &str) -> Option<String> {
+        self.stages
+            .iter()
+            .find(|(_, s)| s.iter().any(|x| x == stage))
+            .map(|(v, _)| v.clone())
+    }
+}
+
+async fn describe(c: &Clients, secret: &str) -> Result<Seen> {
+    c.sm.describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .map(|d| Seen::of(&d))
+        .map_err(|e| Error::aws(format!("reading secret {secret}"), e))
+}
+
 /// Rotates the key the way a scheduled rotation does, all steps in one go: for a raised
 /// `KeySerial`. `token` names the new version, so a re-delivered request resumes the
 /// same rotation instead of starting another.
@@ -46,28 +84,25 @@ pub async fn rotate(
     // A re-delivered request whose rotation already finished (it failed afterwards, say
     // before the new serial was recorded) must not rotate a second time: createSecret
     // would find no pending value, delete the grace key and mint another.
-    let desc =
-        c.sm.describe_secret()
-            .secret_id(&target.secret_arn)
-            .send()
-            .await
-            .map_err(|e| Error::aws(format!("reading secret {}", target.secret_arn), e))?;
-    let done = desc
-        .version_ids_to_stages()
-        .and_then(|m| m.get(token))
+    let seen = describe(c, &target.secret_arn).await?;
+    let done = seen
+        .stages
+        .get(token)
         .is_some_and(|s| s.iter().any(|s| s == CURRENT));
     if done {
         tracing::info!(token, "rotation already finished; nothing to do");
         return Ok(());
     }
-    create(c, target, token).await?;
+    create(c, target, token, &seen).await?;
     test(c, target, token, give_up_at).await?;
-    finish(c, target, token, grace).await.map(drop)
+    // createSecret changed the stages: finishSecret reads them afresh.
+    let now = describe(c, &target.secret_arn).await?;
+    finish(c, target, token, grace, &now).await.map(drop)
 }
 
 /// createSecret: a new key, stored as version `token` with stage AWSPENDING. If that
 /// version already holds a key, a previous attempt of this step finished: nothing to do.
-pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
+pub async fn create(c: &Clients, t: &Target, token: &str, seen: &Seen) -> Result<()> {
     let user = t.user.as_str();
     if pending_value(c, t, token).await?.is_some() {
         tracing::info!(
@@ -77,24 +112,14 @@ pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
         return Ok(());
     }
     let secret = t.secret_arn.as_str();
-    let (current, keys, desc) = futures::try_join!(
-        held_by_stage(c, secret, CURRENT),
-        async {
-            c.iam
-                .list_access_keys()
-                .user_name(user)
-                .send()
-                .await
-                .map_err(|e| Error::aws(format!("listing the access keys of user {user}"), e))
-        },
-        async {
-            c.sm.describe_secret()
-                .secret_id(secret)
-                .send()
-                .await
-                .map_err(|e| Error::aws(format!("reading secret {secret}"), e))
-        }
-    )?;
+    let (current, keys) = futures::try_join!(held_by_stage(c, secret, CURRENT), async {
+        c.iam
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| Error::aws(format!("listing the access keys of user {user}"), e))
+    })?;
     let keys: Vec<String> = keys
         .access_key_metadata()
         .iter()
@@ -118,15 +143,14 @@ pub async fn create(c: &Clients, t: &Target, token: &str) -> Result<()> {
     let (key_id, value) = keys::mint_key(c, user, &t.user_arn).await?;
     // The record first (the audit and grace sweep read only it): the current version's
     // key, which a secret written before the record existed may lack, and the new one.
-    let staged = desc.version_ids_to_stages();
-    let description = desc.description().unwrap_or_default();
+    let description = seen.description.as_str();
     let mut entries = key_ledger::parse(description);
     entries.extend(current_version.map(|v| (v, current.clone())));
     let entries = entries
         .iter()
         .map(|(v, k)| (v.as_str(), k.as_str()))
         .chain([(token, key_id.as_str())]);
-    let is_staged = |v: &str| staged.is_some_and(|m| m.contains_key(v));
+    let is_staged = |v: &str| seen.stages.contains_key(v);
     let recorded = key_ledger::render(description, entries, &is_staged, Some(token));
     let stored = async {
         c.sm.update_secret()
@@ -240,23 +264,11 @@ pub async fn finish(
     t: &Target,
     token: &str,
     grace: Duration,
+    seen: &Seen,
 ) -> Result<Option<String>> {
     let sm = &c.sm;
     let secret = t.secret_arn.as_str();
-    let desc = sm
-        .describe_secret()
-        .secret_id(secret)
-        .send()
-        .await
-        .map_err(|e| Error::aws(format!("reading secret {secret}"), e))?;
-    let stages = desc.version_ids_to_stages();
-    let holding = |stage: &str| -> Option<String> {
-        stages?
-            .iter()
-            .find(|(_, s)| s.iter().any(|x| x == stage))
-            .map(|(v, _)| v.clone())
-    };
-    let Some(on_token) = stages.and_then(|m| m.get(token)) else {
+    let Some(on_token) = seen.stages.get(token) else {
         return Err(Error::Rotation(format!(
             "secret {secret} has no version {token} to make current"
         )));
@@ -266,7 +278,7 @@ pub async fn finish(
             .secret_id(secret)
             .version_stage(CURRENT)
             .move_to_version_id(token)
-            .set_remove_from_version_id(holding(CURRENT))
+            .set_remove_from_version_id(seen.holding(CURRENT))
             .send()
             .await
             .map_err(|e| {

@@ -19,7 +19,6 @@ use crate::model::key_ledger;
 use crate::model::state::{tag, TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK, TAG_USER_NAME};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -46,7 +45,7 @@ pub async fn handle(
 ) -> Result<Value> {
     let Bound {
         target,
-        stages,
+        seen,
         recorded_grace,
         stack_id,
         logical_id,
@@ -55,7 +54,7 @@ pub async fn handle(
     // The resource's own PreviousKeyGraceHours, as its secret records it.
     let grace = recorded_grace.map_or(grace, |h| Duration::from_secs(u64::from(h) * 3600));
     let token = ev.token.as_str();
-    let on_token = stages.get(token);
+    let on_token = seen.stages.get(token);
     let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
     let is_pending = on_token.is_some_and(|s| s.iter().any(|s| s == PENDING));
     if is_current && ev.step != "finishSecret" {
@@ -71,7 +70,7 @@ pub async fn handle(
         )));
     }
     match ev.step.as_str() {
-        "createSecret" => rotate::create(c, &target, token).await?,
+        "createSecret" => rotate::create(c, &target, token, &seen).await?,
         "setSecret" => {
             // IAM itself holds the key: there is no database password to change.
             tracing::info!(
@@ -83,7 +82,7 @@ pub async fn handle(
             rotate::test(c, &target, token, Instant::now() + TEST_PATIENCE).await?;
         }
         "finishSecret" => {
-            let previous = rotate::finish(c, &target, token, grace).await?;
+            let previous = rotate::finish(c, &target, token, grace, &seen).await?;
             // The owners learn of the rotation once it is done (a retried finishSecret
             // that finds its work done tells them again: at least once).
             let event = |kind: Kind, key: Option<String>| {
@@ -172,18 +171,15 @@ async fn target(c: &Clients, secret_id: &str, function_arn: &str) -> Result<Boun
             "user {user} keeps its key in another secret (its {TAG_SECRET_NAME} tag), so this one is a look-alike"
         ));
     }
-    let stages = desc
-        .version_ids_to_stages()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let seen = rotate::Seen::of(&desc);
     Ok(Bound {
         target: Target {
             secret_arn: arn.clone(),
             user: user.to_string(),
             user_arn: u.arn,
         },
-        stages,
-        recorded_grace: key_ledger::parse_grace(desc.description().unwrap_or_default()),
+        recorded_grace: key_ledger::parse_grace(&seen.description),
+        seen,
         stack_id: stack.to_string(),
         logical_id: logical.to_string(),
         user_tags: owned,
@@ -193,7 +189,8 @@ async fn target(c: &Clients, secret_id: &str, function_arn: &str) -> Result<Boun
 /// A rotation's secret, checked to be bound to its user, with what the step needs.
 struct Bound {
     target: Target,
-    stages: HashMap<String, Vec<String>>,
+    /// The secret as checked: its key record and stages, which the step uses as read.
+    seen: rotate::Seen,
     /// The resource's PreviousKeyGraceHours, as the secret records it.
     recorded_grace: Option<u32>,
     stack_id: String,

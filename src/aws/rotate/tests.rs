@@ -5,7 +5,6 @@ use super::*;
 use crate::aws::clients::mocked::{self, error_meta};
 use aws_sdk_iam::operation::list_access_keys::ListAccessKeysOutput;
 use aws_sdk_iam::types::{AccessKeyMetadata, StatusType};
-use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::operation::get_secret_value::{
     GetSecretValueError, GetSecretValueOutput,
 };
@@ -80,12 +79,6 @@ async fn create_deletes_the_new_key_when_the_pending_version_cannot_be_stored() 
                 && r.version_stages() == [PENDING.to_string()]
         })
         .then_error(|| PutSecretValueError::EncryptionFailure(mocked::encryption_failure()));
-    let described = mock!(aws_sdk_secretsmanager::Client::describe_secret).then_output(|| {
-        DescribeSecretOutput::builder()
-            .arn(SECRET_ARN)
-            .version_ids_to_stages("v-current-0000000000000000000000000", vec![CURRENT.into()])
-            .build()
-    });
     let recorded = mock!(aws_sdk_secretsmanager::Client::update_secret)
         .match_requests(|r| {
             r.secret_id() == Some(SECRET_ARN)
@@ -101,11 +94,19 @@ async fn create_deletes_the_new_key_when_the_pending_version_cannot_be_stored() 
     let (delete, deleted) = mocked::recording_delete(USER);
     let c = mocked::clients(
         &[&listed, &minted, &delete],
-        &[&no_pending, &current, &described, &recorded, &store],
+        &[&no_pending, &current, &recorded, &store],
         &[],
     );
 
-    let e = create(&c, &target(), TOKEN).await.unwrap_err();
+    let seen = Seen {
+        description: String::new(),
+        stages: [(
+            "v-current-0000000000000000000000000".to_string(),
+            vec![CURRENT.to_string()],
+        )]
+        .into(),
+    };
+    let e = create(&c, &target(), TOKEN, &seen).await.unwrap_err();
 
     match &e {
         Error::Aws { action, code, .. } => {

@@ -155,12 +155,7 @@ pub(super) fn plan_key(
             .find(|k| k.id == current)
             .and_then(|k| k.created);
         // The resource's own PreviousKeyGraceHours wins over the deployment's default.
-        let period = ks
-            .previous_key_grace_hours
-            .map_or(secrets.grace, |h| super::Grace {
-                period_secs: u64::from(h) * 3600,
-                ..secrets.grace
-            });
+        let period = secrets.grace.or_resources(ks.previous_key_grace_hours);
         let grace_over = ks.status == KeyStatus::Inactive || period.is_over(current_created);
         if let Some(k) = u
             .keys

@@ -155,6 +155,14 @@ pub struct Grace {
 }
 
 impl Grace {
+    /// This grace, or the resource's own `PreviousKeyGraceHours` when it has one.
+    pub fn or_resources(self, hours: Option<u32>) -> Grace {
+        hours.map_or(self, |h| Grace {
+            period_secs: u64::from(h) * 3600,
+            ..self
+        })
+    }
+
     /// Whether a previous key must now be inactive, given when the current key was
     /// created. An unknown creation time ends the grace: failing closed.
     pub fn is_over(&self, current_created: Option<u64>) -> bool {
