@@ -675,6 +675,17 @@ pub async fn secret_value(name: &str) -> Option<Value> {
     serde_json::from_str(v.secret_string()?).ok()
 }
 
+/// The access key id the secret's AWSCURRENT value holds.
+pub async fn current_key_id(secret: &str) -> String {
+    let v = secret_value(secret)
+        .await
+        .expect("the secret holds a value");
+    v["AccessKeyId"]
+        .as_str()
+        .expect("an AccessKeyId")
+        .to_string()
+}
+
 /// The secret's description: its sentence and the key ids the function records there.
 pub async fn secret_description(name: &str) -> String {
     let (_, sm) = aws().await;

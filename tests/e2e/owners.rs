@@ -159,20 +159,14 @@ async fn each_event_type_is_published_once_with_its_documented_shape() {
     let r = cfn.create(props.clone()).await;
     r.assert_success();
     let secret = r.data("SecretArn").unwrap().to_string();
-    let first = secret_value(&secret).await.unwrap()["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = current_key_id(&secret).await;
 
     let raised = json!({"UserName": user, "Path": PATH, "KeySerial": 1,
         "Tags": [{"Key": "owner", "Value": "payments"}]});
     cfn.update(user, raised.clone(), props)
         .await
         .assert_success();
-    let second = secret_value(&secret).await.unwrap()["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let second = current_key_id(&secret).await;
     // The grace period (24 h by default) is over: the hourly sweep ends it.
     let now = SystemTime::now();
     seed_key_dates(&second, Some(now - Duration::from_secs(25 * 3600)), None).await;
