@@ -7,10 +7,12 @@ use crate::model::adoption::Snapshot;
 use crate::model::state::{Owner, TAG_USER_NAME};
 use aws_sdk_iam::error::ProvideErrorMetadata;
 
-/// Writes `snap` to secret `name`, tagged for `owner`. A snapshot already there for the
-/// same owner and user is kept as it is: a re-delivered adopting Create must not replace
-/// the state before the first attempt with the state after it.
-pub async fn save(c: &Clients, name: &str, owner: &Owner, snap: &Snapshot) -> Result<()> {
+/// Writes `snap` to secret `name`, tagged for `owner`, and returns the snapshot the
+/// secret holds. One already there is kept only when it is this resource's and records
+/// the user's state as it is now (a re-delivered adopting Create that changed nothing
+/// yet): anything else, a snapshot planted with copied tags included, refuses the
+/// adoption before any change.
+pub async fn save(c: &Clients, name: &str, owner: &Owner, snap: &Snapshot) -> Result<Snapshot> {
     let mut t = owner.tags();
     t.push((TAG_USER_NAME.to_string(), snap.user.clone()));
     let value = serde_json::to_string(snap)
@@ -28,14 +30,18 @@ pub async fn save(c: &Clients, name: &str, owner: &Owner, snap: &Snapshot) -> Re
         .send()
         .await;
     match created {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(snap.clone()),
         Err(e) if e.code() == Some("ResourceExistsException") => {
             match load(c, name).await? {
-                Some((_, mine)) if mine_for(&mine, owner, &snap.user) => Ok(()),
+                Some((_, mine))
+                    if mine_for(&mine, owner, &snap.user) && mine.snapshot.same_state(snap) =>
+                {
+                    Ok(mine.snapshot)
+                }
                 _ => Err(Error::Invalid(crate::model::violation::Violations(vec![
                     crate::model::violation::Violation::new(
                         "AdoptExistingUser",
-                        format!("secret {name} exists and is not this resource's adoption snapshot; nothing was changed"),
+                        format!("secret {name} exists and is not this resource's snapshot of the user as it is; nothing was changed"),
                     ),
                 ]))),
             }

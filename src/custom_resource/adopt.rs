@@ -73,7 +73,7 @@ pub async fn prepare(
         None
     };
     let snap = Snapshot::of(user, now);
-    snapshot::save(
+    let saved = snapshot::save(
         c,
         &adoption::snapshot_secret_name(&spec.secret_name),
         owner,
@@ -97,6 +97,7 @@ pub async fn prepare(
             .filter(|k| Some(k) != make_room.as_ref())
             .collect(),
         make_room,
+        snapshot: saved.fingerprint(),
     })
 }
 

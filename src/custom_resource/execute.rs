@@ -520,7 +520,15 @@ async fn delete_user(
             if !gone.contains(arn) {
                 gone.push(arn.clone());
             }
-            let (plan, lost) = adoption::restore(&found.snapshot, u, &gone);
+            // The user's own record says which snapshot the adoption saved.
+            let recorded = adopted_of(&u.tags).unwrap_or(crate::model::deployed::Adopted {
+                at: 0,
+                keys: Vec::new(),
+                snapshot: String::new(),
+            });
+            let (from, changed) = adoption::trusted(&found.snapshot, &recorded, u);
+            let (plan, mut lost) = adoption::restore(&from, u, &gone);
+            lost.extend(changed);
             tracing::info!(
                 changes = plan.steps.len(),
                 "planned the return of an adopted user"

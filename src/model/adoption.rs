@@ -26,6 +26,28 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// 64 bits of the SHA-256 of the snapshot as saved: what the user's record holds, so
+    /// a rollback restores only the snapshot the adoption took.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(self).unwrap_or_default();
+        Sha256::digest(text.as_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The same user state, whenever it was taken.
+    pub fn same_state(&self, other: &Snapshot) -> bool {
+        Snapshot {
+            taken_at: 0,
+            ..self.clone()
+        } == Snapshot {
+            taken_at: 0,
+            ..other.clone()
+        }
+    }
+
     pub fn of(u: &ObservedUser, now: u64) -> Snapshot {
         Snapshot {
             user: u.name.clone(),
@@ -111,6 +133,30 @@ pub fn make_room(u: &ObservedUser, last_used: &BTreeMap<String, Option<u64>>) ->
             (k.active, used.is_some(), used.unwrap_or(0), k.id.clone())
         })
         .map(|k| k.id.clone())
+}
+
+/// What a rollback may restore: the saved snapshot when its fingerprint is the one the
+/// adoption recorded on the user; otherwise (the secret was rewritten since, say with
+/// an administrator's policy in it) nothing from it: the user is only released, the
+/// function's own tags and the managed key taken off, and the reason is returned.
+pub fn trusted(
+    saved: &Snapshot,
+    recorded: &crate::model::deployed::Adopted,
+    now: &ObservedUser,
+) -> (Snapshot, Option<String>) {
+    if saved.fingerprint() == recorded.snapshot {
+        return (saved.clone(), None);
+    }
+    let mut release = Snapshot::of(now, saved.taken_at);
+    release
+        .tags
+        .retain(|(k, _)| !crate::model::deployed::is_own_tag(k));
+    release.keys.retain(|k, _| recorded.keys.contains(k));
+    let why = format!(
+        "the adoption snapshot of user {} was changed after the adoption, so nothing was restored from it: the user was only released (its policies, groups, path and tags stay as the adoption left them)",
+        now.name
+    );
+    (release, Some(why))
 }
 
 /// Gives an adopted user back as `snap` recorded it, as far as the deployment's role

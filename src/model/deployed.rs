@@ -128,22 +128,30 @@ pub struct Record {
     pub adopted: Option<Adopted>,
 }
 
-/// When a user was adopted and the access keys it came with.
+/// When a user was adopted, the access keys it came with, and the fingerprint of the
+/// snapshot kept to give it back ([`crate::model::adoption::Snapshot::fingerprint`]):
+/// the snapshot's secret can be rewritten by whoever may write secrets under the prefix
+/// (its tags copied with it), the user's tags only by the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adopted {
     /// Seconds since the Unix epoch.
     pub at: u64,
     pub keys: Vec<String>,
+    pub snapshot: String,
 }
 
 impl Adopted {
-    /// `a=<at>:<key>,<key>` (no keys: `a=<at>:`).
+    /// `a=<at>:<key>,<key>:<fingerprint>` (no keys: `a=<at>::<fingerprint>`).
     fn to_part(&self) -> String {
-        format!("a={}:{}", self.at, self.keys.join(","))
+        format!("a={}:{}:{}", self.at, self.keys.join(","), self.snapshot)
     }
 
     fn from_part(value: &str) -> Option<Adopted> {
-        let (at, keys) = value.split_once(':')?;
+        let (at, rest) = value.split_once(':')?;
+        let (keys, snapshot) = rest.split_once(':')?;
+        if snapshot.len() != 16 || !snapshot.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
         let keys: Vec<String> = keys
             .split(',')
             .filter(|k| !k.is_empty())
@@ -157,6 +165,7 @@ impl Adopted {
         (keys.len() <= 2 && keys.iter().all(key_ok)).then_some(Adopted {
             at: at.parse().ok()?,
             keys,
+            snapshot: snapshot.to_string(),
         })
     }
 }

@@ -587,3 +587,55 @@ async fn a_cdk_grant_survives_updates_because_it_is_part_of_the_users_own_proper
     assert_eq!(u.inline[0].1, grants);
     cfn.delete(user, props("2")).await.assert_success();
 }
+
+/// Whoever may write secrets under the prefix could rewrite the snapshot (its tags copied
+/// with it) so that a rollback "restores" an administrator's policy: the user's own
+/// record names the snapshot the adoption saved, and a changed one is not restored from.
+#[tokio::test]
+async fn a_rollback_never_restores_from_a_rewritten_snapshot() {
+    const PATH: &str = "/owners-forged-snapshot/";
+    let user = "ow-forged-snapshot";
+    legacy_user(user, PATH, "ow-forged-readers").await;
+    let s = "arn:aws:cloudformation:us-east-1:123456789012:stack/ow-forged/0a1b2c3d-2222-3333-4444-555555555555";
+    let mut cfn = Cfn::with_app(app().await, s, "OwForged").await;
+    cfn.app.settings.allow_adoption = true;
+    cfn.app.settings.guardrails.allowed_path_prefix = PATH.into();
+    let props = json!({"UserName": user, "Path": PATH, "AdoptExistingUser": true});
+    cfn.create(props.clone()).await.assert_success();
+    let (_, sm) = aws().await;
+    let name = format!("planton/iam-user/{user}/adoption-snapshot");
+    let mut snap = secret_value(&name).await.unwrap();
+    snap["managed"] = json!([SEC_AUDIT, ADMIN]);
+    sm.put_secret_value()
+        .secret_id(&name)
+        .secret_string(snap.to_string())
+        .send()
+        .await
+        .unwrap();
+    set_stack_model(
+        emulator_url(),
+        &json!({"StackId": s, "StackStatus": "ROLLBACK_IN_PROGRESS", "Merge": true, "Resources": {"OwForged": {
+            "ResourceType": "Custom::PlantonIamUser", "ResourceStatus": "DELETE_IN_PROGRESS",
+            "PhysicalResourceId": user}}}),
+    )
+    .await
+    .unwrap();
+    let r = cfn
+        .send_unannounced(cfn.event("Delete", Some(user), props, None), context())
+        .await;
+    r.assert_success();
+    assert!(
+        r.reason().contains("changed after the adoption"),
+        "{}",
+        r.reason()
+    );
+    let after = user_state(user).await;
+    assert!(after.exists);
+    assert!(
+        !after.managed.iter().any(|m| m == ADMIN),
+        "{:?}",
+        after.managed
+    );
+    assert_eq!(after.tag("planton:stack-id"), None, "released");
+    assert!(!secret_exists(&name).await);
+}

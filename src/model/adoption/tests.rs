@@ -192,3 +192,39 @@ fn only_a_rollback_gives_the_user_back() {
     }
     assert!(is_rollback(None), "unknown: give back, destroy nothing");
 }
+
+#[test]
+fn a_snapshot_changed_after_the_adoption_is_not_restored_from() {
+    let before = legacy();
+    let saved = Snapshot::of(&before, 1_000);
+    let recorded = crate::model::deployed::Adopted {
+        at: 1_000,
+        keys: vec![K1.into()],
+        snapshot: saved.fingerprint(),
+    };
+    let mut now = before.clone();
+    now.managed.clear();
+    now.tags.push((TAG_STACK.into(), "s".into()));
+    now.keys = vec![key(K1, true), key(NEW, true)];
+    // The saved one: restored from.
+    let (snap, why) = trusted(&saved, &recorded, &now);
+    assert_eq!((snap, why), (saved.clone(), None));
+    // Rewritten with an administrator's policy: nothing restored from it.
+    let mut forged = saved.clone();
+    forged
+        .managed
+        .insert("arn:aws:iam::aws:policy/AdministratorAccess".into());
+    let (snap, why) = trusted(&forged, &recorded, &now);
+    assert!(why.unwrap().contains("changed after the adoption"));
+    let (p, _) = restore(&snap, &now, &[]);
+    let changes: Vec<&Change> = p.changes().collect();
+    assert!(
+        !changes.iter().any(|c| matches!(c, Change::AttachPolicy(_))),
+        "{changes:?}"
+    );
+    assert!(changes.contains(&&Change::DeleteKey(NEW.into())));
+    assert!(changes
+        .iter()
+        .any(|c| matches!(c, Change::UntagUser(k) if k == &vec![TAG_STACK.to_string()])));
+    assert_eq!(changes.len(), 2, "only released: {changes:?}");
+}

@@ -143,6 +143,8 @@ pub struct Adoption {
     pub at: u64,
     pub keep: Vec<String>,
     pub make_room: Option<String>,
+    /// The saved snapshot's fingerprint, recorded on the user with the ownership tags.
+    pub snapshot: String,
 }
 
 /// The previous key's grace period after a rotation: it stays active for `period_secs`
@@ -203,6 +205,7 @@ pub fn plan(
         (Some(a), _) => Some(Adopted {
             at: a.at,
             keys: a.keep.clone(),
+            snapshot: a.snapshot.clone(),
         }),
         (None, Some(u)) => adopted_of(&u.tags)
             .map(|mut a| {
