@@ -50,7 +50,7 @@ fn report(policies: &BTreeMap<String, Value>, moto: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "Each verdict is `judge` (src/model/judgement.rs) on the default version of every AWS managed \
+        "Each verdict is `judge` (crates/planton-model/src/judgement.rs) on the default version of every AWS managed \
          policy in moto {moto}'s copy (`moto/iam/aws_managed_policies.py`). A refused policy cannot be \
          attached through this function; the first finding says why, and the count is how many \
          findings `judge_all` returns.\n"

@@ -20,6 +20,9 @@ pub mod entry;
 pub mod error;
 pub mod grace;
 pub mod logging;
-pub mod model;
+/// The pure core lives in its own crate (crates/planton-model) so that the CDK construct
+/// and the linters run the very same rules, compiled to WebAssembly; re-exported under
+/// its old name so every caller keeps saying `crate::model`.
+pub use planton_model as model;
 pub mod rotation;
 pub mod settings;

@@ -359,6 +359,10 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 }
 
 #[cfg(test)]
+#[path = "settings/guardrails_tests.rs"]
+mod guardrails_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,4 @@
-// The function's policy judgement (src/model/judgement.rs), ported line for line so that
+// The function's policy judgement (crates/planton-model/src/judgement.rs), ported line for line so that
 // an author learns at synth time what the deployed function will refuse. The data (the
 // escalation table and the AWS managed policies it refuses) is generated from the
 // function's own files (scripts/gen-policy-data.js); the tests run both the function's
@@ -11,7 +11,7 @@ import {
   SPELLING,
 } from './policy-data';
 
-/** One reason to refuse a policy (src/model/judgement.rs `Finding`). */
+/** One reason to refuse a policy (crates/planton-model/src/judgement.rs `Finding`). */
 interface Finding {
   readonly statement: number;
   readonly pattern: string;
@@ -31,7 +31,7 @@ const PASSED_TO_SERVICE_OPERATORS = [
   'ForAnyValue:StringEqualsIgnoreCase',
   'ForAnyValue:StringLike',
 ];
-/** How many findings a refusal names (src/model/guardrails.rs `escalation`). */
+/** How many findings a refusal names (crates/planton-model/src/guardrails.rs `escalation`). */
 const SHOWN_FINDINGS = 3;
 
 class StatementError extends Error {}
@@ -186,7 +186,7 @@ function judgeStatement(index: number, st: unknown, push: (f: Finding) => void):
   }
 }
 
-/** Every finding, deduplicated, in document order (src/model/judgement.rs `judge_all`). */
+/** Every finding, deduplicated, in document order (crates/planton-model/src/judgement.rs `judge_all`). */
 function judgeAll(doc: unknown): Finding[] {
   const out: Finding[] = [];
   const seen = new Set<string>();
@@ -234,7 +234,7 @@ function judgeAll(doc: unknown): Finding[] {
 
 /**
  * What a policy document grants that lets its holder raise its own privilege, worded
- * as the function words it (src/model/guardrails.rs `escalation`), or undefined.
+ * as the function words it (crates/planton-model/src/guardrails.rs `escalation`), or undefined.
  * A document given as JSON text is parsed first, as the function does.
  */
 export function escalation(document: unknown): string | undefined {

@@ -1,5 +1,5 @@
 // PlantonIamUserChecks (cdk-nag): authoring-time feedback that matches the function's
-// run-time refusal. The judgement is the function's (src/model/judgement.rs) ported, and
+// run-time refusal. The judgement is the function's (crates/planton-model/src/judgement.rs) ported, and
 // is run here on the function's own policy corpus (tests/policies).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';

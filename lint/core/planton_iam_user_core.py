@@ -3,12 +3,12 @@
 Shared by the cfn-lint rules (lint/cfn-lint) and the checkov checks (lint/checkov); no
 dependency on either. Three parts:
 
-- the property rules of src/model/spec (names, types, patterns, limits), ported to
+- the property rules of crates/planton-model/src/spec (names, types, patterns, limits), ported to
   read a CloudFormation template: intrinsic functions are resolved where the template
   alone decides the value (pseudo parameters, Fn::Sub/Fn::Join of literals, Fn::If
   branches, AWS::NoValue) and skipped where it does not (a Ref to a parameter, a
   Fn::GetAtt): a lint rule must not guess a value the stack will only know at deploy;
-- the policy judgement of src/model/judgement.rs (`judge`), ported statement for
+- the policy judgement of crates/planton-model/src/judgement.rs (`judge`), ported statement for
   statement, so that an inline policy the function refuses is refused here with the
   same finding text; the AWS managed policies it refuses are read from
   docs/aws-managed-policies.md (generated from the Rust judge itself);
@@ -45,8 +45,8 @@ REFUSED_AWS_MANAGED = DATA["refused_aws_managed_policies"]["policies"]
 _REFUSED_LOWER = {name.lower(): name for name in REFUSED_AWS_MANAGED}
 _J = DATA["judgement"]
 
-# Limits the Rust code writes as literals in src/model/spec/rules.rs and
-# src/model/spec/mod.rs rather than as named constants.
+# Limits the Rust code writes as literals in crates/planton-model/src/spec/rules.rs and
+# crates/planton-model/src/spec/mod.rs rather than as named constants.
 IAM_NAME_MAX = 128  # group and inline policy names
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
@@ -74,7 +74,7 @@ RULES = {
 
 
 # --------------------------------------------------------------------------------------
-# Small helpers shared with the Rust messages (src/model/values.rs)
+# Small helpers shared with the Rust messages (crates/planton-model/src/values.rs)
 
 
 def clip(s: str) -> str:
@@ -125,7 +125,7 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def suggest(key: str, names) -> str | None:
-    """A likely intended name for a typo, as src/model/spec/mod.rs `suggest` picks it."""
+    """A likely intended name for a typo, as crates/planton-model/src/spec/mod.rs `suggest` picks it."""
     if len(key) > 3 + max(len(p) for p in names):
         return None
     lower = ascii_lower(key)
@@ -138,7 +138,7 @@ def suggest(key: str, names) -> str | None:
 
 
 # --------------------------------------------------------------------------------------
-# The policy judgement (src/model/judgement.rs), ported
+# The policy judgement (crates/planton-model/src/judgement.rs), ported
 
 
 _GLOBS: dict = {}
@@ -256,7 +256,7 @@ def _judge_statement(index, st, out):
 
 
 def judge_all(doc) -> list:
-    """Every finding of `judge_all` in src/model/judgement.rs, deduplicated, in order."""
+    """Every finding of `judge_all` in crates/planton-model/src/judgement.rs, deduplicated, in order."""
     out: list = []
     if not isinstance(doc, dict):
         out.append(_finding(0, "", "*", "*", "the document is not a JSON object"))
@@ -285,7 +285,7 @@ def judge_all(doc) -> list:
 
 
 def finding_text(f) -> str:
-    """A finding as src/model/judgement.rs `Display for Finding` words it."""
+    """A finding as crates/planton-model/src/judgement.rs `Display for Finding` words it."""
     statement, pattern, action, resource, unreadable = f
     if unreadable is not None:
         return f"statement {statement} could not be read ({unreadable}), so it counts as granting every action"
@@ -301,7 +301,7 @@ def finding_text(f) -> str:
 
 
 def escalation(doc) -> str | None:
-    """src/model/guardrails.rs `escalation`: the first three findings, and how many more."""
+    """crates/planton-model/src/guardrails.rs `escalation`: the first three findings, and how many more."""
     findings = judge_all(doc)
     if not findings:
         return None
@@ -565,7 +565,7 @@ def judge_template_document(doc: V) -> str | None:
 
 
 # --------------------------------------------------------------------------------------
-# The property rules (src/model/spec, src/model/fence.rs), on template values
+# The property rules (crates/planton-model/src/spec, crates/planton-model/src/fence.rs), on template values
 
 
 def is_iam_name_char(c):
@@ -645,7 +645,7 @@ def whole_number(s: str) -> int | None:
 
 
 def cidr_rule(raw: str):
-    """(network, None) or (None, rule), as src/model/fence.rs parse_cidr."""
+    """(network, None) or (None, rule), as crates/planton-model/src/fence.rs parse_cidr."""
     s = raw.strip()
     addr, _, prefix = s.partition("/")
     has_prefix = "/" in s
@@ -721,7 +721,7 @@ class Checker:
     def add(self, rule, path, prop, rule_text):
         self.issues.append((rule, list(path), f"{prop}: {rule_text}"))
 
-    # -- readers, as src/model/spec/read.rs
+    # -- readers, as crates/planton-model/src/spec/read.rs
 
     def opt_string(self, obj, key, rule):
         v = obj.get(key)
@@ -747,7 +747,7 @@ class Checker:
             self.add(rule, v.path, key, f"must be a list of strings, got {kind_of(v)}")
         return v, []
 
-    # -- the properties, in the order src/model/spec/mod.rs `parse` reads them
+    # -- the properties, in the order crates/planton-model/src/spec/mod.rs `parse` reads them
 
     def check(self, props: V | None, props_path):
         if props is None:

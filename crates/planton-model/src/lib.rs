@@ -2,6 +2,11 @@
 //! performs I/O or reaches for the clock or the environment, so every rule is proven by
 //! table-driven unit tests and the rest of the crate depends on this, never the reverse.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod adoption;
 pub mod deployed;
 pub mod escalation_actions;

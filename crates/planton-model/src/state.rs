@@ -97,7 +97,7 @@ pub struct ObservedSecret {
     /// Scheduled rotation, when enabled.
     pub rotation: Option<ObservedRotation>,
     /// The secret's description: the function's own sentence and its record of the key
-    /// each version holds ([`crate::model::key_ledger`]).
+    /// each version holds ([`crate::key_ledger`]).
     pub description: String,
     /// Version id -> the access key id it holds, for the versions that carry a stage.
     pub key_versions: std::collections::BTreeMap<String, String>,

@@ -1,7 +1,7 @@
 //! The plan of a Delete.
 
 use super::{Change, Plan};
-use crate::model::state::{ObservedSecret, ObservedUser, Owner};
+use crate::state::{ObservedSecret, ObservedUser, Owner};
 use std::collections::BTreeSet;
 
 /// Plans a Delete: everything DeleteUser requires gone first (all at once), then the user

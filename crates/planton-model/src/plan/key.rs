@@ -4,9 +4,9 @@
 //! schedule.
 
 use super::{deps, desired_secret_tags, Change, Plan, Secrets, Store};
-use crate::model::deployed::Adopted;
-use crate::model::spec::{KeySpec, KeyStatus, UserSpec};
-use crate::model::state::{ObservedSecret, ObservedUser, Owner};
+use crate::deployed::Adopted;
+use crate::spec::{KeySpec, KeyStatus, UserSpec};
+use crate::state::{ObservedSecret, ObservedUser, Owner};
 
 pub(super) fn plan_key(
     p: &mut Plan,

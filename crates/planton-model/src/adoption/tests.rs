@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::state::ObservedKey;
+use crate::state::ObservedKey;
 use serde_json::json;
 
 const K1: &str = "AKIAOLDKEY0000000001";
@@ -120,7 +120,7 @@ fn a_rollback_gives_back_what_the_role_can_and_names_the_rest() {
         Change::DeleteKey(NEW.into()),
         Change::SetKeyStatus {
             key_id: K1.into(),
-            status: crate::model::spec::KeyStatus::Active,
+            status: crate::spec::KeyStatus::Active,
         },
         Change::DeleteSecret("arn:secret:managed".into()),
     ] {
@@ -197,7 +197,7 @@ fn only_a_rollback_gives_the_user_back() {
 fn a_snapshot_changed_after_the_adoption_is_not_restored_from() {
     let before = legacy();
     let saved = Snapshot::of(&before, 1_000);
-    let recorded = crate::model::deployed::Adopted {
+    let recorded = crate::deployed::Adopted {
         at: 1_000,
         keys: vec![K1.into()],
         snapshot: saved.fingerprint(),

@@ -8,9 +8,9 @@
 //! from what it observes; an aspect whose digests differ drifted, and the audit then
 //! reports what that aspect holds now.
 
-use crate::model::spec::{KeyStatus, UserSpec};
-use crate::model::state::ObservedUser;
-use crate::model::values::compact;
+use crate::spec::{KeyStatus, UserSpec};
+use crate::state::ObservedUser;
+use crate::values::compact;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -129,7 +129,7 @@ pub struct Record {
 }
 
 /// When a user was adopted, the access keys it came with, and the fingerprint of the
-/// snapshot kept to give it back ([`crate::model::adoption::Snapshot::fingerprint`]):
+/// snapshot kept to give it back ([`crate::adoption::Snapshot::fingerprint`]):
 /// the snapshot's secret can be rewritten by whoever may write secrets under the prefix
 /// (its tags copied with it), the user's tags only by the function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,9 +256,9 @@ pub fn of_observed(u: &ObservedUser, key: KeyState) -> Record {
 }
 
 pub fn is_own_tag(key: &str) -> bool {
-    key.len() >= crate::model::spec::RESERVED_TAG_PREFIX.len()
-        && key[..crate::model::spec::RESERVED_TAG_PREFIX.len()]
-            .eq_ignore_ascii_case(crate::model::spec::RESERVED_TAG_PREFIX)
+    key.len() >= crate::spec::RESERVED_TAG_PREFIX.len()
+        && key[..crate::spec::RESERVED_TAG_PREFIX.len()]
+            .eq_ignore_ascii_case(crate::spec::RESERVED_TAG_PREFIX)
 }
 
 /// The canonical items of each aspect, in the order they are digested: what the digest
@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_record_survives_its_tag_and_fits_in_one() {
-        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let spec = crate::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
         let r = of_spec(&spec, &spec.inline_policies);
         let tag = r.to_tag();
         assert!(tag.len() <= 256, "{tag}");
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_deployed_state_and_the_same_state_observed_agree() {
-        let spec = crate::model::spec::parse(
+        let spec = crate::spec::parse(
             &serde_json::json!({
                 "UserName": "u", "Path": "/svc/",
                 "ManagedPolicyArns": ["arn:aws:iam::aws:policy/B", "arn:aws:iam::aws:policy/A"],
@@ -524,7 +524,7 @@ mod tests {
                 "tags"
             ]
         );
-        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let spec = crate::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
         let mut r = of_spec(&spec, &spec.inline_policies);
         for (key, letter, name) in [
             (KeyState::NoKey, "-", "none"),
@@ -539,7 +539,7 @@ mod tests {
             let edited = tag.replace(&format!(" k={letter}"), " k=X");
             assert_eq!(Record::from_tag(&edited), None, "{edited}");
         }
-        let disabled = crate::model::spec::parse(
+        let disabled = crate::spec::parse(
             &serde_json::json!({"UserName": "u", "DisableAccessKeys": true}),
             None,
         )
@@ -553,7 +553,7 @@ mod tests {
     #[test]
     fn digests_never_change_across_versions() {
         // Records already on users must keep reading as "no drift": pinned.
-        let spec = crate::model::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
+        let spec = crate::spec::parse(&serde_json::json!({"UserName": "u"}), None).unwrap();
         assert_eq!(
             of_spec(&spec, &spec.inline_policies).to_tag(),
             "v1 p=b34befa7 b=29620e0d m=4fd0bfc1 i=4fd0bfc1 g=4fd0bfc1 t=4fd0bfc1 k=A"

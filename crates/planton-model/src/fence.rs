@@ -1,10 +1,10 @@
 //! The source-network fence: `AllowedSourceIps` and `AllowedVpcEndpoints` -> a [`Fence`]
 //! -> one inline Deny policy ([`document`]) named [`FENCE_POLICY_NAME`].
 //!
-//! Pure, like [`crate::model::spec`]: no AWS calls, every violation collected at once. The
+//! Pure, like [`crate::spec`]: no AWS calls, every violation collected at once. The
 //! caller merges the violations with the rest of the properties, refuses
 //! [`FENCE_POLICY_NAME`] as a template inline policy name, and counts [`size`] of the
-//! document against the user's inline policy budget ([`crate::model::spec::MAX_INLINE_TOTAL`]).
+//! document against the user's inline policy budget ([`crate::spec::MAX_INLINE_TOTAL`]).
 //!
 //! # Properties
 //!
@@ -30,8 +30,8 @@
 //! `AllowedVpcEndpoints`; to let it reach AWS over the internet, list its NAT gateway's
 //! public addresses. Private ranges are accepted (they are valid CIDRs) but do not help.
 
-use crate::model::values::{clip, kind};
-use crate::model::violation::Violation;
+use crate::values::{clip, kind};
+use crate::violation::Violation;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -214,9 +214,9 @@ pub fn document(f: &Fence) -> Value {
 }
 
 /// The document's size as IAM counts it against the user's inline policy total:
-/// exactly [`crate::model::values::policy_size`] (compact JSON, whitespace not counted).
+/// exactly [`crate::values::policy_size`] (compact JSON, whitespace not counted).
 pub fn size(doc: &Value) -> usize {
-    crate::model::values::policy_size(doc)
+    crate::values::policy_size(doc)
 }
 
 /// One network, for ordering and duplicate detection: IPv4 before IPv6 (variant order),

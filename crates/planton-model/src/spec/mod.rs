@@ -12,9 +12,9 @@
 mod read;
 mod rules;
 
-use crate::model::key_ledger::MAX_GRACE_HOURS;
-use crate::model::values::{clip, kind, policy_size};
-use crate::model::violation::{Violation, Violations};
+use crate::key_ledger::MAX_GRACE_HOURS;
+use crate::values::{clip, kind, policy_size};
+use crate::violation::{Violation, Violations};
 use read::{opt_bool, opt_string, opt_u64, scalar, string_list};
 use rules::{check_iam_name, inline_policies, tags};
 pub use rules::{path_rule, policy_arn_rule, secret_name_rule};
@@ -211,17 +211,17 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
     // The source-IP fence is one more inline policy, written by the function under a
     // reserved name: it converges, counts toward the size budget and is recorded like
     // any other.
-    let (fence, fence_violations) = crate::model::fence::parse(obj);
+    let (fence, fence_violations) = crate::fence::parse(obj);
     v.extend(fence_violations);
     if let Some(f) = fence {
-        let doc = crate::model::fence::document(&f);
+        let doc = crate::fence::document(&f);
         let own = policy_size(&doc);
         let template: usize = inline_policies.values().map(policy_size).sum();
         if template <= MAX_INLINE_TOTAL && template + own > MAX_INLINE_TOTAL {
             let prop = if f.source_ips.is_empty() {
-                crate::model::fence::VPC_ENDPOINTS
+                crate::fence::VPC_ENDPOINTS
             } else {
-                crate::model::fence::SOURCE_IPS
+                crate::fence::SOURCE_IPS
             };
             v.push(Violation::new(
                 prop,
@@ -230,7 +230,7 @@ pub fn parse(props: &Value, stack_partition: Option<&str>) -> Result<UserSpec, V
                 ),
             ));
         }
-        inline_policies.insert(crate::model::fence::FENCE_POLICY_NAME.to_string(), doc);
+        inline_policies.insert(crate::fence::FENCE_POLICY_NAME.to_string(), doc);
     }
 
     let group_list = string_list(&mut v, obj, "Groups");

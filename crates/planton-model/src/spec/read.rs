@@ -1,8 +1,8 @@
 //! Reading CloudFormation's loose values: every scalar may arrive as a string or as
 //! native JSON; a value of the wrong kind becomes a violation naming the property.
 
-use crate::model::values::{clip, kind};
-use crate::model::violation::Violation;
+use crate::values::{clip, kind};
+use crate::violation::Violation;
 use serde_json::{Map, Value};
 
 /// A scalar as CloudFormation means it: strings as they are, numbers and booleans

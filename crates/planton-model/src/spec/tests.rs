@@ -1594,7 +1594,7 @@ fn the_fence_becomes_a_reserved_inline_policy() {
         })),
         None,
     );
-    let fence = crate::model::fence::parse(
+    let fence = crate::fence::parse(
         props(json!({
             "AllowedSourceIps": ["203.0.113.0/24", "2001:db8::/32"],
             "AllowedVpcEndpoints": ["vpce-0123456789abcdef0"]
@@ -1605,9 +1605,8 @@ fn the_fence_becomes_a_reserved_inline_policy() {
     .0
     .unwrap();
     assert_eq!(
-        spec.inline_policies
-            .get(crate::model::fence::FENCE_POLICY_NAME),
-        Some(&crate::model::fence::document(&fence))
+        spec.inline_policies.get(crate::fence::FENCE_POLICY_NAME),
+        Some(&crate::fence::document(&fence))
     );
     assert_eq!(spec.inline_policies.len(), 2);
     let none = parse_ok("no fence", &props(json!({})), None);
@@ -1616,12 +1615,10 @@ fn the_fence_becomes_a_reserved_inline_policy() {
 
 #[test]
 fn the_fence_refusals() {
-    let fence_size = policy_size(&crate::model::fence::document(
-        &crate::model::fence::Fence {
-            source_ips: vec!["203.0.113.0/24".into()],
-            vpc_endpoints: vec![],
-        },
-    ));
+    let fence_size = policy_size(&crate::fence::document(&crate::fence::Fence {
+        source_ips: vec!["203.0.113.0/24".into()],
+        vpc_endpoints: vec![],
+    }));
     assert_refused(&[
         (
             "reserved name",

@@ -3,9 +3,9 @@
 //! Create rolls back, and the plan that gives it back. Pure: the reads and writes are
 //! the callers'.
 
-use crate::model::plan::{Change, Plan};
-use crate::model::state::{ObservedUser, TAG_LOGICAL, TAG_STACK};
-use crate::model::violation::Violation;
+use crate::plan::{Change, Plan};
+use crate::state::{ObservedUser, TAG_LOGICAL, TAG_STACK};
+use crate::violation::Violation;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -141,7 +141,7 @@ pub fn make_room(u: &ObservedUser, last_used: &BTreeMap<String, Option<u64>>) ->
 /// function's own tags and the managed key taken off, and the reason is returned.
 pub fn trusted(
     saved: &Snapshot,
-    recorded: &crate::model::deployed::Adopted,
+    recorded: &crate::deployed::Adopted,
     now: &ObservedUser,
 ) -> (Snapshot, Option<String>) {
     if saved.fingerprint() == recorded.snapshot {
@@ -150,7 +150,7 @@ pub fn trusted(
     let mut release = Snapshot::of(now, saved.taken_at);
     release
         .tags
-        .retain(|(k, _)| !crate::model::deployed::is_own_tag(k));
+        .retain(|(k, _)| !crate::deployed::is_own_tag(k));
     release.keys.retain(|k, _| recorded.keys.contains(k));
     let why = format!(
         "the adoption snapshot of user {} was changed after the adoption, so nothing was restored from it: the user was only released (its policies, groups, path and tags stay as the adoption left them)",
@@ -187,7 +187,7 @@ pub fn restore(
             all.push(p.add_step(
                 Change::PutInlinePolicy {
                     name: n.clone(),
-                    document: crate::model::values::compact(doc),
+                    document: crate::values::compact(doc),
                 },
                 vec![],
             ));
@@ -234,9 +234,9 @@ pub fn restore(
                 Change::SetKeyStatus {
                     key_id: k.id.clone(),
                     status: if active {
-                        crate::model::spec::KeyStatus::Active
+                        crate::spec::KeyStatus::Active
                     } else {
-                        crate::model::spec::KeyStatus::Inactive
+                        crate::spec::KeyStatus::Inactive
                     },
                 },
                 vec![],
@@ -253,7 +253,7 @@ pub fn restore(
     }
 
     // Tags last: the ownership tags go only once the rest is back.
-    let (untag, retag) = crate::model::plan::tag_changes(&now.tags, &snap.tags);
+    let (untag, retag) = crate::plan::tag_changes(&now.tags, &snap.tags);
     let untag_step = (!untag.is_empty()).then(|| p.add_step(Change::UntagUser(untag), all.clone()));
     if !retag.is_empty() {
         let mut after = all.clone();

@@ -1,7 +1,7 @@
 //! The changes a plan is made of: one AWS write each (a key flow counts its own
 //! sequential calls), and how each is described in an error or a timeout.
 
-use crate::model::spec::KeyStatus;
+use crate::spec::KeyStatus;
 
 /// Where a freshly issued key is written.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -843,11 +843,7 @@ fn size_counts_like_spec_policy_size() {
     for (name, f, want) in cases {
         let doc = document(&f);
         assert_eq!(size(&doc), want, "{name}");
-        assert_eq!(
-            size(&doc),
-            crate::model::values::policy_size(&doc),
-            "{name}"
-        );
+        assert_eq!(size(&doc), crate::values::policy_size(&doc), "{name}");
         let compact = serde_json::to_string(&doc).unwrap_or_default();
         assert_eq!(
             size(&doc),
@@ -868,11 +864,7 @@ fn size_ignores_spaces_but_counts_escapes() {
     ];
     for (name, doc, want) in cases {
         assert_eq!(size(&doc), want, "{name}");
-        assert_eq!(
-            size(&doc),
-            crate::model::values::policy_size(&doc),
-            "{name}"
-        );
+        assert_eq!(size(&doc), crate::values::policy_size(&doc), "{name}");
     }
 }
 

@@ -1,7 +1,7 @@
 use super::*;
-use crate::model::deployed::TAG_DEPLOYED;
-use crate::model::spec::KeyStatus;
-use crate::model::state::{Extras, ObservedKey, TAG_LOGICAL, TAG_STACK};
+use crate::deployed::TAG_DEPLOYED;
+use crate::spec::KeyStatus;
+use crate::state::{Extras, ObservedKey, TAG_LOGICAL, TAG_STACK};
 use serde_json::json;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -82,13 +82,13 @@ fn props(patch: Value) -> Value {
 }
 
 fn parse_spec(props: &Value) -> UserSpec {
-    crate::model::spec::parse(props, None).unwrap_or_else(|v| panic!("test props are invalid: {v}"))
+    crate::spec::parse(props, None).unwrap_or_else(|v| panic!("test props are invalid: {v}"))
 }
 
 /// The `planton:deployed` record the planner writes for these properties.
 fn deployed_of(props: &Value) -> String {
     let spec = parse_spec(props);
-    crate::model::deployed::of_spec(&spec, &spec.inline_policies).to_tag()
+    crate::deployed::of_spec(&spec, &spec.inline_policies).to_tag()
 }
 
 fn key(id: &str, active: bool) -> ObservedKey {
@@ -1162,7 +1162,7 @@ fn the_grace_key_and_a_rotation_in_flight_are_kept_and_anything_else_goes() {
 
 #[test]
 fn scheduled_rotation_follows_rotation_days_and_names_this_function() {
-    let on = |days: i64, f: &str| crate::model::state::ObservedRotation {
+    let on = |days: i64, f: &str| crate::state::ObservedRotation {
         function_arn: f.into(),
         days,
     };
@@ -1595,7 +1595,7 @@ fn secret_tags_fit_the_secrets_manager_limit() {
             let tags: Vec<Value> = (0..n)
                 .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
                 .collect();
-            crate::model::spec::parse(&props(json!({ "Tags": tags })), None).ok()
+            crate::spec::parse(&props(json!({ "Tags": tags })), None).ok()
         })
         .expect("some number of tags is accepted");
     assert!(desired_user_tags(&spec, &owner(), None).len() <= 50);

@@ -6,8 +6,8 @@ use super::{
     MAX_INLINE_TOTAL, MAX_PATH, MAX_SECRET_NAME, MAX_TAGS_TOTAL, OWNERSHIP_TAGS,
     RESERVED_TAG_PREFIX,
 };
-use crate::model::values::{clip, kind, policy_size};
-use crate::model::violation::Violation;
+use crate::values::{clip, kind, policy_size};
+use crate::violation::Violation;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,12 +136,12 @@ pub(super) fn inline_policies(
     for (name, raw) in map {
         let prop = format!("InlinePolicies.{}", clip(name));
         let mut name_ok = check_iam_name(v, &prop, name, 128);
-        if name.eq_ignore_ascii_case(crate::model::fence::FENCE_POLICY_NAME) {
+        if name.eq_ignore_ascii_case(crate::fence::FENCE_POLICY_NAME) {
             v.push(Violation::new(
                 &prop,
                 format!(
                     "{} is reserved: the function writes the AllowedSourceIps fence under that name; choose another",
-                    crate::model::fence::FENCE_POLICY_NAME
+                    crate::fence::FENCE_POLICY_NAME
                 ),
             ));
             name_ok = false;

@@ -16,12 +16,12 @@ mod key;
 pub use change::{Change, Store};
 pub use delete::plan_delete;
 
-use crate::model::deployed::{adopted_of, Adopted};
-use crate::model::spec::UserSpec;
-use crate::model::state::{
+use crate::deployed::{adopted_of, Adopted};
+use crate::spec::UserSpec;
+use crate::state::{
     ObservedSecret, ObservedUser, Owner, TAG_KEY_SERIAL, TAG_SECRET_NAME, TAG_USER_NAME,
 };
-use crate::model::values::compact;
+use crate::values::compact;
 use key::plan_key;
 use std::collections::BTreeSet;
 
@@ -95,12 +95,9 @@ pub fn desired_user_tags(
 ) -> Vec<(String, String)> {
     let mut tags = spec.tags.clone();
     tags.extend(owner.tags());
-    let mut record = crate::model::deployed::of_spec(spec, &spec.inline_policies);
+    let mut record = crate::deployed::of_spec(spec, &spec.inline_policies);
     record.adopted = adopted.cloned();
-    tags.push((
-        crate::model::deployed::TAG_DEPLOYED.to_string(),
-        record.to_tag(),
-    ));
+    tags.push((crate::deployed::TAG_DEPLOYED.to_string(), record.to_tag()));
     if spec.key.is_some() {
         tags.push((TAG_SECRET_NAME.to_string(), spec.secret_name.clone()));
     }
