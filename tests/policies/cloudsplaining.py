@@ -2,7 +2,7 @@
 """Differential check: what cloudsplaining's own privilege-escalation analysis says of
 every corpus document, written to tests/policies/cloudsplaining-verdicts.json.
 
-The Rust unit test (src/model/judgement/tests.rs) reads the committed verdicts and
+The Rust unit test (crates/planton-model/src/judgement/tests.rs) reads the committed verdicts and
 asserts that every document cloudsplaining flags is also refused by `judge`, so the
 judgement is never laxer than a second, independent implementation of the published
 escalation paths. cloudsplaining is run with its defaults (PolicyDocument with the
