@@ -12,6 +12,7 @@
 use crate::aws::policies::{group_policies, managed_document, GroupPolicies};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
+use crate::model::grants::{refusals, GroupGrants};
 use crate::model::guardrails::{escalation, Guardrails};
 use crate::model::spec::UserSpec;
 use crate::model::violation::Violation;
@@ -51,53 +52,19 @@ pub async fn judge(
         .collect();
     verdicts.extend(judge_managed(c, more, limit).await);
 
-    let mut out = Vec::new();
-    // The spec keeps the ARNs sorted; a Reason names each where the template has it.
-    let listed = props.get("ManagedPolicyArns").and_then(|v| v.as_array());
-    let at = |arn: &str, sorted: usize| {
-        listed
-            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
-            .unwrap_or(sorted)
-    };
-    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
-        let i = at(arn, sorted);
-        if let Some(why) = verdicts.get(arn.as_str()).and_then(Option::as_ref) {
-            out.push(Violation::new(
-                format!("ManagedPolicyArns[{i}]"),
-                format!("{arn}: {why}"),
-            ));
-        }
-    }
-    for (i, (name, listing)) in groups.iter().enumerate() {
-        let at = format!("Groups[{i}]");
-        let g = match listing {
-            Ok(g) => g,
-            Err(e) => {
-                out.push(Violation::new(
-                    at,
-                    format!("the policies of group {name} could not be read ({e}); a group whose grants cannot be judged is refused"),
-                ));
-                continue;
-            }
-        };
-        for arn in &g.attached {
-            if let Some(why) = verdicts.get(arn.as_str()).and_then(Option::as_ref) {
-                out.push(Violation::new(
-                    at.clone(),
-                    format!("group {name} attaches {arn}: {why}"),
-                ));
-            }
-        }
-        for (policy, doc) in &g.inline {
-            if let Some(what) = escalation(doc) {
-                out.push(Violation::new(
-                    at.clone(),
-                    format!("group {name} has inline policy {policy}: {what}"),
-                ));
-            }
-        }
-    }
-    out
+    let groups: Vec<(String, std::result::Result<GroupGrants, String>)> = groups
+        .into_iter()
+        .map(|(name, listing)| {
+            let listing = listing
+                .map(|g| GroupGrants {
+                    attached: g.attached,
+                    inline: g.inline,
+                })
+                .map_err(|e| e.to_string());
+            (name, listing)
+        })
+        .collect();
+    refusals(spec, props, &verdicts, &groups)
 }
 
 /// Each managed policy's verdict: `None` when it grants no escalation, else why it is

@@ -8,10 +8,13 @@
 )]
 
 pub mod adoption;
+pub mod aws_managed;
+pub mod check;
 pub mod deployed;
 pub mod escalation_actions;
 pub mod events;
 pub mod fence;
+pub mod grants;
 pub mod guardrails;
 pub mod judgement;
 pub mod key_ledger;

@@ -1,0 +1,307 @@
+//! What a host that sees a resource before it is deployed asks of the model: the CDK
+//! construct at synth, the cfn-lint rules and checkov checks on a template. Each gets
+//! the findings the function would answer with, computed by the function's own code
+//! (compiled to WebAssembly for them, crates/planton-model-wasm), never by a port.
+//!
+//! A host cannot know everything the function will: a value decided at deploy time
+//! (`!Ref` of a parameter, a CDK token) is written with [`UNRESOLVED`] in its place, and a
+//! rule it could break is not reported, except what its fixed text breaks whatever the
+//! rest ([`fixed_text_rule`]). A managed policy's document is known only for AWS managed
+//! policies ([`crate::aws_managed`]) and for policies and groups the host names.
+
+use crate::grants::{refusals, GroupGrants};
+use crate::guardrails::{escalation, Guardrails};
+use crate::judgement::{judge, Finding as Grant};
+use crate::spec::{parse, partition_of};
+use crate::violation::Violation;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Stands for text a host cannot know before deployment (a Unicode private-use
+/// character, which no rule accepts and no real value carries).
+pub const UNRESOLVED: char = '\u{E000}';
+
+/// What the host knows: the properties as the function would receive them, and the
+/// policies it can read that IAM would otherwise give the function.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Request {
+    pub properties: Value,
+    /// The stack's partition, when the host knows it (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: Option<String>,
+    /// Customer managed policy documents by ARN as the template writes it (a policy of
+    /// the same template or construct tree).
+    pub managed_policies: BTreeMap<String, Value>,
+    /// Groups by name (a group of the same template): what they hold.
+    pub groups: BTreeMap<String, KnownGroup>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KnownGroup {
+    pub managed_policy_arns: Vec<String>,
+    pub policies: BTreeMap<String, Value>,
+}
+
+/// One refusal, as the function's Reason words it (`property: rule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub property: String,
+    pub rule: String,
+}
+
+impl From<Violation> for Finding {
+    fn from(v: Violation) -> Self {
+        Finding {
+            property: v.property,
+            rule: v.rule,
+        }
+    }
+}
+
+/// Every refusal the function would answer `req` with under the default guardrails
+/// (the limits every deployment enforces; a deployment's own settings can only add),
+/// in the function's order. Empty: the function accepts what the host can see.
+pub fn check(req: &Request) -> Vec<Finding> {
+    let props = fill(&req.properties);
+    let partition = req.partition.as_deref();
+    let found = match parse(&props, partition) {
+        Err(v) => v.0,
+        Ok(mut spec) => {
+            // The function judges the grants only of a request that passes the
+            // guardrails (execute.rs): the same order here, the same Reason.
+            let v = Guardrails::default().apply(&mut spec);
+            if !v.is_empty() {
+                return finish(req, v);
+            }
+            let verdicts: BTreeMap<String, Option<String>> = spec
+                .managed_policy_arns
+                .iter()
+                .chain(
+                    spec.groups
+                        .iter()
+                        .filter_map(|g| req.groups.get(g))
+                        .flat_map(|g| g.managed_policy_arns.iter()),
+                )
+                .filter_map(|arn| verdict(req, arn).map(|why| (arn.clone(), why)))
+                .collect();
+            let groups: Vec<(String, Result<GroupGrants, String>)> = spec
+                .groups
+                .iter()
+                .map(|name| {
+                    let g = req.groups.get(name).map(|g| GroupGrants {
+                        attached: g.managed_policy_arns.clone(),
+                        inline: g
+                            .policies
+                            .iter()
+                            .map(|(n, d)| (n.clone(), d.clone()))
+                            .collect(),
+                    });
+                    (name.clone(), Ok(g.unwrap_or_default()))
+                })
+                .collect();
+            refusals(&spec, &props, &verdicts, &groups)
+        }
+    };
+    finish(req, found)
+}
+
+/// Drops what a value decided at deploy time may yet satisfy, and adds what its fixed
+/// text breaks whatever it turns out to be.
+fn finish(req: &Request, mut found: Vec<Violation>) -> Vec<Finding> {
+    found.retain(|v| !value_at(&req.properties, &v.property).is_some_and(unresolved));
+    found.extend(fixed_text_rules(&req.properties));
+    found.into_iter().map(Finding::from).collect()
+}
+
+/// The verdict on a managed policy the host can judge: a document it names, or an AWS
+/// managed policy by its name. `None`: the host cannot know (IAM will tell the function).
+fn verdict(req: &Request, arn: &str) -> Option<Option<String>> {
+    if let Some(doc) = req.managed_policies.get(arn) {
+        return Some(escalation(doc));
+    }
+    let name = aws_managed_name(arn)?;
+    Some(
+        crate::aws_managed::REFUSED
+            .binary_search_by(|(n, _)| n.cmp(&name))
+            .ok()
+            .and_then(|i| crate::aws_managed::REFUSED.get(i))
+            .map(|(_, why)| (*why).to_string()),
+    )
+}
+
+/// `AmazonS3FullAccess` of `arn:aws:iam::aws:policy/AmazonS3FullAccess` (any path).
+fn aws_managed_name(arn: &str) -> Option<&str> {
+    partition_of(arn)?;
+    let rest = arn.split_once(":iam::aws:policy/")?.1;
+    Some(rest.rsplit('/').next().unwrap_or(rest))
+}
+
+/// One document's judgement, for hosts that judge a policy on its own (a template's
+/// `AWS::IAM::ManagedPolicy`, the cdk-nag rule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Judged {
+    /// What the function would say of it, `None` when it grants no escalation.
+    pub escalation: Option<String>,
+    pub findings: Vec<JudgedGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JudgedGrant {
+    pub statement: usize,
+    pub action: String,
+    pub resource: String,
+    pub text: String,
+}
+
+pub fn judge_document(doc: &Value) -> Judged {
+    Judged {
+        escalation: escalation(doc),
+        findings: judge(doc)
+            .into_iter()
+            .map(|f: Grant| JudgedGrant {
+                statement: f.statement,
+                text: f.to_string(),
+                action: f.action,
+                resource: f.resource,
+            })
+            .collect(),
+    }
+}
+
+/// The properties with every unknown stretch replaced by one ordinary letter, so the
+/// function's rules run on the rest; what they then say of a value that held an unknown
+/// stretch is dropped ([`check`]).
+fn fill(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.contains(UNRESOLVED) => Value::String(s.replace(UNRESOLVED, "x")),
+        Value::Array(a) => Value::Array(a.iter().map(fill).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), fill(x))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn unresolved(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(UNRESOLVED),
+        Value::Array(a) => a.iter().any(unresolved),
+        Value::Object(o) => o.values().any(unresolved),
+        _ => false,
+    }
+}
+
+/// The value a Reason's property names (`UserName`, `Groups[1]`, `Tags[0].Key`,
+/// `InlinePolicies.<name>`) in the properties as written.
+fn value_at<'a>(props: &'a Value, property: &str) -> Option<&'a Value> {
+    let mut cur = props;
+    let mut rest = property;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            let (index, tail) = after.split_once(']')?;
+            cur = cur.get(index.parse::<usize>().ok()?)?;
+            rest = tail;
+        } else {
+            let name = rest.strip_prefix('.').unwrap_or(rest);
+            // A whole remainder that is a key wins: inline policy names may hold dots.
+            if let Some(v) = cur.as_object().and_then(|o| o.get(name)) {
+                return Some(v);
+            }
+            let end = name.find(['.', '[']).unwrap_or(name.len());
+            cur = cur.get(&name[..end])?;
+            rest = &name[end..];
+        }
+    }
+    Some(cur)
+}
+
+/// What a value's fixed text breaks whatever the unknown rest turns out to be: a
+/// character no value of the property may hold, or more characters than it may have.
+pub fn fixed_text_rule(
+    value: &str,
+    allowed: fn(char) -> bool,
+    max: usize,
+    what: &str,
+) -> Option<String> {
+    let fixed: String = value.chars().filter(|c| *c != UNRESOLVED).collect();
+    let mut bad: Vec<char> = fixed.chars().filter(|c| !allowed(*c)).collect();
+    bad.sort_unstable();
+    bad.dedup();
+    if !bad.is_empty() {
+        let listed: Vec<String> = bad.iter().map(|c| format!("{c:?}")).collect();
+        return Some(format!(
+            "must be 1-{max} characters of {what}; the fixed text {:?} has {}",
+            crate::values::clip(&fixed),
+            listed.join(", ")
+        ));
+    }
+    let n = fixed.chars().count();
+    (n > max).then(|| format!("must be 1-{max} characters of {what}; the fixed text alone is {n}"))
+}
+
+fn iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+
+fn printable_ascii(c: char) -> bool {
+    ('\x21'..='\x7e').contains(&c)
+}
+
+/// [`fixed_text_rule`] for the partly known names and paths among `props`.
+fn fixed_text_rules(props: &Value) -> Vec<Violation> {
+    let Some(obj) = props.as_object() else {
+        return Vec::new();
+    };
+    let partial = |key: &str| -> Option<&str> {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| s.contains(UNRESOLVED))
+    };
+    let mut out = Vec::new();
+    if let Some(s) = partial("UserName") {
+        if let Some(rule) = fixed_text_rule(s, iam_name_char, 64, "letters, digits and +=,.@_-") {
+            out.push(Violation::new("UserName", rule));
+        }
+    }
+    if let Some(s) = partial("Path") {
+        if let Some(rule) = fixed_text_rule(s, printable_ascii, 512, "printable ASCII") {
+            out.push(Violation::new("Path", rule));
+        }
+    }
+    if let Some(groups) = obj.get("Groups").and_then(Value::as_array) {
+        for (i, g) in groups.iter().enumerate() {
+            if let Some(s) = g.as_str().filter(|s| s.contains(UNRESOLVED)) {
+                if let Some(rule) =
+                    fixed_text_rule(s, iam_name_char, 128, "letters, digits and +=,.@_-")
+                {
+                    out.push(Violation::new(format!("Groups[{i}]"), rule));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// [`check`] on a request written as JSON: the wire form of the WebAssembly module.
+pub fn check_json(raw: &str) -> Result<Vec<Finding>, String> {
+    let req: Request =
+        serde_json::from_str(raw).map_err(|e| format!("the request is not valid: {e}"))?;
+    Ok(check(&req))
+}
+
+/// [`judge_document`] over `{"Documents": [..]}` or `{"Documents": {name: doc}}`.
+pub fn judge_json(raw: &str) -> Result<Value, String> {
+    let req: Map<String, Value> =
+        serde_json::from_str(raw).map_err(|e| format!("the request is not valid: {e}"))?;
+    let judged = |d: &Value| serde_json::to_value(judge_document(d)).unwrap_or(Value::Null);
+    Ok(match req.get("Documents") {
+        Some(Value::Array(list)) => Value::Array(list.iter().map(judged).collect()),
+        Some(Value::Object(named)) => {
+            Value::Object(named.iter().map(|(n, d)| (n.clone(), judged(d))).collect())
+        }
+        _ => return Err("the request has no Documents (a list or an object)".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests;
