@@ -40,12 +40,20 @@ pub unsafe extern "C" fn planton_free(ptr: *mut u8, len: usize) {
     }
 }
 
-/// `{"ok": {"version": "...", "abi": 1}}`.
+/// `{"ok": {"version": "...", "abi": 1, ...}}`, with the names a host needs to read a
+/// template the way the function will (the resource type, its properties, the ones
+/// CloudFormation adds, its attributes), so no host keeps its own list.
 #[no_mangle]
 pub extern "C" fn planton_version() -> u64 {
+    use planton_model::spec;
     answer(Ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "abi": ABI_VERSION,
+        "resource_type": spec::RESOURCE_TYPE,
+        "properties": spec::PROPERTIES,
+        "ignored_properties": spec::IGNORED,
+        "attributes": spec::ATTRIBUTES,
+        "unresolved": planton_model::check::UNRESOLVED.to_string(),
     })))
 }
 
@@ -57,9 +65,7 @@ pub extern "C" fn planton_version() -> u64 {
 pub unsafe extern "C" fn planton_check(ptr: *const u8, len: usize) -> u64 {
     // SAFETY: forwarded from the caller's contract.
     let raw = unsafe { request(ptr, len) };
-    answer(raw.and_then(|r| {
-        check::check_json(&r).map(|findings| serde_json::to_value(findings).unwrap_or(Value::Null))
-    }))
+    answer(raw.and_then(|r| respond(Verb::Check, &r)))
 }
 
 /// The judgement of policy documents ([`check::judge_json`]).
@@ -70,7 +76,33 @@ pub unsafe extern "C" fn planton_check(ptr: *const u8, len: usize) -> u64 {
 pub unsafe extern "C" fn planton_judge(ptr: *const u8, len: usize) -> u64 {
     // SAFETY: forwarded from the caller's contract.
     let raw = unsafe { request(ptr, len) };
-    answer(raw.and_then(|r| check::judge_json(&r)))
+    answer(raw.and_then(|r| respond(Verb::Judge, &r)))
+}
+
+/// What the module can be asked.
+#[derive(Debug, Clone, Copy)]
+pub enum Verb {
+    Check,
+    Judge,
+}
+
+/// The answer to a request, before it is wrapped and copied out: what the exports
+/// return, and what the native test of every host's cases (tests/hosts) computes.
+pub fn respond(verb: Verb, raw: &str) -> Result<Value, String> {
+    match verb {
+        Verb::Check => {
+            check::check_json(raw).and_then(|f| serde_json::to_value(f).map_err(|e| e.to_string()))
+        }
+        Verb::Judge => check::judge_json(raw),
+    }
+}
+
+/// The JSON the host reads: `{"ok": ...}` or `{"error": "..."}`.
+pub fn wrap(result: Result<Value, String>) -> Value {
+    match result {
+        Ok(v) => json!({ "ok": v }),
+        Err(e) => json!({ "error": e }),
+    }
 }
 
 /// # Safety
@@ -86,10 +118,7 @@ unsafe fn request(ptr: *const u8, len: usize) -> Result<String, String> {
 
 /// Packs the answer's buffer as `(ptr << 32) | len`; the host frees it.
 fn answer(result: Result<Value, String>) -> u64 {
-    let body = match result {
-        Ok(v) => json!({ "ok": v }),
-        Err(e) => json!({ "error": e }),
-    };
+    let body = wrap(result);
     // Never empty (it is a JSON object), so its length is the one planton_free expects.
     let bytes = body.to_string().into_bytes().into_boxed_slice();
     let len = bytes.len();

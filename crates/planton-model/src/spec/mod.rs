@@ -56,7 +56,14 @@ pub const PROPERTIES: &[&str] = &[
     "AllowedSourceIps",
     "AllowedVpcEndpoints",
 ];
-const IGNORED: &[&str] = &["ServiceToken", "ServiceTimeout"];
+pub const IGNORED: &[&str] = &["ServiceToken", "ServiceTimeout"];
+
+/// The resource type this model describes.
+pub const RESOURCE_TYPE: &str = "Custom::PlantonIamUser";
+
+/// What `Fn::GetAtt` may name on the resource: the function answers with exactly these
+/// (`SecretArn` only while it keeps a key), never the key itself.
+pub const ATTRIBUTES: &[&str] = &["Arn", "UserName", "UserId", "SecretArn"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyStatus {
