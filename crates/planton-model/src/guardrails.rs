@@ -252,7 +252,11 @@ mod tests {
                 false,
             ),
             (statement(json!("iam:GetUser"), "*"), false),
-            (statement(json!("s3:*"), "*"), false),
+            // s3:* on every bucket writes every bucket's policy and ACLs: a bucket
+            // policy naming the user reaches it past its boundary.
+            (statement(json!("s3:*"), "*"), true),
+            (statement(json!("s3:*"), "arn:aws:s3:::one-bucket"), false),
+            (statement(json!(["s3:GetObject", "s3:PutObject"]), "*"), false),
             (
                 json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}),
                 true,

@@ -17,7 +17,7 @@
 //!   covers every way around it is harder than refusing, and a false refusal only
 //!   costs a narrower policy.
 
-use super::escalation_actions::{IAM_PERMISSIONS_MANAGEMENT, OTHER_ESCALATION, SPELLING};
+use super::escalation_actions::{PERMISSIONS_MANAGEMENT, OTHER_ESCALATION, SPELLING};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
@@ -334,7 +334,7 @@ fn names_services(value: &Value, like: bool) -> bool {
 
 /// The table's actions a lower-case pattern covers, in the table's order.
 fn escalation_actions(pattern: &str) -> impl Iterator<Item = &'static str> + '_ {
-    IAM_PERMISSIONS_MANAGEMENT
+    PERMISSIONS_MANAGEMENT
         .iter()
         .chain(OTHER_ESCALATION)
         .copied()

@@ -628,21 +628,34 @@ fn glob_follows_iam_wildcards() {
 
 #[test]
 fn the_table_is_sorted_lower_case_and_spelled() {
-    for list in [IAM_PERMISSIONS_MANAGEMENT, OTHER_ESCALATION] {
+    for list in [PERMISSIONS_MANAGEMENT, OTHER_ESCALATION] {
         assert!(
             list.windows(2).all(|w| w[0] < w[1]),
             "unsorted or duplicated"
         );
         assert!(list.iter().all(|a| *a == a.to_ascii_lowercase()));
     }
-    assert!(IAM_PERMISSIONS_MANAGEMENT
-        .iter()
-        .all(|a| a.starts_with("iam:")));
+    // Every service's, not only IAM's: resource policies, grants and ACLs too.
+    for required in [
+        "iam:putuserpolicy",
+        "kms:putkeypolicy",
+        "kms:creategrant",
+        "s3:putbucketpolicy",
+        "sso:createpermissionset",
+        "sso:attachmanagedpolicytopermissionset",
+        "lambda:addpermission",
+        "secretsmanager:putresourcepolicy",
+    ] {
+        assert!(
+            PERMISSIONS_MANAGEMENT.contains(&required),
+            "{required} is not in the table"
+        );
+    }
     assert!(OTHER_ESCALATION
         .iter()
-        .all(|a| !IAM_PERMISSIONS_MANAGEMENT.contains(a)));
+        .all(|a| !PERMISSIONS_MANAGEMENT.contains(a)));
     let lower: Vec<String> = SPELLING.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let mut table: Vec<&str> = IAM_PERMISSIONS_MANAGEMENT
+    let mut table: Vec<&str> = PERMISSIONS_MANAGEMENT
         .iter()
         .chain(OTHER_ESCALATION)
         .copied()
