@@ -683,6 +683,120 @@ pub const OTHER_ESCALATION: &[&str] = &[
     "sts:assumeroot",
 ];
 
+/// Actions that put a passed role to work (create, start or update compute, a job, a
+/// pipeline, a schedule, a state machine or a stack acting as a role the caller names):
+/// with iam:PassRole on a wildcard among the user's policies, each escalates whatever
+/// resource it names. The comment names the sources.
+pub const ROLE_TAKERS: &[&str] = &[
+    // cloudsplaining PassExistingRoleToNewAppRunnerService
+    "apprunner:createservice",
+    // added here: changes a service's instance role and code
+    "apprunner:updateservice",
+    // added here: a job definition names the job's role
+    "batch:registerjobdefinition",
+    // added here: runs a job as its definition's role
+    "batch:submitjob",
+    // added here: an agent runtime runs code as the role it names
+    "bedrock-agentcore:createagentruntime",
+    // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    "bedrock-agentcore:createcodeinterpreter",
+    // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    "bedrock-agentcore:invokecodeinterpreter",
+    // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    "bedrock-agentcore:startcodeinterpretersession",
+    // added here: changes an agent runtime's role and code
+    "bedrock-agentcore:updateagentruntime",
+    // added here: a change set names the stack's service role; ExecuteChangeSet runs it
+    "cloudformation:createchangeset",
+    // cloudsplaining PassExistingRoleToCloudFormation
+    "cloudformation:createstack",
+    // cloudsplaining PassExistingRoleToNewCloudFormationStackSet
+    "cloudformation:createstackset",
+    // added here: runs a change set as the role it names
+    "cloudformation:executechangeset",
+    // added here: updates a stack as the service role it names
+    "cloudformation:updatestack",
+    // cloudsplaining PassRoleToUpdateCloudFormationStackSet
+    "cloudformation:updatestackset",
+    // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuild
+    // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
+    "codebuild:createproject",
+    // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuild
+    "codebuild:startbuild",
+    // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
+    "codebuild:startbuildbatch",
+    // added here: changes a project's service role and build commands
+    "codebuild:updateproject",
+    // added here: a pipeline runs as the role it names
+    "codepipeline:createpipeline",
+    // added here: changes a pipeline's role and stages
+    "codepipeline:updatepipeline",
+    // cloudsplaining PassExistingRoleToNewDataPipeline
+    "datapipeline:createpipeline",
+    // added here: defines what a pipeline runs as its role
+    "datapipeline:putpipelinedefinition",
+    // added here: gives an instance a role's profile
+    "ec2:associateiaminstanceprofile",
+    // added here: swaps an instance's role
+    "ec2:replaceiaminstanceprofileassociation",
+    // cloudsplaining PassExistingRoleToNewEC2SpotInstance
+    "ec2:requestspotinstances",
+    // cloudsplaining CreateEC2WithExistingIP
+    "ec2:runinstances",
+    // cloudsplaining PassExistingRoleToNewECSClusterServiceTask
+    // cloudsplaining PassExistingRoleToNewECSService
+    "ecs:createservice",
+    // cloudsplaining PassExistingRoleToNewECSClusterServiceTask
+    // cloudsplaining PassExistingRoleToNewECSClusterRunTask
+    // cloudsplaining PassExistingRoleToNewECSService
+    // cloudsplaining PassExistingRoleToNewECSTaskViaRunTask
+    // cloudsplaining PassExistingRoleToNewECSTaskViaStartTask
+    "ecs:registertaskdefinition",
+    // cloudsplaining PassExistingRoleToNewECSClusterRunTask
+    // cloudsplaining PassExistingRoleToNewECSTaskViaRunTask
+    "ecs:runtask",
+    // cloudsplaining PassExistingRoleToNewECSTaskViaStartTask
+    "ecs:starttask",
+    // added here: changes a service's task definition, and so its task role
+    "ecs:updateservice",
+    // added here: starts a cluster whose instances act as the role it names
+    "elasticmapreduce:runjobflow",
+    // added here: a rule's target is invoked as the role it names
+    "events:puttargets",
+    // cloudsplaining PassExistingRoleToNewGlueDevEndpoint
+    "glue:createdevendpoint",
+    // cloudsplaining PassExistingRoleToNewGlueJobThenRun
+    // cloudsplaining PassExistingRoleToNewGlueJobViaTrigger
+    "glue:createjob",
+    // cloudsplaining PassExistingRoleToNewGlueJobThenRun
+    // cloudsplaining PassExistingRoleToUpdatedGlueJobThenRun
+    "glue:startjobrun",
+    // cloudsplaining PassExistingRoleToUpdatedGlueJobThenRun
+    // cloudsplaining PassExistingRoleToUpdatedGlueJobViaTrigger
+    "glue:updatejob",
+    // cloudsplaining PassExistingRoleToNewLambdaThenInvoke
+    // cloudsplaining PassExistingRoleToNewLambdaThenTriggerWithNewDynamo
+    // cloudsplaining PassExistingRoleToNewLambdaThenTriggerWithExistingDynamo
+    // cloudsplaining PassExistingRoleToNewLambdaThenAddPermission
+    "lambda:createfunction",
+    // added here: changes a function's execution role
+    "lambda:updatefunctionconfiguration",
+    // cloudsplaining PassExistingRoleToNewSageMakerNotebookInstance
+    "sagemaker:createnotebookinstance",
+    // cloudsplaining PassExistingRoleToNewSageMakerProcessingJob
+    "sagemaker:createprocessingjob",
+    // cloudsplaining PassExistingRoleToNewSageMakerTrainingJob
+    "sagemaker:createtrainingjob",
+    // added here: a schedule invokes its target as the role it names
+    "scheduler:createschedule",
+    // added here: changes the role and target of a schedule
+    "scheduler:updateschedule",
+    // added here: a state machine runs as the role it names
+    "states:createstatemachine",
+    // added here: changes a state machine's role and definition
+    "states:updatestatemachine",
+];
+
 /// AWS's spelling of every entry above, in the same (lower-case) order, so that a
 /// refusal names the action the way AWS's documentation does.
 pub const SPELLING: &[&str] = &[
@@ -702,6 +816,7 @@ pub const SPELLING: &[&str] = &[
     "apigateway:UpdateDomainNamePolicy",
     "apigateway:UpdateRestApiPolicy",
     "apprunner:CreateService",
+    "apprunner:UpdateService",
     "appsync:SetWebACL",
     "arc-region-switch:DeleteResourcePolicy",
     "arc-region-switch:PutResourcePolicy",
@@ -711,8 +826,11 @@ pub const SPELLING: &[&str] = &[
     "backup:DeleteBackupVaultSharingPolicy",
     "backup:PutBackupVaultAccessPolicy",
     "backup:PutBackupVaultSharingPolicy",
+    "batch:RegisterJobDefinition",
+    "batch:SubmitJob",
     "bedrock-agentcore:AllowVendedLogDeliveryForResource",
     "bedrock-agentcore:AuthorizeAction",
+    "bedrock-agentcore:CreateAgentRuntime",
     "bedrock-agentcore:CreateCodeInterpreter",
     "bedrock-agentcore:InvokeCodeInterpreter",
     "bedrock-agentcore:InvokeGateway",
@@ -721,6 +839,7 @@ pub const SPELLING: &[&str] = &[
     "bedrock-agentcore:PartiallyAuthorizeActions",
     "bedrock-agentcore:StartCodeInterpreterSession",
     "bedrock-agentcore:SynchronizeGatewayTargets",
+    "bedrock-agentcore:UpdateAgentRuntime",
     "bedrock:AllowVendedLogDeliveryForResource",
     "billing:DeleteResourcePolicy",
     "billing:PutResourcePolicy",
@@ -745,8 +864,11 @@ pub const SPELLING: &[&str] = &[
     "codebuild:PutResourcePolicy",
     "codebuild:StartBuild",
     "codebuild:StartBuildBatch",
+    "codebuild:UpdateProject",
     "codeguru-profiler:PutPermission",
     "codeguru-profiler:RemovePermission",
+    "codepipeline:CreatePipeline",
+    "codepipeline:UpdatePipeline",
     "codestar:AssociateTeamMember",
     "codestar:CreateProject",
     "codestar:DeleteProject",
@@ -788,6 +910,7 @@ pub const SPELLING: &[&str] = &[
     "dynamodb:PutResourcePolicy",
     "dynamodb:UpdateAbacStatus",
     "ec2-instance-connect:SendSSHPublicKey",
+    "ec2:AssociateIamInstanceProfile",
     "ec2:AttachApplianceToNatGateway",
     "ec2:AttachResourcesToPlacementGroup",
     "ec2:CancelImageLaunchPermission",
@@ -813,6 +936,7 @@ pub const SPELLING: &[&str] = &[
     "ec2:ModifySnapshotAttribute",
     "ec2:ModifyVpcEndpointServicePermissions",
     "ec2:PutResourcePolicy",
+    "ec2:ReplaceIamInstanceProfileAssociation",
     "ec2:RequestSpotInstances",
     "ec2:ResetSnapshotAttribute",
     "ec2:RunInstances",
@@ -826,12 +950,14 @@ pub const SPELLING: &[&str] = &[
     "ecs:RegisterTaskDefinition",
     "ecs:RunTask",
     "ecs:StartTask",
+    "ecs:UpdateService",
     "elasticfilesystem:DeleteFileSystemPolicy",
     "elasticfilesystem:PutFileSystemPolicy",
     "elasticloadbalancing:AllowVendedLogDeliveryForResource",
     "elasticmapreduce:DeleteWorkspaceAccess",
     "elasticmapreduce:PutBlockPublicAccessConfiguration",
     "elasticmapreduce:PutWorkspaceAccess",
+    "elasticmapreduce:RunJobFlow",
     "entityresolution:AddPolicyStatement",
     "entityresolution:DeletePolicyStatement",
     "entityresolution:PutPolicy",
@@ -840,6 +966,7 @@ pub const SPELLING: &[&str] = &[
     "es:CreateElasticsearchDomain",
     "es:UpdateElasticsearchDomainConfig",
     "events:PutPermission",
+    "events:PutTargets",
     "events:RemovePermission",
     "fsx:BypassSnaplockEnterpriseRetention",
     "fsx:DeleteResourcePolicy",
@@ -863,6 +990,7 @@ pub const SPELLING: &[&str] = &[
     "glue:RequestLogParsing",
     "glue:RunDataPreviewStatement",
     "glue:SendRecipeAction",
+    "glue:StartJobRun",
     "glue:StartNotebook",
     "glue:TerminateNotebook",
     "glue:TestConnection",
@@ -1125,6 +1253,8 @@ pub const SPELLING: &[&str] = &[
     "sagemaker:CreateProcessingJob",
     "sagemaker:CreateTrainingJob",
     "sagemaker:UpdateNotebookInstance",
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
     "secretsmanager:DeleteResourcePolicy",
     "secretsmanager:PutResourcePolicy",
     "securityhub:AllowVendedLogDeliveryForResource",
@@ -1206,6 +1336,8 @@ pub const SPELLING: &[&str] = &[
     "sso:UpdateProfile",
     "sso:UpdateSSOConfiguration",
     "sso:UpdateTrust",
+    "states:CreateStateMachine",
+    "states:UpdateStateMachine",
     "storagegateway:DeleteChapCredentials",
     "storagegateway:SetLocalConsolePassword",
     "storagegateway:SetSMBGuestPassword",

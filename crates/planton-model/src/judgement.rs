@@ -17,7 +17,7 @@
 //!   covers every way around it is harder than refusing, and a false refusal only
 //!   costs a narrower policy.
 
-use super::escalation_actions::{PERMISSIONS_MANAGEMENT, OTHER_ESCALATION, SPELLING};
+use super::escalation_actions::{OTHER_ESCALATION, PERMISSIONS_MANAGEMENT, ROLE_TAKERS, SPELLING};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
@@ -61,6 +61,42 @@ pub struct Finding {
     /// Set when the statement could not be read: it is then refused as if it granted
     /// every action on every resource, and this says what was wrong.
     pub unreadable: Option<String>,
+    /// Set when the action escalates only with another grant of the same document: the
+    /// `iam:PassRole` on a wildcard that lets the action put any role to work.
+    pub with: Option<PassGrant>,
+}
+
+/// A grant of `iam:PassRole` on a wildcard: where it is, and on what.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PassGrant {
+    pub statement: usize,
+    pub resource: String,
+}
+
+/// What the judgement needs to know of the deployment: the role paths its permissions
+/// boundary lets users pass (`PassableRolePaths`, `PLANTON_PASSABLE_ROLE_PATHS`). A
+/// `iam:PassRole` limited by `iam:PassedToService` is accepted on a wildcard only within
+/// them; the boundary denies passing any other role, so IAM and the judgement agree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub passable_role_paths: Vec<String>,
+}
+
+/// What a document lets its holder do with roles, for judging it together with the
+/// user's other policies: the wildcards it may pass roles on, and the actions it grants
+/// that put a passed role to work (on any resource).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Powers {
+    pub passes: Vec<PassGrant>,
+    pub takers: Vec<Taker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taker {
+    pub statement: usize,
+    /// AWS's spelling of the action.
+    pub action: String,
+    pub resource: String,
 }
 
 impl Finding {
@@ -71,6 +107,7 @@ impl Finding {
             action: "*".into(),
             resource: "*".into(),
             unreadable: Some(why.into()),
+            with: None,
         }
     }
 }
@@ -96,14 +133,28 @@ impl fmt::Display for Finding {
             self.statement,
             as_written(&self.pattern, "NotAction "),
             as_written(&self.resource, "NotResource ")
-        )
+        )?;
+        if let Some(pass) = &self.with {
+            write!(
+                f,
+                ", which puts to work any role statement {} lets it pass (iam:PassRole on {})",
+                pass.statement,
+                as_written(&pass.resource, "NotResource ")
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// The escalations `doc` grants, at most [`MAX_FINDINGS`] of them: empty means the
 /// policy may be given to a user this function manages.
 pub fn judge(doc: &Value) -> Vec<Finding> {
-    let mut findings = judge_all(doc);
+    judge_in(doc, &Scope::default())
+}
+
+/// [`judge`] for a deployment whose boundary lets users pass roles under some paths.
+pub fn judge_in(doc: &Value, scope: &Scope) -> Vec<Finding> {
+    let mut findings = judge_all_in(doc, scope);
     findings.truncate(MAX_FINDINGS);
     findings
 }
@@ -119,15 +170,33 @@ pub fn judge_str(raw: &str) -> Result<Vec<Finding>, String> {
 /// Every finding, uncapped, deduplicated, in document order: for a caller that wants
 /// to say how many [`judge`] left out.
 pub fn judge_all(doc: &Value) -> Vec<Finding> {
-    let mut out = Findings::default();
+    judge_all_in(doc, &Scope::default())
+}
+
+/// [`judge_all`] in a deployment's [`Scope`].
+pub fn judge_all_in(doc: &Value, scope: &Scope) -> Vec<Finding> {
+    read(doc, scope).0
+}
+
+/// What `doc` lets its holder do with roles ([`Powers`]), for the judgement of the
+/// union of a user's policies. An unreadable document yields none: it is refused alone.
+pub fn powers(doc: &Value, scope: &Scope) -> Powers {
+    read(doc, scope).1
+}
+
+fn read(doc: &Value, scope: &Scope) -> (Vec<Finding>, Powers) {
+    let mut out = Findings {
+        scope: scope.clone(),
+        ..Findings::default()
+    };
     let statements: Vec<&Value> = match doc.as_object().map(|o| o.get("Statement")) {
         None => {
             out.push(Finding::unreadable(0, "the document is not a JSON object"));
-            return out.list;
+            return (out.list, Powers::default());
         }
         Some(None) => {
             out.push(Finding::unreadable(0, "the document has no Statement"));
-            return out.list;
+            return (out.list, Powers::default());
         }
         Some(Some(Value::Array(list))) => list.iter().collect(),
         Some(Some(one @ Value::Object(_))) => vec![one],
@@ -136,7 +205,7 @@ pub fn judge_all(doc: &Value) -> Vec<Finding> {
                 0,
                 "Statement is neither an object nor a list",
             ));
-            return out.list;
+            return (out.list, Powers::default());
         }
     };
     for (index, statement) in statements.into_iter().enumerate() {
@@ -144,12 +213,28 @@ pub fn judge_all(doc: &Value) -> Vec<Finding> {
             out.push(Finding::unreadable(index, why));
         }
     }
-    out.list
+    // A wildcard PassRole and an action that puts a role to work, in one document.
+    if let Some(pass) = out.powers.passes.first().cloned() {
+        for t in out.powers.takers.clone() {
+            out.push(Finding {
+                statement: t.statement,
+                pattern: t.action.clone(),
+                action: t.action,
+                resource: t.resource,
+                unreadable: None,
+                with: Some(pass.clone()),
+            });
+        }
+    }
+    let powers = std::mem::take(&mut out.powers);
+    (out.list, powers)
 }
 
 #[derive(Default)]
 struct Findings {
     list: Vec<Finding>,
+    scope: Scope,
+    powers: Powers,
     seen: HashSet<Finding>,
 }
 
@@ -188,6 +273,7 @@ fn judge_statement(index: usize, st: &Value, out: &mut Findings) -> Result<(), S
                 action: action.to_string(),
                 resource: target.text.clone(),
                 unreadable: None,
+                with: None,
             });
         }
     };
@@ -210,9 +296,37 @@ fn judge_statement(index: usize, st: &Value, out: &mut Findings) -> Result<(), S
                     grant(out, written, "iam:*", true);
                 } else {
                     for action in escalation_actions(&pattern) {
-                        if action != PASS_ROLE || !passed_to_service {
+                        if action != PASS_ROLE {
                             grant(out, written, spelling(action), false);
+                            continue;
                         }
+                        for target in targets.iter().filter(|t| t.broad) {
+                            out.powers.passes.push(PassGrant {
+                                statement: index,
+                                resource: target.text.clone(),
+                            });
+                            let passable = passed_to_service
+                                && within(&target.text, &out.scope.passable_role_paths);
+                            if !passable {
+                                out.push(Finding {
+                                    statement: index,
+                                    pattern: written.to_string(),
+                                    action: spelling(action).to_string(),
+                                    resource: target.text.clone(),
+                                    unreadable: None,
+                                    with: None,
+                                });
+                            }
+                        }
+                    }
+                }
+                for action in ROLE_TAKERS.iter().filter(|a| glob(&pattern, a)) {
+                    for target in &targets {
+                        out.powers.takers.push(Taker {
+                            statement: index,
+                            action: spelling(action).to_string(),
+                            resource: target.text.clone(),
+                        });
                     }
                 }
             }
@@ -329,6 +443,25 @@ fn names_services(value: &Value, like: bool) -> bool {
                 let wildcard = like && s.contains(['*', '?']);
                 !(variable || wildcard)
             })
+        })
+}
+
+/// Whether a role ARN pattern stays under one of `paths`: `arn:<partition>:iam::<account>:role<path>...`
+/// with the path written out in full before any wildcard. The account may be a wildcard:
+/// IAM passes only roles of the caller's own account.
+fn within(resource: &str, paths: &[String]) -> bool {
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    let [arn, _partition, service, region, _account, name] = parts[..] else {
+        return false;
+    };
+    arn == "arn"
+        && service == "iam"
+        && region.is_empty()
+        && paths.iter().any(|p| {
+            !p.contains(['*', '?'])
+                && p.starts_with('/')
+                && p.ends_with('/')
+                && name.starts_with(&format!("role{p}"))
         })
 }
 

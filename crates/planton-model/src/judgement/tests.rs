@@ -4,6 +4,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const ACCOUNT_ROLE: &str = "arn:aws:iam::123456789012:role/app-task-role";
+/// Roles under the path the cases' deployment lets users pass (`PassableRolePaths`).
+const PASSABLE: &str = "arn:aws:iam::123456789012:role/service-roles/*";
+
+/// The deployment the cases and the corpus are judged in: it lets users pass the roles
+/// under /service-roles/, so both sides of that boundary can be tested.
+fn scope() -> Scope {
+    Scope {
+        passable_role_paths: vec!["/service-roles/".into()],
+    }
+}
 
 fn allow(action: Value, resource: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
@@ -131,36 +141,121 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
         ),
         // PassRole with and without iam:PassedToService.
         (
-            "PassRole on * limited by StringEquals iam:PassedToService",
+            "PassRole on a passable path limited by StringEquals iam:PassedToService",
             with_condition(
                 "iam:PassRole",
-                "*",
+                PASSABLE,
                 json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
             ),
             vec![],
         ),
         (
-            "PassRole on * limited by StringLike, key in another case",
+            "PassRole on a passable path limited by StringLike, key in another case",
             with_condition(
                 "iam:PassRole",
-                "*",
+                PASSABLE,
                 json!({"StringLike": {"IAM:passedToService": ["lambda.amazonaws.com"]}}),
             ),
             vec![],
         ),
         (
-            "PassRole on * limited by ForAnyValue:StringEquals",
+            "PassRole on a passable path limited by ForAnyValue:StringEquals",
             with_condition(
                 "iam:PassRole",
-                "*",
+                PASSABLE,
                 json!({"ForAnyValue:StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]}}),
             ),
             vec![],
         ),
         (
-            "PassRole on NotResource limited by iam:PassedToService",
+            "PassRole on NotResource limited by iam:PassedToService (reaches roles outside the passable paths)",
             json!({"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "NotResource": ACCOUNT_ROLE,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}]}),
+            vec!["iam:PassRole"],
+        ),
+        (
+            "PassRole on * limited by iam:PassedToService (roles outside the passable paths)",
+            with_condition(
+                "iam:PassRole",
+                "*",
+                json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+            ),
+            vec!["iam:PassRole"],
+        ),
+        (
+            "PassRole on a passable path without iam:PassedToService",
+            allow(json!("iam:PassRole"), json!(PASSABLE)),
+            vec!["iam:PassRole"],
+        ),
+        (
+            "PassRole on a path that only begins like the passable one",
+            with_condition(
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/service-roles-x/*",
+                json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+            ),
+            vec!["iam:PassRole"],
+        ),
+        (
+            "PassRole on a passable path in any account (IAM passes only the caller's)",
+            with_condition(
+                "iam:PassRole",
+                "arn:aws:iam::*:role/service-roles/*",
+                json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+            ),
+            vec![],
+        ),
+        (
+            "PassRole with a wildcard before the passable path ends",
+            with_condition(
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/service-*/*",
+                json!({"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}),
+            ),
+            vec!["iam:PassRole"],
+        ),
+        // A passed role put to work: the wildcard PassRole, however limited, with any
+        // action that creates, starts or updates what acts as the role, on any resource.
+        (
+            "PassRole on a passable path with CreateFunction of one named function",
+            json!({"Statement": [
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": PASSABLE,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+                {"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"],
+                    "Resource": "arn:aws:lambda:us-east-1:123456789012:function:mine"}]}),
+            vec!["lambda:CreateFunction"],
+        ),
+        (
+            "PassRole on a passable path with CreateSchedule of one named schedule",
+            json!({"Statement": [
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": PASSABLE,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}},
+                {"Effect": "Allow", "Action": "scheduler:CreateSchedule",
+                    "Resource": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/mine"}]}),
+            vec!["scheduler:CreateSchedule"],
+        ),
+        (
+            "PassRole on a passable path with a change set of the author's own stack",
+            json!({"Statement": [
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": PASSABLE,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}},
+                {"Effect": "Allow", "Action": ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"],
+                    "Resource": "arn:aws:cloudformation:us-east-1:123456789012:stack/mine/*"}]}),
+            // Each twice: on the stack's wildcard id alone, and with the passed role.
+            vec![
+                "cloudformation:CreateChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:CreateChangeSet",
+                "cloudformation:ExecuteChangeSet",
+            ],
+        ),
+        (
+            "PassRole of one named role with CreateFunction of one named function",
+            json!({"Statement": [
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/service-roles/fn",
+                    "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+                {"Effect": "Allow", "Action": "lambda:CreateFunction",
+                    "Resource": "arn:aws:lambda:us-east-1:123456789012:function:mine"}]}),
             vec![],
         ),
         (
@@ -228,7 +323,7 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
         ),
         (
             "iam:PassedToService exempts PassRole only, not its neighbours",
-            json!({"Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "iam:CreateAccessKey"], "Resource": "*",
+            json!({"Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "iam:CreateAccessKey"], "Resource": PASSABLE,
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}}]}),
             vec!["iam:CreateAccessKey"],
         ),
@@ -401,7 +496,7 @@ fn cases() -> Vec<(&'static str, Value, Vec<&'static str>)> {
 fn every_rule_on_both_sides_of_its_boundary() {
     let mut failures = Vec::new();
     for (name, doc, expected) in cases() {
-        let findings = judge(&doc);
+        let findings = judge_in(&doc, &scope());
         let mut got = actions(&findings);
         got.dedup();
         if got != expected {
@@ -536,6 +631,7 @@ fn findings_name_the_statement_pattern_and_resource_as_written() {
             action: "iam:PutGroupPolicy".into(),
             resource: "arn:aws:iam::1:user/*".into(),
             unreadable: None,
+            with: None,
         }
     );
     assert_eq!(
@@ -658,9 +754,11 @@ fn the_table_is_sorted_lower_case_and_spelled() {
     let mut table: Vec<&str> = PERMISSIONS_MANAGEMENT
         .iter()
         .chain(OTHER_ESCALATION)
+        .chain(ROLE_TAKERS)
         .copied()
         .collect();
     table.sort_unstable();
+    table.dedup();
     assert_eq!(lower, table);
     // The brief's must-haves, so that a regenerated table cannot silently lose one.
     for required in [
@@ -738,12 +836,16 @@ fn corpus_escalations_refused_and_benign_accepted() {
     assert!(benign.len() >= 10, "{} benign files", benign.len());
     let accepted: Vec<&String> = escalation
         .iter()
-        .filter(|(_, doc)| judge(doc).is_empty())
+        .filter(|(_, doc)| judge_in(doc, &scope()).is_empty())
         .map(|(name, _)| name)
         .collect();
     let refused: Vec<String> = benign
         .iter()
-        .filter_map(|(name, doc)| judge(doc).first().map(|f| format!("{name}: {f}")))
+        .filter_map(|(name, doc)| {
+            judge_in(doc, &scope())
+                .first()
+                .map(|f| format!("{name}: {f}"))
+        })
         .collect();
     println!(
         "escalation corpus: {}/{} refused; benign corpus: {}/{} accepted",
