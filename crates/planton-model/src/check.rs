@@ -9,9 +9,9 @@
 //! rest ([`fixed_text_rule`]). A managed policy's document is known only for AWS managed
 //! policies ([`crate::aws_managed`]) and for policies and groups the host names.
 
-use crate::grants::{refusals, GroupGrants};
+use crate::grants::{refusals, union_refusals, GroupGrants, Held};
 use crate::guardrails::{escalation, Guardrails};
-use crate::judgement::{judge, Finding as Grant};
+use crate::judgement::{judge, Finding as Grant, Scope};
 use crate::spec::{parse, partition_of};
 use crate::violation::Violation;
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,9 @@ pub fn check(req: &Request) -> Vec<Finding> {
                     (name.clone(), Ok(g.unwrap_or_default()))
                 })
                 .collect();
-            refusals(&spec, &props, &verdicts, &groups)
+            let mut found = refusals(&spec, &props, &verdicts, &groups);
+            found.extend(union_refusals(&held(req, &spec), &Scope::default()));
+            found
         }
     };
     finish(req, found)
@@ -113,6 +115,54 @@ fn finish(req: &Request, mut found: Vec<Violation>) -> Vec<Finding> {
     found.retain(|v| !value_at(&req.properties, &v.property).is_some_and(unresolved));
     found.extend(fixed_text_rules(&req.properties));
     found.into_iter().map(Finding::from).collect()
+}
+
+/// Every document the host knows the user would hold, for the judgement of the union.
+fn held(req: &Request, spec: &crate::spec::UserSpec) -> Vec<Held> {
+    let mut out: Vec<Held> = spec
+        .inline_policies
+        .iter()
+        .map(|(name, doc)| Held {
+            property: format!("InlinePolicies.{name}"),
+            source: format!("inline policy {name}"),
+            doc: doc.clone(),
+        })
+        .collect();
+    let listed = req.properties.get("ManagedPolicyArns").and_then(Value::as_array);
+    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
+        let i = listed
+            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
+            .unwrap_or(sorted);
+        if let Some(doc) = req.managed_policies.get(arn) {
+            out.push(Held {
+                property: format!("ManagedPolicyArns[{i}]"),
+                source: arn.clone(),
+                doc: doc.clone(),
+            });
+        }
+    }
+    for (i, name) in spec.groups.iter().enumerate() {
+        let Some(g) = req.groups.get(name) else {
+            continue;
+        };
+        for (policy, doc) in &g.policies {
+            out.push(Held {
+                property: format!("Groups[{i}]"),
+                source: format!("group {name}'s inline policy {policy}"),
+                doc: doc.clone(),
+            });
+        }
+        for arn in &g.managed_policy_arns {
+            if let Some(doc) = req.managed_policies.get(arn) {
+                out.push(Held {
+                    property: format!("Groups[{i}]"),
+                    source: format!("group {name}'s {arn}"),
+                    doc: doc.clone(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The verdict on a managed policy the host can judge: a document it names, or an AWS

@@ -6,6 +6,7 @@
 //! the linter and in the stack's events.
 
 use crate::guardrails::escalation;
+use crate::judgement::{powers, Scope};
 use crate::spec::UserSpec;
 use crate::violation::Violation;
 use serde_json::Value;
@@ -77,4 +78,126 @@ pub fn refusals(
         }
     }
     out
+}
+
+/// One policy document the user would hold, and where it comes from: the property a
+/// Reason names (`InlinePolicies.deploy`, `ManagedPolicyArns[1]`, `Groups[0]`) and how a
+/// reader finds the document (`inline policy deploy`, an ARN, `group ci's inline policy x`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub property: String,
+    pub source: String,
+    pub doc: Value,
+}
+
+/// What escalates only when the user's documents are read together: an action that
+/// puts a passed role to work in one document, and `iam:PassRole` on a wildcard in
+/// another (within one document, the judgement already refuses the pair). Each
+/// refusal names both documents, on the property of the one whose action it is.
+pub fn union_refusals(held: &[Held], scope: &Scope) -> Vec<Violation> {
+    let read: Vec<_> = held.iter().map(|h| (h, powers(&h.doc, scope))).collect();
+    let mut out: Vec<Violation> = Vec::new();
+    for (i, (taker_doc, p)) in read.iter().enumerate() {
+        let pass = read
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .find_map(|(_, (h, q))| q.passes.first().map(|pass| (h, pass)));
+        let Some((passer, pass)) = pass else {
+            continue;
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &p.takers {
+            if !seen.insert(t.action.clone()) {
+                continue;
+            }
+            out.push(Violation::new(
+                taker_doc.property.clone(),
+                format!(
+                    "{} grants {} on {:?} (statement {}) and {} grants iam:PassRole on {:?} (statement {}): together they put to work any role the user may pass",
+                    taker_doc.source, t.action, t.resource, t.statement, passer.source, pass.resource, pass.statement
+                ),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn held(property: &str, doc: Value) -> Held {
+        Held {
+            property: property.into(),
+            source: property.into(),
+            doc,
+        }
+    }
+
+    fn scope() -> Scope {
+        Scope {
+            passable_role_paths: vec!["/service-roles/".into()],
+        }
+    }
+
+    #[test]
+    fn a_passed_role_and_its_taker_are_refused_together_across_documents() {
+        let pass = json!({"Statement": {"Effect": "Allow", "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::123456789012:role/service-roles/*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}});
+        let named_pass = json!({"Statement": {"Effect": "Allow", "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::123456789012:role/service-roles/fn",
+            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}}});
+        let create = json!({"Statement": {"Effect": "Allow",
+            "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"],
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:mine"}});
+        let read_only =
+            json!({"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}});
+        let cases: Vec<(Vec<Held>, Vec<&str>)> = vec![
+            // (the user's documents, the properties refused)
+            (
+                vec![
+                    held("InlinePolicies.pass", pass.clone()),
+                    held("ManagedPolicyArns[0]", create.clone()),
+                ],
+                vec!["ManagedPolicyArns[0]"],
+            ),
+            (
+                vec![
+                    held("Groups[0]", create.clone()),
+                    held("InlinePolicies.pass", pass.clone()),
+                ],
+                vec!["Groups[0]"],
+            ),
+            (
+                vec![
+                    held("InlinePolicies.pass", named_pass),
+                    held("InlinePolicies.fn", create.clone()),
+                ],
+                vec![],
+            ),
+            (
+                vec![
+                    held("InlinePolicies.pass", pass.clone()),
+                    held("InlinePolicies.read", read_only),
+                ],
+                vec![],
+            ),
+            (vec![held("InlinePolicies.fn", create)], vec![]),
+        ];
+        for (docs, want) in cases {
+            let got = union_refusals(&docs, &scope());
+            let props: Vec<&str> = got.iter().map(|v| v.property.as_str()).collect();
+            assert_eq!(props, want, "{got:?}");
+            for v in &got {
+                assert!(
+                    v.rule.contains("lambda:CreateFunction")
+                        && v.rule.contains("InlinePolicies.pass"),
+                    "{v}"
+                );
+            }
+        }
+    }
 }
