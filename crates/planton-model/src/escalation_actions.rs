@@ -8,8 +8,13 @@
 // constants.py PRIVILEGE_ESCALATION_METHODS).
 //
 // Named by a source but left out, because each only helps an action listed here:
+// - autoscaling:CreateAutoScalingGroup: launches instances from a launch template; the pivot is
+//   the template (ec2:CreateLaunchTemplateVersion) or iam:PassRole
+// - autoscaling:UpdateAutoScalingGroup: points a group at a launch template; the pivot is the
+//   template or iam:PassRole
 // - cloudformation:CreateStackInstances: deploys a stack set's existing template;
 //   CreateStackSet/UpdateStackSet set what it runs
+// - codedeploy:RegisterApplicationRevision: registers code that CreateDeployment then deploys
 // - dynamodb:CreateTable: makes the table whose stream triggers a function created with
 //   lambda:CreateFunction
 // - dynamodb:PutItem: writes the item that triggers a function created with lambda:CreateFunction
@@ -29,6 +34,7 @@
 // - sagemaker:StartNotebookInstance: starts a notebook whose lifecycle configuration
 //   UpdateNotebookInstance changed
 // - sagemaker:StopNotebookInstance: stops a notebook so that UpdateNotebookInstance can change it
+// - states:StartExecution: runs a state machine as UpdateStateMachine left it
 // - codestar:CreateProjectFromTemplate: not in the Service Authorization Reference (CodeStar was
 //   discontinued)
 //
@@ -567,15 +573,26 @@ pub const PERMISSIONS_MANAGEMENT: &[&str] = &[
 pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewAppRunnerService
     "apprunner:createservice",
+    // path pathfinding-cloud:apprunner-002 (pathfinding-cloud, prowler)
+    "apprunner:updateservice",
+    // path pathfinding-cloud:batch-002 (pathfinding-cloud, prowler)
+    "batch:submitjob",
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
     "bedrock-agentcore:createcodeinterpreter",
+    // path pathfinding-cloud:bedrock-004 (pathfinding-cloud, prowler)
+    "bedrock-agentcore:invokeagentruntimecommand",
     // cloudsplaining AccessExistingBedrockCodeInterpreterSession
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    // path pathfinding-cloud:bedrock-002 (cloudsplaining, pathfinding-cloud, prowler)
     "bedrock-agentcore:invokecodeinterpreter",
+    // path pathfinding-cloud:bedrock-007 (pathfinding-cloud, prowler)
+    "bedrock-agentcore:startbrowsersession",
     // cloudsplaining AccessExistingBedrockCodeInterpreterSession
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    // path pathfinding-cloud:bedrock-002 (cloudsplaining, pathfinding-cloud, prowler)
     "bedrock-agentcore:startcodeinterpretersession",
     // cloudsplaining ExecuteCloudFormationChangeSet
+    // path pathfinding-cloud:cloudformation-005 (cloudsplaining, pathfinding-cloud, prowler)
     "cloudformation:createchangeset",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining PassExistingRoleToCloudFormation
@@ -583,9 +600,12 @@ pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewCloudFormationStackSet
     "cloudformation:createstackset",
     // cloudsplaining ExecuteCloudFormationChangeSet
+    // path pathfinding-cloud:cloudformation-005 (cloudsplaining, pathfinding-cloud, prowler)
     "cloudformation:executechangeset",
     // added here: the CreateStack path on an existing stack, whose service role runs the new
     // template
+    // path pathfinding-cloud:cloudformation-002 (bishopfox-iam-vulnerable, pathfinding-cloud,
+    // prowler)
     "cloudformation:updatestack",
     // cloudsplaining PassRoleToUpdateCloudFormationStackSet
     "cloudformation:updatestackset",
@@ -593,22 +613,33 @@ pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
     "codebuild:createproject",
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuild
+    // path pathfinding-cloud:codebuild-002 (pathfinding-cloud, prowler)
     "codebuild:startbuild",
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
+    // path pathfinding-cloud:codebuild-003 (pathfinding-cloud, prowler)
     "codebuild:startbuildbatch",
+    // path pathfinding-cloud:codedeploy-001 (pathfinding-cloud, prowler)
+    "codedeploy:createdeployment",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining PassExistingRoleToNewDataPipeline
     "datapipeline:createpipeline",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     "datapipeline:putpipelinedefinition",
+    // path bishopfox-iam-vulnerable:privesc-ec2InstanceConnect (bishopfox-iam-vulnerable)
+    "ec2-instance-connect:sendserialconsolesshpublickey",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining EC2InstanceConnectSendSSHPublicKey
+    // path pathfinding-cloud:ec2instanceconnect-003 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-ec2InstanceConnect (bishopfox-iam-vulnerable)
     "ec2-instance-connect:sendsshpublickey",
     // cloudsplaining ModifyExistingEC2LaunchTemplate
+    // path pathfinding-cloud:ec2-004 (cloudsplaining, pathfinding-cloud, prowler)
     "ec2:createlaunchtemplateversion",
     // cloudsplaining ModifyEC2InstanceUserDataThenRestart
+    // path pathfinding-cloud:ec2-002 (cloudsplaining, pathfinding-cloud, prowler)
     "ec2:modifyinstanceattribute",
     // cloudsplaining ModifyExistingEC2LaunchTemplate
+    // path pathfinding-cloud:ec2-004 (cloudsplaining, pathfinding-cloud, prowler)
     "ec2:modifylaunchtemplate",
     // cloudsplaining PassExistingRoleToNewEC2SpotInstance
     "ec2:requestspotinstances",
@@ -619,6 +650,8 @@ pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewECSService
     "ecs:createservice",
     // cloudsplaining ECSExecuteCommandOnRunningTask
+    // path pathfinding-cloud:ecs-006 (pathfinding-cloud)
+    // path prowler:ECS+ExecuteCommand (cloudsplaining, prowler)
     "ecs:executecommand",
     // cloudsplaining PassExistingRoleToNewECSClusterServiceTask
     // cloudsplaining PassExistingRoleToNewECSClusterRunTask
@@ -639,6 +672,8 @@ pub const OTHER_ESCALATION: &[&str] = &[
     "glue:createjob",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining UpdateExistingGlueDevEndpoint
+    // path pathfinding-cloud:glue-002 (bishopfox-iam-vulnerable, cloudsplaining, pathfinding-cloud,
+    // prowler, rhino-aws-escalate, rhino-pacu)
     "glue:updatedevendpoint",
     // cloudsplaining PassExistingRoleToUpdatedGlueJobThenRun
     // cloudsplaining PassExistingRoleToUpdatedGlueJobViaTrigger
@@ -653,8 +688,17 @@ pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining EditExistingLambdaFunctionWithRole
     // cloudsplaining UpdateAndInvokeLambdaFunction
     // cloudsplaining UpdateLambdaFunctionAndAddPermission
+    // path pathfinding-cloud:lambda-003 (cloudsplaining, pathfinding-cloud, prowler,
+    // rhino-aws-escalate, rhino-pacu)
+    // path pathfinding-cloud:lambda-004 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:lambda-005 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc17-EditExistingLambdaFunctionWithRole
+    // (bishopfox-iam-vulnerable)
     "lambda:updatefunctioncode",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
+    // path prowler:lambda:UpdateFunctionConfiguration (prowler)
+    // path bishopfox-iam-vulnerable:privesc17-EditExistingLambdaFunctionWithRole
+    // (bishopfox-iam-vulnerable)
     "lambda:updatefunctionconfiguration",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     "rds:addroletodbinstance",
@@ -662,22 +706,46 @@ pub const OTHER_ESCALATION: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewSageMakerNotebookInstance
     "sagemaker:createnotebookinstance",
     // cloudsplaining UpdateSageMakerNotebookLifecycleConfig
+    // path pathfinding-cloud:sagemaker-005 (cloudsplaining, pathfinding-cloud, prowler)
     "sagemaker:createnotebookinstancelifecycleconfig",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining CreatePresignedSageMakerNotebookUrl
+    // path pathfinding-cloud:sagemaker-004 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler)
     "sagemaker:createpresignednotebookinstanceurl",
     // cloudsplaining PassExistingRoleToNewSageMakerProcessingJob
     "sagemaker:createprocessingjob",
     // cloudsplaining PassExistingRoleToNewSageMakerTrainingJob
     "sagemaker:createtrainingjob",
     // cloudsplaining UpdateSageMakerNotebookLifecycleConfig
+    // path pathfinding-cloud:sagemaker-005 (cloudsplaining, pathfinding-cloud, prowler)
     "sagemaker:updatenotebookinstance",
+    // path bishopfox-iam-vulnerable:privesc-ssmStartSession (bishopfox-iam-vulnerable)
+    "ssm:resumesession",
     // cloudsplaining RISK_DEFINITION AssumableByComputeService: runs commands as an instance's role
+    // path pathfinding-cloud:ssm-002 (bishopfox-iam-vulnerable, pathfinding-cloud, prowler)
     "ssm:sendcommand",
     // added here: the interactive form of ssm:SendCommand (a shell with the instance's role)
+    // path pathfinding-cloud:ssm-001 (pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-ssmStartSession (bishopfox-iam-vulnerable)
     "ssm:startsession",
+    // path bishopfox-iam-vulnerable:privesc-ssmStartSession (bishopfox-iam-vulnerable)
+    "ssm:terminatesession",
+    // path pathfinding-cloud:sso-001 (pathfinding-cloud, prowler)
+    "sso:createaccountassignment",
+    // path pathfinding-cloud:sso-003 (pathfinding-cloud, prowler)
+    "sso:putinlinepolicytopermissionset",
+    // path pathfinding-cloud:stepfunctions-002 (pathfinding-cloud, prowler)
+    "states:updatestatemachine",
     // Rhino Security Labs (policy-sentry audit/privilege-escalation.txt)
     // cloudsplaining CreatePolicyVersionThenAssumeRole
+    // path pathfinding-cloud:iam-014 (pathfinding-cloud, prowler, rhino-aws-escalate, rhino-pacu)
+    // path pathfinding-cloud:iam-016 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:iam-017 (pathfinding-cloud, prowler, rhino-aws-escalate, rhino-pacu)
+    // path pathfinding-cloud:iam-023 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:sts-001 (bishopfox-iam-vulnerable, pathfinding-cloud)
+    // path prowler:AssumeRole+UpdateAssumeRolePolicy (bishopfox-iam-vulnerable, prowler,
+    // rhino-aws-escalate, rhino-pacu)
     "sts:assumerole",
     // added here: a root session in a member account of the organization
     "sts:assumeroot",
@@ -689,41 +757,93 @@ pub const OTHER_ESCALATION: &[&str] = &[
 /// resource it names. The comment names the sources.
 pub const ROLE_TAKERS: &[&str] = &[
     // cloudsplaining PassExistingRoleToNewAppRunnerService
+    // path pathfinding-cloud:apprunner-001 (cloudsplaining, pathfinding-cloud, prowler)
     "apprunner:createservice",
     // added here: changes a service's instance role and code
     "apprunner:updateservice",
+    // path prowler:PassRole+CreateAutoScaling (prowler)
+    // path prowler:PassRole+UpdateAutoScaling (prowler)
+    "autoscaling:createlaunchconfiguration",
+    // path pathfinding-cloud:batch-003 (pathfinding-cloud)
+    "batch:createcomputeenvironment",
+    // path pathfinding-cloud:batch-003 (pathfinding-cloud)
+    "batch:createjobqueue",
     // added here: a job definition names the job's role
+    // path pathfinding-cloud:batch-001 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:batch-003 (pathfinding-cloud)
     "batch:registerjobdefinition",
     // added here: runs a job as its definition's role
+    // path pathfinding-cloud:batch-001 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:batch-003 (pathfinding-cloud)
     "batch:submitjob",
     // added here: an agent runtime runs code as the role it names
+    // path pathfinding-cloud:bedrock-003 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:bedrock-005 (pathfinding-cloud)
+    // path prowler:PassRole+AgentCoreCreateHarness+InvokeRuntimeCommand (prowler)
     "bedrock-agentcore:createagentruntime",
+    // path pathfinding-cloud:bedrock-003 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:bedrock-005 (pathfinding-cloud)
+    // path prowler:PassRole+AgentCoreCreateHarness+InvokeRuntimeCommand (prowler)
+    "bedrock-agentcore:createagentruntimeendpoint",
+    // path pathfinding-cloud:bedrock-006 (pathfinding-cloud, prowler)
+    "bedrock-agentcore:createbrowser",
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    // path pathfinding-cloud:bedrock-001 (cloudsplaining, pathfinding-cloud, prowler)
     "bedrock-agentcore:createcodeinterpreter",
+    // path pathfinding-cloud:bedrock-005 (pathfinding-cloud)
+    "bedrock-agentcore:creatememory",
+    // path pathfinding-cloud:bedrock-003 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:bedrock-005 (pathfinding-cloud)
+    // path prowler:PassRole+AgentCoreCreateHarness+InvokeRuntimeCommand (prowler)
+    "bedrock-agentcore:createworkloadidentity",
+    // path pathfinding-cloud:bedrock-003 (pathfinding-cloud, prowler)
+    // path pathfinding-cloud:bedrock-005 (pathfinding-cloud)
+    // path prowler:PassRole+AgentCoreCreateHarness+InvokeRuntimeCommand (prowler)
+    "bedrock-agentcore:invokeagentruntimecommand",
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    // path pathfinding-cloud:bedrock-001 (cloudsplaining, pathfinding-cloud, prowler)
     "bedrock-agentcore:invokecodeinterpreter",
+    // path pathfinding-cloud:bedrock-006 (pathfinding-cloud, prowler)
+    "bedrock-agentcore:startbrowsersession",
     // cloudsplaining PassExistingRoleToNewBedrockCodeInterpreter
+    // path pathfinding-cloud:bedrock-001 (cloudsplaining, pathfinding-cloud, prowler)
     "bedrock-agentcore:startcodeinterpretersession",
     // added here: changes an agent runtime's role and code
     "bedrock-agentcore:updateagentruntime",
+    // path pathfinding-cloud:braket-001 (pathfinding-cloud, prowler)
+    "braket:createjob",
     // added here: a change set names the stack's service role; ExecuteChangeSet runs it
     "cloudformation:createchangeset",
     // cloudsplaining PassExistingRoleToCloudFormation
+    // path pathfinding-cloud:cloudformation-001 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler, rhino-aws-escalate, rhino-pacu)
     "cloudformation:createstack",
     // cloudsplaining PassExistingRoleToNewCloudFormationStackSet
+    // path pathfinding-cloud:cloudformation-003 (cloudsplaining, pathfinding-cloud, prowler)
     "cloudformation:createstackset",
     // added here: runs a change set as the role it names
     "cloudformation:executechangeset",
     // added here: updates a stack as the service role it names
     "cloudformation:updatestack",
     // cloudsplaining PassRoleToUpdateCloudFormationStackSet
+    // path pathfinding-cloud:cloudformation-004 (cloudsplaining, pathfinding-cloud, prowler)
     "cloudformation:updatestackset",
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuild
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
+    // path pathfinding-cloud:codebuild-001 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:codebuild-004 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-codeBuildCreateProjectPassRole
+    // (bishopfox-iam-vulnerable)
     "codebuild:createproject",
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuild
+    // path pathfinding-cloud:codebuild-001 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-codeBuildCreateProjectPassRole
+    // (bishopfox-iam-vulnerable)
     "codebuild:startbuild",
     // cloudsplaining PassExistingRoleToNewCodeBuildProjectThenBuildBatch
+    // path pathfinding-cloud:codebuild-004 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-codeBuildCreateProjectPassRole
+    // (bishopfox-iam-vulnerable)
     "codebuild:startbuildbatch",
     // added here: changes a project's service role and build commands
     "codebuild:updateproject",
@@ -731,67 +851,169 @@ pub const ROLE_TAKERS: &[&str] = &[
     "codepipeline:createpipeline",
     // added here: changes a pipeline's role and stages
     "codepipeline:updatepipeline",
+    // path prowler:PassRole+CodeStar (prowler, rhino-pacu)
+    "codestar:createproject",
+    // path pathfinding-cloud:cognitoidentity-001 (pathfinding-cloud, prowler)
+    "cognito-identity:setidentitypoolroles",
+    // path pathfinding-cloud:datapipeline-001 (bishopfox-iam-vulnerable, pathfinding-cloud,
+    // prowler)
+    "datapipeline:activatepipeline",
     // cloudsplaining PassExistingRoleToNewDataPipeline
+    // path pathfinding-cloud:datapipeline-001 (bishopfox-iam-vulnerable, pathfinding-cloud,
+    // prowler)
+    // path cloudsplaining:PassExistingRoleToNewDataPipeline (cloudsplaining, rhino-aws-escalate)
+    // path rhino-pacu:PassExistingRoleToNewDataPipeline (rhino-pacu)
     "datapipeline:createpipeline",
     // added here: defines what a pipeline runs as its role
+    // path pathfinding-cloud:datapipeline-001 (bishopfox-iam-vulnerable, pathfinding-cloud,
+    // prowler)
+    // path rhino-pacu:PassExistingRoleToNewDataPipeline (rhino-pacu)
     "datapipeline:putpipelinedefinition",
     // added here: gives an instance a role's profile
+    // path bishopfox-iam-vulnerable:privesc3-CreateEC2WithExistingIP (bishopfox-iam-vulnerable)
     "ec2:associateiaminstanceprofile",
+    // path bishopfox-iam-vulnerable:privesc3-CreateEC2WithExistingIP (bishopfox-iam-vulnerable)
+    "ec2:createkeypair",
     // added here: swaps an instance's role
     "ec2:replaceiaminstanceprofileassociation",
     // cloudsplaining PassExistingRoleToNewEC2SpotInstance
+    // path pathfinding-cloud:ec2-003 (cloudsplaining, pathfinding-cloud, prowler)
     "ec2:requestspotinstances",
     // cloudsplaining CreateEC2WithExistingIP
+    // path pathfinding-cloud:ec2-001 (cloudsplaining, pathfinding-cloud, prowler,
+    // rhino-aws-escalate, rhino-pacu)
+    // path bishopfox-iam-vulnerable:privesc3-CreateEC2WithExistingIP (bishopfox-iam-vulnerable)
     "ec2:runinstances",
     // cloudsplaining PassExistingRoleToNewECSClusterServiceTask
     // cloudsplaining PassExistingRoleToNewECSService
+    // path pathfinding-cloud:ecs-001 (cloudsplaining, pathfinding-cloud)
+    // path pathfinding-cloud:ecs-003 (cloudsplaining, pathfinding-cloud, prowler)
     "ecs:createservice",
+    // path prowler:PassRole+ECS+StartTask (prowler)
+    "ecs:deregistercontainerinstance",
+    // path pathfinding-cloud:ecs-007 (pathfinding-cloud)
+    // path prowler:PassRole+ECS+StartTask (prowler)
+    "ecs:registercontainerinstance",
     // cloudsplaining PassExistingRoleToNewECSClusterServiceTask
     // cloudsplaining PassExistingRoleToNewECSClusterRunTask
     // cloudsplaining PassExistingRoleToNewECSService
     // cloudsplaining PassExistingRoleToNewECSTaskViaRunTask
     // cloudsplaining PassExistingRoleToNewECSTaskViaStartTask
+    // path pathfinding-cloud:ecs-001 (cloudsplaining, pathfinding-cloud)
+    // path pathfinding-cloud:ecs-002 (cloudsplaining, pathfinding-cloud)
+    // path pathfinding-cloud:ecs-003 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:ecs-004 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:ecs-005 (cloudsplaining, pathfinding-cloud, prowler)
     "ecs:registertaskdefinition",
     // cloudsplaining PassExistingRoleToNewECSClusterRunTask
     // cloudsplaining PassExistingRoleToNewECSTaskViaRunTask
+    // path pathfinding-cloud:ecs-002 (cloudsplaining, pathfinding-cloud)
+    // path pathfinding-cloud:ecs-004 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:ecs-008 (pathfinding-cloud, prowler)
     "ecs:runtask",
     // cloudsplaining PassExistingRoleToNewECSTaskViaStartTask
+    // path pathfinding-cloud:ecs-005 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:ecs-007 (pathfinding-cloud)
+    // path pathfinding-cloud:ecs-009 (pathfinding-cloud, prowler)
+    // path prowler:PassRole+ECS+StartTask (prowler)
     "ecs:starttask",
     // added here: changes a service's task definition, and so its task role
     "ecs:updateservice",
     // added here: starts a cluster whose instances act as the role it names
+    // path pathfinding-cloud:emr-001 (pathfinding-cloud, prowler)
     "elasticmapreduce:runjobflow",
+    // path pathfinding-cloud:emrserverless-001 (pathfinding-cloud, prowler)
+    "emr-serverless:createapplication",
+    // path pathfinding-cloud:emrserverless-001 (pathfinding-cloud, prowler)
+    "emr-serverless:startjobrun",
     // added here: a rule's target is invoked as the role it names
     "events:puttargets",
+    // path pathfinding-cloud:gamelift-001 (pathfinding-cloud, prowler)
+    "gamelift:createbuild",
+    // path pathfinding-cloud:gamelift-001 (pathfinding-cloud, prowler)
+    "gamelift:createfleet",
     // cloudsplaining PassExistingRoleToNewGlueDevEndpoint
+    // path pathfinding-cloud:glue-001 (bishopfox-iam-vulnerable, cloudsplaining, pathfinding-cloud,
+    // prowler, rhino-aws-escalate)
+    // path rhino-pacu:PassExistingRoleToNewGlueDevEndpoint (rhino-pacu)
     "glue:createdevendpoint",
     // cloudsplaining PassExistingRoleToNewGlueJobThenRun
     // cloudsplaining PassExistingRoleToNewGlueJobViaTrigger
+    // path pathfinding-cloud:glue-003 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:glue-004 (cloudsplaining, pathfinding-cloud, prowler)
     "glue:createjob",
+    // path pathfinding-cloud:glue-007 (pathfinding-cloud, prowler)
+    "glue:createsession",
+    // path pathfinding-cloud:glue-007 (pathfinding-cloud, prowler)
+    "glue:runstatement",
     // cloudsplaining PassExistingRoleToNewGlueJobThenRun
     // cloudsplaining PassExistingRoleToUpdatedGlueJobThenRun
     "glue:startjobrun",
     // cloudsplaining PassExistingRoleToUpdatedGlueJobThenRun
     // cloudsplaining PassExistingRoleToUpdatedGlueJobViaTrigger
+    // path pathfinding-cloud:glue-005 (cloudsplaining, pathfinding-cloud, prowler)
+    // path pathfinding-cloud:glue-006 (cloudsplaining, pathfinding-cloud, prowler)
     "glue:updatejob",
+    // path pathfinding-cloud:imagebuilder-001 (pathfinding-cloud, prowler)
+    "imagebuilder:createcomponent",
+    // path pathfinding-cloud:imagebuilder-001 (pathfinding-cloud, prowler)
+    "imagebuilder:createimage",
+    // path pathfinding-cloud:imagebuilder-001 (pathfinding-cloud, prowler)
+    "imagebuilder:createimagerecipe",
+    // path pathfinding-cloud:imagebuilder-001 (pathfinding-cloud, prowler)
+    "imagebuilder:createinfrastructureconfiguration",
+    // path pathfinding-cloud:kinesisanalytics-001 (pathfinding-cloud, prowler)
+    "kinesisanalytics:createapplication",
+    // path pathfinding-cloud:kinesisanalytics-001 (pathfinding-cloud, prowler)
+    "kinesisanalytics:startapplication",
     // cloudsplaining PassExistingRoleToNewLambdaThenInvoke
     // cloudsplaining PassExistingRoleToNewLambdaThenTriggerWithNewDynamo
     // cloudsplaining PassExistingRoleToNewLambdaThenTriggerWithExistingDynamo
     // cloudsplaining PassExistingRoleToNewLambdaThenAddPermission
+    // path pathfinding-cloud:lambda-001 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler, rhino-aws-escalate, rhino-pacu)
+    // path pathfinding-cloud:lambda-002 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler, rhino-aws-escalate, rhino-pacu)
+    // path pathfinding-cloud:lambda-006 (cloudsplaining, pathfinding-cloud, prowler, rhino-pacu)
+    // path prowler:PassRole+CreateLambda+NewDynamo (cloudsplaining, prowler, rhino-aws-escalate,
+    // rhino-pacu)
     "lambda:createfunction",
     // added here: changes a function's execution role
     "lambda:updatefunctionconfiguration",
+    // path pathfinding-cloud:omics-001 (pathfinding-cloud, prowler)
+    "omics:createworkflow",
+    // path pathfinding-cloud:omics-001 (pathfinding-cloud, prowler)
+    "omics:startrun",
     // cloudsplaining PassExistingRoleToNewSageMakerNotebookInstance
+    // path pathfinding-cloud:sagemaker-001 (cloudsplaining, pathfinding-cloud, prowler)
+    // path bishopfox-iam-vulnerable:privesc-sageMakerCreateNotebookPassRole
+    // (bishopfox-iam-vulnerable)
     "sagemaker:createnotebookinstance",
+    // path bishopfox-iam-vulnerable:privesc-sageMakerCreateNotebookPassRole
+    // (bishopfox-iam-vulnerable)
+    "sagemaker:createpresignednotebookinstanceurl",
     // cloudsplaining PassExistingRoleToNewSageMakerProcessingJob
+    // path pathfinding-cloud:sagemaker-003 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler)
     "sagemaker:createprocessingjob",
     // cloudsplaining PassExistingRoleToNewSageMakerTrainingJob
+    // path pathfinding-cloud:sagemaker-002 (bishopfox-iam-vulnerable, cloudsplaining,
+    // pathfinding-cloud, prowler)
     "sagemaker:createtrainingjob",
+    // path bishopfox-iam-vulnerable:privesc-sageMakerCreateNotebookPassRole
+    // (bishopfox-iam-vulnerable)
+    "sagemaker:deletenotebookinstance",
     // added here: a schedule invokes its target as the role it names
+    // path pathfinding-cloud:scheduler-001 (pathfinding-cloud, prowler)
     "scheduler:createschedule",
     // added here: changes the role and target of a schedule
     "scheduler:updateschedule",
+    // path pathfinding-cloud:ssm-003 (pathfinding-cloud, prowler)
+    "ssm:createdocument",
+    // path pathfinding-cloud:ssm-003 (pathfinding-cloud, prowler)
+    "ssm:startautomationexecution",
     // added here: a state machine runs as the role it names
+    // path pathfinding-cloud:stepfunctions-001 (pathfinding-cloud, prowler)
     "states:createstatemachine",
     // added here: changes a state machine's role and definition
     "states:updatestatemachine",
@@ -820,29 +1042,39 @@ pub const SPELLING: &[&str] = &[
     "appsync:SetWebACL",
     "arc-region-switch:DeleteResourcePolicy",
     "arc-region-switch:PutResourcePolicy",
+    "autoscaling:CreateLaunchConfiguration",
     "aws-marketplace:DeleteResourcePolicy",
     "aws-marketplace:PutResourcePolicy",
     "backup:DeleteBackupVaultAccessPolicy",
     "backup:DeleteBackupVaultSharingPolicy",
     "backup:PutBackupVaultAccessPolicy",
     "backup:PutBackupVaultSharingPolicy",
+    "batch:CreateComputeEnvironment",
+    "batch:CreateJobQueue",
     "batch:RegisterJobDefinition",
     "batch:SubmitJob",
     "bedrock-agentcore:AllowVendedLogDeliveryForResource",
     "bedrock-agentcore:AuthorizeAction",
     "bedrock-agentcore:CreateAgentRuntime",
+    "bedrock-agentcore:CreateAgentRuntimeEndpoint",
+    "bedrock-agentcore:CreateBrowser",
     "bedrock-agentcore:CreateCodeInterpreter",
+    "bedrock-agentcore:CreateMemory",
+    "bedrock-agentcore:CreateWorkloadIdentity",
+    "bedrock-agentcore:InvokeAgentRuntimeCommand",
     "bedrock-agentcore:InvokeCodeInterpreter",
     "bedrock-agentcore:InvokeGateway",
     "bedrock-agentcore:ManageAdminPolicy",
     "bedrock-agentcore:ManageResourceScopedPolicy",
     "bedrock-agentcore:PartiallyAuthorizeActions",
+    "bedrock-agentcore:StartBrowserSession",
     "bedrock-agentcore:StartCodeInterpreterSession",
     "bedrock-agentcore:SynchronizeGatewayTargets",
     "bedrock-agentcore:UpdateAgentRuntime",
     "bedrock:AllowVendedLogDeliveryForResource",
     "billing:DeleteResourcePolicy",
     "billing:PutResourcePolicy",
+    "braket:CreateJob",
     "chime:DeleteVoiceConnectorTerminationCredentials",
     "chime:PutVoiceConnectorTerminationCredentials",
     "cleanrooms-ml:PutConfiguredAudienceModelPolicy",
@@ -865,6 +1097,7 @@ pub const SPELLING: &[&str] = &[
     "codebuild:StartBuild",
     "codebuild:StartBuildBatch",
     "codebuild:UpdateProject",
+    "codedeploy:CreateDeployment",
     "codeguru-profiler:PutPermission",
     "codeguru-profiler:RemovePermission",
     "codepipeline:CreatePipeline",
@@ -883,6 +1116,7 @@ pub const SPELLING: &[&str] = &[
     "cognito-identity:UnlinkDeveloperIdentity",
     "cognito-identity:UnlinkIdentity",
     "cognito-identity:UpdateIdentityPool",
+    "datapipeline:ActivatePipeline",
     "datapipeline:CreatePipeline",
     "datapipeline:PutPipelineDefinition",
     "datazone:AddPolicyGrant",
@@ -909,12 +1143,14 @@ pub const SPELLING: &[&str] = &[
     "dynamodb:DeleteResourcePolicy",
     "dynamodb:PutResourcePolicy",
     "dynamodb:UpdateAbacStatus",
+    "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
     "ec2-instance-connect:SendSSHPublicKey",
     "ec2:AssociateIamInstanceProfile",
     "ec2:AttachApplianceToNatGateway",
     "ec2:AttachResourcesToPlacementGroup",
     "ec2:CancelImageLaunchPermission",
     "ec2:CreateCoipPoolPermission",
+    "ec2:CreateKeyPair",
     "ec2:CreateLaunchTemplateVersion",
     "ec2:CreateLocalGatewayRouteTablePermission",
     "ec2:CreateNetworkInterfacePermission",
@@ -946,7 +1182,9 @@ pub const SPELLING: &[&str] = &[
     "ecr:PutRegistryPolicy",
     "ecr:SetRepositoryPolicy",
     "ecs:CreateService",
+    "ecs:DeregisterContainerInstance",
     "ecs:ExecuteCommand",
+    "ecs:RegisterContainerInstance",
     "ecs:RegisterTaskDefinition",
     "ecs:RunTask",
     "ecs:StartTask",
@@ -958,6 +1196,8 @@ pub const SPELLING: &[&str] = &[
     "elasticmapreduce:PutBlockPublicAccessConfiguration",
     "elasticmapreduce:PutWorkspaceAccess",
     "elasticmapreduce:RunJobFlow",
+    "emr-serverless:CreateApplication",
+    "emr-serverless:StartJobRun",
     "entityresolution:AddPolicyStatement",
     "entityresolution:DeletePolicyStatement",
     "entityresolution:PutPolicy",
@@ -972,6 +1212,8 @@ pub const SPELLING: &[&str] = &[
     "fsx:DeleteResourcePolicy",
     "fsx:ManageBackupPrincipalAssociations",
     "fsx:PutResourcePolicy",
+    "gamelift:CreateBuild",
+    "gamelift:CreateFleet",
     "glacier:AbortVaultLock",
     "glacier:CompleteVaultLock",
     "glacier:DeleteVaultAccessPolicy",
@@ -981,6 +1223,7 @@ pub const SPELLING: &[&str] = &[
     "glue:BatchGetStageFiles",
     "glue:CreateDevEndpoint",
     "glue:CreateJob",
+    "glue:CreateSession",
     "glue:DeleteResourcePolicy",
     "glue:DeregisterDataPreview",
     "glue:GlueNotebookAuthorize",
@@ -989,6 +1232,7 @@ pub const SPELLING: &[&str] = &[
     "glue:RefreshOAuth2Tokens",
     "glue:RequestLogParsing",
     "glue:RunDataPreviewStatement",
+    "glue:RunStatement",
     "glue:SendRecipeAction",
     "glue:StartJobRun",
     "glue:StartNotebook",
@@ -1080,6 +1324,10 @@ pub const SPELLING: &[&str] = &[
     "iam:UploadSigningCertificate",
     "iam:UploadSSHPublicKey",
     "identity-sync:AllowVendedLogDeliveryForResource",
+    "imagebuilder:CreateComponent",
+    "imagebuilder:CreateImage",
+    "imagebuilder:CreateImageRecipe",
+    "imagebuilder:CreateInfrastructureConfiguration",
     "imagebuilder:PutComponentPolicy",
     "imagebuilder:PutContainerRecipePolicy",
     "imagebuilder:PutImagePolicy",
@@ -1095,6 +1343,8 @@ pub const SPELLING: &[&str] = &[
     "iot:SetDefaultAuthorizer",
     "iot:SetDefaultPolicyVersion",
     "iotfleetwise:GenerateCommandPayload",
+    "kinesisanalytics:CreateApplication",
+    "kinesisanalytics:StartApplication",
     "kms:CreateGrant",
     "kms:PutKeyPolicy",
     "kms:RetireGrant",
@@ -1137,6 +1387,8 @@ pub const SPELLING: &[&str] = &[
     "networkmanager:StartOrganizationServiceAccessUpdate",
     "notifications:DisableNotificationsAccessForOrganization",
     "notifications:EnableNotificationsAccessForOrganization",
+    "omics:CreateWorkflow",
+    "omics:StartRun",
     "opensearch:ApplicationAccessAll",
     "opsworks:SetPermission",
     "opsworks:UpdateUserProfile",
@@ -1252,6 +1504,7 @@ pub const SPELLING: &[&str] = &[
     "sagemaker:CreatePresignedNotebookInstanceUrl",
     "sagemaker:CreateProcessingJob",
     "sagemaker:CreateTrainingJob",
+    "sagemaker:DeleteNotebookInstance",
     "sagemaker:UpdateNotebookInstance",
     "scheduler:CreateSchedule",
     "scheduler:UpdateSchedule",
@@ -1285,11 +1538,15 @@ pub const SPELLING: &[&str] = &[
     "ssm-incidents:PutResourcePolicy",
     "ssm-sap:DeleteResourcePermission",
     "ssm-sap:PutResourcePermission",
+    "ssm:CreateDocument",
     "ssm:DeleteResourcePolicy",
     "ssm:ModifyDocumentPermission",
     "ssm:PutResourcePolicy",
+    "ssm:ResumeSession",
     "ssm:SendCommand",
+    "ssm:StartAutomationExecution",
     "ssm:StartSession",
+    "ssm:TerminateSession",
     "sso-directory:AddMemberToGroup",
     "sso-directory:CreateAlias",
     "sso-directory:CreateGroup",
@@ -1307,6 +1564,7 @@ pub const SPELLING: &[&str] = &[
     "sso:AssociateProfile",
     "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
     "sso:AttachManagedPolicyToPermissionSet",
+    "sso:CreateAccountAssignment",
     "sso:CreateApplicationInstance",
     "sso:CreateApplicationInstanceCertificate",
     "sso:CreatePermissionSet",
@@ -1322,6 +1580,7 @@ pub const SPELLING: &[&str] = &[
     "sso:DisassociateDirectory",
     "sso:DisassociateProfile",
     "sso:ImportApplicationInstanceServiceProviderMetadata",
+    "sso:PutInlinePolicyToPermissionSet",
     "sso:PutPermissionsBoundaryToPermissionSet",
     "sso:PutPermissionsPolicy",
     "sso:StartSSO",
