@@ -62,6 +62,28 @@ export interface PlantonIamUserProviderProps {
    */
   readonly withoutPermissionsBoundary?: boolean;
   /**
+   * The services (IAM service prefixes such as `s3`) the default boundary lets users use
+   * at all: `<prefix>:*` for each and nothing else (AllowedServices). Its explicit denies
+   * hold whatever is added; docs/operations.md says what each addition costs. Only with
+   * the default boundary.
+   * @default template.yaml's AllowedServices: s3, dynamodb, sqs, sns, kinesis, firehose,
+   * logs, cloudwatch, xray, ecr, kms, secretsmanager, ses, execute-api
+   */
+  readonly allowedServices?: string[];
+  /**
+   * IAM paths (such as `/ecs-task-roles/`) of the roles users may pass (`iam:PassRole`);
+   * never `/planton-iam-user/` (PassableRolePaths). Only with the default boundary.
+   * @default none: no user may pass any role
+   */
+  readonly passableRolePaths?: string[];
+  /**
+   * Reserved concurrency of the custom-resource and rotation function, so that whoever
+   * may invoke it cannot use up the account's Lambda concurrency (ReservedConcurrency).
+   * 0: none.
+   * @default none
+   */
+  readonly reservedConcurrentExecutions?: number;
+  /**
    * Managed policies that may never be attached (DeniedPolicyArns; PLANTON_DENIED_POLICY_ARNS).
    * @default AdministratorAccess, IAMFullAccess and PowerUserAccess of every partition
    */
@@ -173,6 +195,13 @@ const SCHEDULED_FUNCTION_ARN = functionArn(SCHEDULED_FUNCTION_NAME);
 const PATH_PATTERN = /^\/([\x21-\x7e]*\/)?$/;
 const SECRET_PREFIX_PATTERN = /^[A-Za-z0-9/_+=.@-]*[A-Za-z0-9_+=.@-][A-Za-z0-9/_+=.@-]*\/$/;
 const GROUP_NAME_PATTERN = /^[A-Za-z0-9+=,.@_-]+$/;
+const SERVICE_PREFIX_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+const ROLE_PATH_PATTERN = /^\/([A-Za-z0-9_+=.@-]+\/)*$/;
+/** template.yaml's AllowedServices default. */
+const DEFAULT_ALLOWED_SERVICES: readonly string[] = [
+  's3', 'dynamodb', 'sqs', 'sns', 'kinesis', 'firehose', 'logs', 'cloudwatch', 'xray', 'ecr', 'kms',
+  'secretsmanager', 'ses', 'execute-api',
+];
 const PROVIDER_MARK = Symbol.for('planton-iam-user-cdk.PlantonIamUserProvider');
 
 /**
@@ -246,7 +275,13 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
 
     if (!props.withoutPermissionsBoundary) {
       this.permissionsBoundary =
-        props.permissionsBoundary ?? defaultBoundary(this, secretNamePrefix);
+        props.permissionsBoundary ??
+        defaultBoundary(this, {
+          secretNamePrefix,
+          allowedServices: props.allowedServices ?? [...DEFAULT_ALLOWED_SERVICES],
+          passableRolePaths: props.passableRolePaths ?? [],
+          secretKeyArn: props.secretEncryptionKey?.keyArn,
+        });
     }
     const boundaryArn = this.permissionsBoundary?.managedPolicyArn;
 
@@ -460,6 +495,9 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
     };
     this.function = new lambda.Function(this, 'Function', {
       ...common,
+      // Whoever may invoke the function can occupy at most this many of the account's
+      // concurrent executions (template.yaml's ReservedConcurrency).
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions ? props.reservedConcurrentExecutions : undefined,
       functionName: sub(FUNCTION_NAME),
       description: 'Custom::PlantonIamUser provider',
       role: this.role,
@@ -652,6 +690,28 @@ function checkProps(props: PlantonIamUserProviderProps, stack: Stack): string[] 
   if (known(props.secretNamePrefix) && !SECRET_PREFIX_PATTERN.test(props.secretNamePrefix!)) {
     out.push(`secretNamePrefix: must be a secret name prefix ending in /, such as planton/, got ${JSON.stringify(props.secretNamePrefix)}`);
   }
+  if ((props.allowedServices !== undefined || props.passableRolePaths !== undefined) && (props.permissionsBoundary || props.withoutPermissionsBoundary)) {
+    out.push('allowedServices and passableRolePaths shape the default boundary only: not with permissionsBoundary or withoutPermissionsBoundary');
+  }
+  if (props.allowedServices !== undefined && props.allowedServices.length === 0) {
+    out.push('allowedServices: name at least one service prefix, such as s3');
+  }
+  for (const s of props.allowedServices ?? []) {
+    if (known(s) && !SERVICE_PREFIX_PATTERN.test(s)) {
+      out.push(`allowedServices: ${JSON.stringify(s)} is not an IAM service prefix such as s3 (lower-case letters, digits and hyphens; no wildcards)`);
+    }
+  }
+  for (const p of props.passableRolePaths ?? []) {
+    if (known(p) && !ROLE_PATH_PATTERN.test(p)) {
+      out.push(`passableRolePaths: ${JSON.stringify(p)} is not an IAM path such as /app-roles/ (starts and ends with /; no wildcards)`);
+    } else if (p === '/planton-iam-user/') {
+      out.push('passableRolePaths: /planton-iam-user/ holds this deployment\'s roles, which no user may pass');
+    }
+  }
+  const rc = props.reservedConcurrentExecutions;
+  if (known(rc) && (!Number.isInteger(rc) || rc! < 0 || rc! > 9999)) {
+    out.push(`reservedConcurrentExecutions: must be a whole number from 0 to 9999, got ${rc}`);
+  }
   for (const g of props.allowedGroupNames ?? []) {
     if (known(g) && !GROUP_NAME_PATTERN.test(g)) out.push(`allowedGroupNames: ${JSON.stringify(g)} is not a group name`);
   }
@@ -697,9 +757,29 @@ function defaultZip(): string | undefined {
   }
 }
 
+interface BoundarySettings {
+  readonly secretNamePrefix: string;
+  readonly allowedServices: string[];
+  readonly passableRolePaths: string[];
+  readonly secretKeyArn?: string;
+}
+
 /** template.yaml's DefaultPermissionsBoundary. */
-function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManagedPolicy {
+function defaultBoundary(scope: Construct, settings: BoundarySettings): iam.IManagedPolicy {
+  const { secretNamePrefix, allowedServices, passableRolePaths, secretKeyArn } = settings;
   const s = (x: string) => Fn.sub(x);
+  // As template.yaml: wildcards for partition and account (a role is passed in its own account).
+  const passableRoles = passableRolePaths.map((p) => `arn:*:iam::*:role${p}*`);
+  const identityCenterWrites = [
+    ...['Add', 'Associate', 'Attach', 'Create', 'Delete', 'Detach', 'Disassociate', 'Import', 'Provision', 'Put', 'Remove',
+      'Start', 'Tag', 'Untag', 'Update'].map((v) => `sso:${v}*`),
+    ...['Add', 'Complete', 'Create', 'Delete', 'Disable', 'Enable', 'Import', 'Remove', 'Start', 'Update', 'Verify'].map(
+      (v) => `sso-directory:${v}*`,
+    ),
+    ...['Add', 'Create', 'Delete', 'Remove', 'Reserve', 'Update'].map((v) => `identitystore:${v}*`),
+    'identitystore-auth:BatchDelete*',
+    'sso-oauth:*',
+  ];
   const iamWrites = [
     'Accept', 'Add', 'Associate', 'Attach', 'Change', 'Create', 'Deactivate', 'Delete', 'Detach', 'Disable',
     'Enable', 'Put', 'Reject', 'Remove', 'Reset', 'Resync', 'Send', 'Set', 'Tag', 'Untag', 'Update', 'Upload',
@@ -711,17 +791,22 @@ function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManag
   const policy = new iam.ManagedPolicy(scope, 'DefaultPermissionsBoundary', {
     path: '/planton-iam-user/',
     description: Fn.sub(
-      'Permissions boundary of the IAM users made by ${AWS::StackName}-planton-iam-user (Custom::PlantonIamUser): no IAM or Organizations writes, no boundary changes, no root sessions, nothing on that deployment or on secrets under ${Prefix}.',
+      'Permissions boundary of the IAM users made by ${AWS::StackName}-planton-iam-user (Custom::PlantonIamUser): only the services of its AllowedServices parameter; no IAM, Organizations or Identity Center writes, no boundary changes, no key policy or grant writes, no role passed outside PassableRolePaths, no root sessions, nothing on that deployment or on secrets under ${Prefix}.',
       { Prefix: secretNamePrefix },
     ),
     statements: [
-      new iam.PolicyStatement({ sid: 'AllowWhatTheUsersPoliciesAllow', actions: ['*'], resources: ['*'] }),
+      // Deny by default: the allowed services and nothing else.
+      new iam.PolicyStatement({ sid: 'AllowOnlyTheAllowedServices', actions: allowedServices.map((x) => `${x}:*`), resources: ['*'] }),
+      ...(passableRoles.length > 0
+        ? [new iam.PolicyStatement({ sid: 'AllowPassingRolesUnderPassableRolePaths', actions: ['iam:PassRole'], resources: passableRoles })]
+        : []),
       new iam.PolicyStatement({
         sid: 'DenyIamAndOrganizationsWrites',
         effect: iam.Effect.DENY,
         actions: [...iamWrites, ...orgWrites],
         resources: ['*'],
       }),
+      new iam.PolicyStatement({ sid: 'DenyIdentityCenterWrites', effect: iam.Effect.DENY, actions: identityCenterWrites, resources: ['*'] }),
       new iam.PolicyStatement({
         sid: 'DenyPermissionsBoundaryChanges',
         effect: iam.Effect.DENY,
@@ -729,6 +814,32 @@ function defaultBoundary(scope: Construct, secretNamePrefix: string): iam.IManag
         resources: ['*'],
       }),
       new iam.PolicyStatement({ sid: 'DenyRootSessions', effect: iam.Effect.DENY, actions: ['sts:AssumeRoot'], resources: ['*'] }),
+      new iam.PolicyStatement({
+        sid: 'DenyPassingRolesOutsidePassableRolePaths',
+        effect: iam.Effect.DENY,
+        actions: ['iam:PassRole'],
+        ...(passableRoles.length > 0 ? { notResources: passableRoles } : { resources: ['*'] }),
+      }),
+      // A key policy or a grant hands the key's use to any principal, the user included.
+      new iam.PolicyStatement({
+        sid: 'DenyKeyPolicyAndGrantWrites',
+        effect: iam.Effect.DENY,
+        actions: ['kms:PutKeyPolicy', 'kms:CreateGrant', 'kms:RetireGrant', 'kms:RevokeGrant', 'kms:ReplicateKey'],
+        resources: ['*'],
+      }),
+      ...(secretKeyArn
+        ? [new iam.PolicyStatement({ sid: 'DenyTheSecretsKey', effect: iam.Effect.DENY, actions: ['kms:*'], resources: [secretKeyArn] })]
+        : []),
+      // The CDK bootstrap's CloudFormation execution role deploys what these hold.
+      new iam.PolicyStatement({
+        sid: 'DenyTheCdkBootstrapAssets',
+        effect: iam.Effect.DENY,
+        actions: ['s3:*', 'ecr:*'],
+        resources: [
+          s('arn:${AWS::Partition}:s3:::cdk-*-assets-${AWS::AccountId}-*'),
+          s('arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/cdk-*-container-assets-${AWS::AccountId}-*'),
+        ],
+      }),
       new iam.PolicyStatement({
         sid: 'DenyChangingTheFunction',
         effect: iam.Effect.DENY,

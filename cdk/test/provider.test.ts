@@ -80,6 +80,26 @@ function templateStatements(name: string): Map<string, string> {
   return out;
 }
 
+/** A parameter's Default (`Default: s3,dynamodb`). */
+function templateParameterDefault(name: string): string {
+  const line = resourceLines(name).find((l) => l.trim().startsWith('Default:'));
+  assert.ok(line, `template.yaml parameter ${name} has no Default`);
+  return line.trim().slice('Default:'.length).trim().replace(/^"(.*)"$/, '$1');
+}
+
+/**
+ * The default boundary's statements, its ceiling resolved: template.yaml builds the
+ * ceiling's actions from AllowedServices (`!Split [...]`); here they are its default.
+ */
+function templateBoundaryStatements(): Map<string, string> {
+  const out = templateStatements('DefaultPermissionsBoundary');
+  const ceiling = out.get('AllowOnlyTheAllowedServices');
+  assert.ok(ceiling?.includes('!Ref AllowedServices'), `the ceiling is built from AllowedServices: ${ceiling}`);
+  const actions = templateParameterDefault('AllowedServices').split(',').map((s) => `${s}:*`).sort();
+  out.set('AllowOnlyTheAllowedServices', `Allow Action ${actions.join(',')}`);
+  return out;
+}
+
 /** A scalar property of a resource (`Runtime: provided.al2023`). */
 function templateScalar(name: string, key: string): string {
   const line = resourceLines(name).find((l) => l.trim().startsWith(`${key}:`));
@@ -153,15 +173,20 @@ describe('PlantonIamUserProvider mirrors template.yaml', () => {
   });
 
   it('the default permissions boundary: the same statement ids, effects and actions', () => {
-    const { template } = synth();
-    const boundaries = Object.values(template.findResources('AWS::IAM::ManagedPolicy'));
-    assert.equal(boundaries.length, 1);
-    assert.deepEqual(
-      Object.fromEntries([...statements([boundaries[0].Properties.PolicyDocument])].sort()),
-      Object.fromEntries([...templateStatements('DefaultPermissionsBoundary')].sort()),
-    );
-    assert.equal(boundaries[0].Properties.Path, '/planton-iam-user/');
-    template.hasResource('AWS::IAM::ManagedPolicy', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    // The conditional statements (passable role paths, the secrets' key) exist in the second.
+    const synthesized = new Map<string, string>();
+    for (const withOptions of [false, true]) {
+      const stack = new Stack(new App(), 'Provider', { stackName: 'planton-iam-user' });
+      const options = withOptions ? { passableRolePaths: ['/app/'], secretEncryptionKey: new kms.Key(stack, 'Key') } : {};
+      new PlantonIamUserProvider(stack, 'Provider', { code: lambda.Code.fromAsset(CODE_DIR), ...options });
+      const template = Template.fromStack(stack);
+      const boundaries = Object.values(template.findResources('AWS::IAM::ManagedPolicy'));
+      assert.equal(boundaries.length, 1);
+      for (const [k, v] of statements([boundaries[0].Properties.PolicyDocument])) synthesized.set(k, v);
+      assert.equal(boundaries[0].Properties.Path, '/planton-iam-user/');
+      template.hasResource('AWS::IAM::ManagedPolicy', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    }
+    assert.deepEqual(Object.fromEntries([...synthesized].sort()), Object.fromEntries([...templateBoundaryStatements()].sort()));
   });
 
   it('both functions: runtime, architecture, handler, memory, timeout, JSON logs, environment variable names', () => {
@@ -228,6 +253,47 @@ describe('PlantonIamUserProvider', () => {
     assert.equal(bySid.BoundedUserWrites.Condition, undefined);
     assert.ok(bySid.RemoveBoundaries);
     template.hasOutput('*', { Value: 'none' });
+  });
+
+  it('the default boundary: allowed services, passable role paths, the secrets\' key', () => {
+    const boundaryStatements = (template: Template) =>
+      Object.fromEntries(
+        (Object.values(template.findResources('AWS::IAM::ManagedPolicy'))[0].Properties.PolicyDocument.Statement as Array<Record<string, any>>).map(
+          (s) => [s.Sid, s],
+        ),
+      );
+    let bySid = boundaryStatements(synth().template);
+    assert.deepEqual(bySid.AllowOnlyTheAllowedServices.Resource, '*');
+    assert.ok(bySid.AllowOnlyTheAllowedServices.Action.includes('s3:*'));
+    assert.ok(!bySid.AllowOnlyTheAllowedServices.Action.includes('lambda:*'));
+    assert.equal(bySid.AllowPassingRolesUnderPassableRolePaths, undefined);
+    assert.deepEqual(bySid.DenyPassingRolesOutsidePassableRolePaths.Resource, '*');
+    assert.equal(bySid.DenyTheSecretsKey, undefined);
+
+    const stack = new Stack(new App(), 'Provider');
+    const key = new kms.Key(stack, 'Key');
+    new PlantonIamUserProvider(stack, 'Provider', {
+      code: lambda.Code.fromAsset(CODE_DIR),
+      allowedServices: ['s3', 'lambda'],
+      passableRolePaths: ['/app/', '/ecs-tasks/'],
+      secretEncryptionKey: key,
+    });
+    bySid = boundaryStatements(Template.fromStack(stack));
+    assert.deepEqual(bySid.AllowOnlyTheAllowedServices.Action, ['s3:*', 'lambda:*']);
+    const roles = ['arn:*:iam::*:role/app/*', 'arn:*:iam::*:role/ecs-tasks/*'];
+    assert.deepEqual(bySid.AllowPassingRolesUnderPassableRolePaths.Resource, roles);
+    assert.deepEqual(bySid.DenyPassingRolesOutsidePassableRolePaths.NotResource, roles);
+    assert.equal(bySid.DenyPassingRolesOutsidePassableRolePaths.Resource, undefined);
+    assert.deepEqual(bySid.DenyTheSecretsKey.Action, 'kms:*');
+    assert.deepEqual(bySid.DenyTheSecretsKey.Resource, stack.resolve(key.keyArn));
+  });
+
+  it('reserved concurrency: on the custom-resource function only, none by default or with 0', () => {
+    for (const [value, want] of [[undefined, undefined], [0, undefined], [20, 20]] as const) {
+      const fns = functionsByName(synth(value === undefined ? {} : { reservedConcurrentExecutions: value }).template);
+      assert.equal(fns.custom.ReservedConcurrentExecutions, want);
+      assert.equal(fns.scheduled.ReservedConcurrentExecutions, undefined);
+    }
   });
 
   it('a given boundary is used as is', () => {
@@ -322,6 +388,15 @@ describe('PlantonIamUserProvider', () => {
     assert.throws(() => synth({ secretNamePrefix: 'planton' }), /secretNamePrefix: must be a secret name prefix ending in \//);
     assert.throws(() => synth({ rotationGracePeriod: Duration.minutes(90) }), /rotationGracePeriod: must be a whole number of hours/);
     assert.throws(() => synth({ keyMaxAge: Duration.days(0) }), /keyMaxAge: must be 1-36500 days/);
+    assert.throws(() => synth({ allowedServices: ['s3:*'] }), /allowedServices: "s3:\*" is not an IAM service prefix/);
+    assert.throws(() => synth({ allowedServices: [] }), /allowedServices: name at least one service prefix/);
+    assert.throws(() => synth({ passableRolePaths: ['app/'] }), /passableRolePaths: "app\/" is not an IAM path/);
+    assert.throws(() => synth({ passableRolePaths: ['/planton-iam-user/'] }), /passableRolePaths: \/planton-iam-user\/ holds this deployment's roles/);
+    assert.throws(() => synth({ reservedConcurrentExecutions: 1.5 }), /reservedConcurrentExecutions: must be a whole number from 0 to 9999/);
+    assert.throws(
+      () => synth({ withoutPermissionsBoundary: true, allowedServices: ['s3'] }),
+      /allowedServices and passableRolePaths shape the default boundary only/,
+    );
     assert.throws(() => synth({}, 'a-stack-name-that-is-much-too-long-for-the-function-name'), /longer than 47 characters/);
   });
 

