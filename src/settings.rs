@@ -8,6 +8,9 @@ use crate::model::guardrails::{default_denied, Guardrails};
 use crate::model::spec::{path_rule, policy_arn_rule};
 use crate::model::violation::{Violation, Violations};
 use std::time::Duration;
+pub use urls::UrlPrefix;
+
+pub mod urls;
 
 /// The function's settings, from its environment.
 #[derive(Debug, Clone)]
@@ -28,8 +31,10 @@ pub struct Settings {
     pub verify_requests: bool,
     /// `PLANTON_RESPONSE_URL_PREFIXES` (none): URL prefixes trusted to receive an
     /// answer besides CloudFormation's response bucket; for local emulators and tests
-    /// only, never in AWS.
-    pub response_url_prefixes: Vec<String>,
+    /// only, never in AWS. Each is a URL, compared part by part ([`UrlPrefix`]): a text
+    /// prefix would let `http://127.0.0.1:1@attacker.example/` pass for
+    /// `http://127.0.0.1:1`.
+    pub response_url_prefixes: Vec<UrlPrefix>,
     /// The scheduled audit's thresholds.
     pub audit: AuditConfig,
     /// `PLANTON_SERVES` (all): which callers this deployment of the code answers. The
@@ -162,13 +167,13 @@ impl Settings {
         if let Some(b) = r.boolean("PLANTON_VERIFY_REQUESTS") {
             s.verify_requests = b;
         }
-        s.response_url_prefixes = r.list("PLANTON_RESPONSE_URL_PREFIXES").unwrap_or_default();
-        for p in &s.response_url_prefixes {
-            if !p.starts_with("http://") && !p.starts_with("https://") {
-                r.refuse(
+        for p in r.list("PLANTON_RESPONSE_URL_PREFIXES").unwrap_or_default() {
+            match UrlPrefix::parse(&p) {
+                Ok(prefix) => s.response_url_prefixes.push(prefix),
+                Err(e) => r.refuse(
                     "PLANTON_RESPONSE_URL_PREFIXES",
-                    format!("{p:?} is not an http(s) URL prefix"),
-                );
+                    format!("{p:?} {e}; write an http(s) URL such as http://127.0.0.1: (any port of that host) or http://localhost:4566/cb"),
+                ),
             }
         }
         if let Some(n) = r.number("PLANTON_KEY_MAX_AGE_DAYS", 1, MAX_DAYS) {
@@ -333,6 +338,18 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 );
             }
         }
+        g.scope.passable_role_paths = self.list("PLANTON_PASSABLE_ROLE_PATHS").unwrap_or_default();
+        for p in &g.scope.passable_role_paths {
+            let printable = p
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"*?$".contains(c));
+            if !(p.starts_with('/') && p.ends_with('/') && printable && !p.contains("//")) {
+                self.refuse(
+                    "PLANTON_PASSABLE_ROLE_PATHS",
+                    format!("{p:?} is not an IAM path without wildcards, like /ecs-task-roles/"),
+                );
+            }
+        }
         // `none`: no group at all (the template's spelling when the operator allows none).
         match self.text("PLANTON_ALLOWED_GROUPS") {
             Some(v) if v.eq_ignore_ascii_case("none") => g.allowed_groups = Some(Vec::new()),
@@ -435,6 +452,34 @@ mod tests {
     }
 
     #[test]
+    fn passable_role_paths_are_read_and_checked() {
+        let s = Settings::from_lookup(|k| {
+            (k == "PLANTON_PASSABLE_ROLE_PATHS").then(|| "/ecs-task-roles/, /app/fn/".into())
+        });
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(
+            s.guardrails.scope.passable_role_paths,
+            vec!["/ecs-task-roles/", "/app/fn/"]
+        );
+        for bad in ["ecs/", "/app/*", "/", "/a//b/", "/${aws:username}/"] {
+            let s =
+                Settings::from_lookup(|k| (k == "PLANTON_PASSABLE_ROLE_PATHS").then(|| bad.into()));
+            let refused = s
+                .problems
+                .iter()
+                .any(|p| p.property == "PLANTON_PASSABLE_ROLE_PATHS");
+            // "/" is an IAM path (every role): the template refuses nothing of it, the
+            // operator names it on purpose.
+            assert_eq!(refused, bad != "/", "{bad}");
+        }
+        assert!(Settings::from_lookup(|_| None)
+            .guardrails
+            .scope
+            .passable_role_paths
+            .is_empty());
+    }
+
+    #[test]
     fn none_allows_no_group_and_trusted_arns_must_be_policy_arns() {
         let s = Settings::from_lookup(|k| match k {
             "PLANTON_ALLOWED_GROUPS" => Some("None".into()),
@@ -464,10 +509,27 @@ mod tests {
             (k == "PLANTON_TRUSTED_POLICY_ARNS").then(|| "*".to_string())
         });
         assert_eq!(bad.problems[0].property, "PLANTON_TRUSTED_POLICY_ARNS");
+        for bad in [
+            "127.0.0.1:",
+            "http://127.0.0.1:1@attacker.example/",
+            "http://127.0.0.1:/cb?x",
+        ] {
+            let url = Settings::from_lookup(move |k| {
+                (k == "PLANTON_RESPONSE_URL_PREFIXES").then(|| format!("http://localhost:, {bad}"))
+            });
+            assert_eq!(url.problems.len(), 1, "{bad}: {:?}", url.problems);
+            assert_eq!(url.problems[0].property, "PLANTON_RESPONSE_URL_PREFIXES");
+            assert!(url.problems[0].rule.contains(bad), "{:?}", url.problems);
+        }
         let url = Settings::from_lookup(|k| {
-            (k == "PLANTON_RESPONSE_URL_PREFIXES").then(|| "127.0.0.1:".to_string())
+            (k == "PLANTON_RESPONSE_URL_PREFIXES").then(|| " http://127.0.0.1: ,".to_string())
         });
-        assert_eq!(url.problems[0].property, "PLANTON_RESPONSE_URL_PREFIXES");
+        assert!(url.check().is_ok(), "{:?}", url.problems);
+        assert_eq!(url.response_url_prefixes.len(), 1);
+        assert_eq!(
+            url.response_url_prefixes[0].to_string(),
+            "http://127.0.0.1:"
+        );
     }
 
     #[test]

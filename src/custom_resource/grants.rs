@@ -8,12 +8,16 @@
 //! that cannot be read is refused too (fail closed): the function cannot vouch for what
 //! it could not see. Only the operator can exempt a managed policy, by ARN
 //! (`PLANTON_TRUSTED_POLICY_ARNS`).
+//!
+//! Every document is judged for this user ([`Holder`]): a grant on its own ARN, on a
+//! group it joins or on a policy it would hold (its groups' included) counts as a grant
+//! on a wildcard, so the documents are read first and judged once all of it is known.
 
 use crate::aws::policies::{group_policies, managed_document, GroupPolicies};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
-use crate::model::grants::{refusals, GroupGrants};
-use crate::model::guardrails::{escalation, Guardrails};
+use crate::model::grants::{refusals, union_refusals, GroupGrants, Held};
+use crate::model::guardrails::{escalation_in, holder_of, Guardrails};
 use crate::model::spec::UserSpec;
 use crate::model::violation::Violation;
 use futures::StreamExt;
@@ -39,18 +43,34 @@ pub async fn judge(
         .collect();
     // The template's policies and the groups' listings at once; then whatever the
     // groups attach that the template did not name.
-    let (mut verdicts, groups) = futures::join!(
-        judge_managed(c, wanted, limit),
+    let (mut documents, groups) = futures::join!(
+        read_managed(c, wanted, limit),
         read_groups(c, spec.groups.clone(), limit)
     );
-    let more: BTreeSet<String> = groups
+    let attached = groups
         .iter()
         .filter_map(|(_, g)| g.as_ref().ok())
-        .flat_map(|g| g.attached.iter())
-        .filter(|a| !guardrails.trusts(a) && !verdicts.contains_key(a.as_str()))
+        .flat_map(|g| g.attached.iter());
+    let more: BTreeSet<String> = attached
+        .clone()
+        .filter(|a| !guardrails.trusts(a) && !documents.contains_key(a.as_str()))
         .cloned()
         .collect();
-    verdicts.extend(judge_managed(c, more, limit).await);
+    documents.extend(read_managed(c, more, limit).await);
+    let mut holder = holder_of(spec);
+    holder.policy_arns.extend(attached.cloned());
+    let scope = &guardrails.scope;
+    let verdicts: BTreeMap<String, Option<String>> = documents
+        .iter()
+        .map(|(arn, doc)| {
+            let verdict = match doc {
+                Ok(doc) => escalation_in(doc, scope, &holder),
+                Err(why) => Some(why.clone()),
+            };
+            (arn.clone(), verdict)
+        })
+        .collect();
+    let held = held(spec, props, &documents, &groups);
 
     let groups: Vec<(String, std::result::Result<GroupGrants, String>)> = groups
         .into_iter()
@@ -64,25 +84,76 @@ pub async fn judge(
             (name, listing)
         })
         .collect();
-    refusals(spec, props, &verdicts, &groups)
+    let mut out = refusals(spec, props, &verdicts, &groups, scope, &holder);
+    out.extend(union_refusals(&held, scope));
+    out
 }
 
-/// Each managed policy's verdict: `None` when it grants no escalation, else why it is
-/// refused (what it grants, or why it could not be read). The streams own what they
-/// carry: futures borrowing from the caller's collections would not be `Send` for every
-/// lifetime, and a request's future must be.
-async fn judge_managed(
+/// Every document the user would hold, by where it comes from, for the judgement of
+/// the union: its inline policies, its managed policies and its groups' (those read;
+/// one that could not be read is refused on its own).
+fn held(
+    spec: &UserSpec,
+    props: &serde_json::Value,
+    documents: &BTreeMap<String, std::result::Result<serde_json::Value, String>>,
+    groups: &[(String, Result<GroupPolicies>)],
+) -> Vec<Held> {
+    let mut out: Vec<Held> = spec
+        .inline_policies
+        .iter()
+        .map(|(name, doc)| Held {
+            property: format!("InlinePolicies.{name}"),
+            source: format!("inline policy {name}"),
+            doc: doc.clone(),
+        })
+        .collect();
+    let listed = props.get("ManagedPolicyArns").and_then(|v| v.as_array());
+    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
+        let i = listed
+            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
+            .unwrap_or(sorted);
+        if let Some(Ok(doc)) = documents.get(arn) {
+            out.push(Held {
+                property: format!("ManagedPolicyArns[{i}]"),
+                source: arn.clone(),
+                doc: doc.clone(),
+            });
+        }
+    }
+    for (i, (name, listing)) in groups.iter().enumerate() {
+        let Ok(g) = listing else { continue };
+        for (policy, doc) in &g.inline {
+            out.push(Held {
+                property: format!("Groups[{i}]"),
+                source: format!("group {name}'s inline policy {policy}"),
+                doc: doc.clone(),
+            });
+        }
+        for arn in &g.attached {
+            if let Some(Ok(doc)) = documents.get(arn) {
+                out.push(Held {
+                    property: format!("Groups[{i}]"),
+                    source: format!("group {name}'s {arn}"),
+                    doc: doc.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Each managed policy's default document, or why it could not be read (a reason to
+/// refuse it). The streams own what they carry: futures borrowing from the caller's
+/// collections would not be `Send` for every lifetime, and a request's future must be.
+async fn read_managed(
     c: &Clients,
     arns: BTreeSet<String>,
     limit: usize,
-) -> BTreeMap<String, Option<String>> {
+) -> BTreeMap<String, std::result::Result<serde_json::Value, String>> {
     futures::stream::iter(arns)
         .map(|arn| async move {
-            let verdict = match managed_document(c, &arn).await {
-                Ok(doc) => escalation(&doc),
-                Err(e) => Some(unreadable(&e)),
-            };
-            (arn, verdict)
+            let doc = managed_document(c, &arn).await.map_err(|e| unreadable(&e));
+            (arn, doc)
         })
         .buffer_unordered(limit)
         .collect()

@@ -8,9 +8,13 @@
 //! that PUT wherever it was told would be a request forger for anyone who can invoke
 //! it, and would hand a stranger the answer's Status and ids. So any other URL gets no
 //! PUT and no work. `PLANTON_RESPONSE_URL_PREFIXES` adds prefixes for local emulators
-//! and tests only; it must never be set in AWS.
+//! and tests only; it must never be set in AWS. The URL is taken apart once
+//! ([`HttpUrl`], the responder's own parser) and every check compares its parts, never
+//! its text: a user name (`http://127.0.0.1:1@attacker.example/`) is refused whatever
+//! the prefixes say.
 
-use hyper::Uri;
+use crate::settings::urls::{HttpUrl, Scheme};
+use crate::settings::UrlPrefix;
 
 const BUCKET: &str = "cloudformation-custom-resource-response-";
 
@@ -21,28 +25,20 @@ const BUCKET: &str = "cloudformation-custom-resource-response-";
 /// does not use cannot receive it either.
 pub fn response_url(
     url: &str,
-    trusted_prefixes: &[String],
+    trusted_prefixes: &[UrlPrefix],
     region: Option<&str>,
 ) -> Result<(), String> {
-    if trusted_prefixes
-        .iter()
-        .any(|p| !p.is_empty() && url.starts_with(p.as_str()))
-    {
+    let url = HttpUrl::parse(url).map_err(|e| format!("the ResponseURL {e}"))?;
+    if trusted_prefixes.iter().any(|p| p.admits(&url)) {
         return Ok(());
     }
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| "the ResponseURL is not a URL".to_string())?;
-    if uri.scheme_str() != Some("https") {
+    if url.scheme != Scheme::Https {
         return Err("the ResponseURL is not https".into());
     }
-    let Some(authority) = uri.authority() else {
-        return Err("the ResponseURL names no host".into());
-    };
-    if authority.as_str().contains('@') || authority.port().is_some() {
-        return Err("the ResponseURL carries a user name or a port".into());
+    if url.port.is_some() {
+        return Err("the ResponseURL carries a port".into());
     }
-    let host = authority.host().to_ascii_lowercase();
+    let host = url.host.as_str();
     let bucket_region = region.map(|r| r.replace('-', ""));
     let in_region = |host: &str| {
         bucket_region.as_ref().is_none_or(|r| {
@@ -51,12 +47,11 @@ pub fn response_url(
                 .is_some_and(|(b, _)| b == r)
         })
     };
-    if is_response_bucket_host(&host) && in_region(&host) {
+    if is_response_bucket_host(host) && in_region(host) {
         Ok(())
     } else {
         Err(format!(
-            "the ResponseURL's host {} is not CloudFormation's response bucket",
-            authority.host()
+            "the ResponseURL's host {host} is not CloudFormation's response bucket"
         ))
     }
 }
@@ -155,17 +150,35 @@ mod tests {
         }
     }
 
+    fn prefixes(list: &[&str]) -> Vec<UrlPrefix> {
+        list.iter().map(|p| UrlPrefix::parse(p).unwrap()).collect()
+    }
+
     #[test]
-    fn the_operators_prefixes_are_matched_from_the_start() {
-        let local = vec!["http://127.0.0.1:".to_string()];
+    fn the_operators_prefixes_are_matched_as_urls() {
+        let local = prefixes(&["http://127.0.0.1:"]);
         assert_eq!(
             response_url("http://127.0.0.1:4567/x", &local, None),
             Ok(())
         );
         assert!(response_url("http://127.0.0.2:4567/x", &local, None).is_err());
         assert!(response_url("https://evil.example/?http://127.0.0.1:", &local, None).is_err());
-        // An empty prefix trusts nothing.
-        assert!(response_url("https://evil.example/", &[String::new()], None).is_err());
+        // Issue 22: the text starts with the prefix, the host is attacker.example.
+        let one = prefixes(&["http://127.0.0.1:1"]);
+        for url in [
+            "http://127.0.0.1:1@attacker.example/",
+            "http://127.0.0.1:1@attacker.example/response/r?X-Amz-Signature=s",
+            "http://127.0.0.1:10/x",
+        ] {
+            assert!(response_url(url, &one, None).is_err(), "{url}");
+        }
+        assert!(
+            response_url("http://127.0.0.1:1@attacker.example/", &one, None)
+                .unwrap_err()
+                .contains("user name")
+        );
+        // No prefix: nothing but the response bucket.
+        assert!(response_url("http://127.0.0.1:4567/x", &[], None).is_err());
     }
 
     #[test]

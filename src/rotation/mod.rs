@@ -57,13 +57,26 @@ pub async fn handle(
     let on_token = seen.stages.get(token);
     let is_current = on_token.is_some_and(|s| s.iter().any(|s| s == CURRENT));
     let is_pending = on_token.is_some_and(|s| s.iter().any(|s| s == PENDING));
-    if is_current && ev.step != "finishSecret" {
-        tracing::info!(token, "version is already AWSCURRENT; nothing to do");
+    // As AWS's own rotation template: a step for the version that is already AWSCURRENT
+    // returns, finishSecret included. Version ids are no secret (ListSecrets and
+    // DescribeSecret show them), so anyone who can invoke the function could otherwise
+    // send finishSecret for the current version and have it publish `Planton Access
+    // Key Rotated` for a rotation that never happened. What a retried finishSecret
+    // would still have done once AWSCURRENT had moved is left as AWS leaves it: an
+    // AWSPENDING label on the current version is a finished rotation to Secrets
+    // Manager, and a previous key with no grace left is deactivated by the hourly
+    // grace sweep, the next stack Update or the next rotation.
+    if is_current {
+        tracing::info!(
+            token,
+            step = %ev.step,
+            "version is already AWSCURRENT; nothing to do"
+        );
         return Ok(json!({"Step": ev.step, "Result": "already current"}));
     }
     // Secrets Manager labels the token's version AWSPENDING before it calls
     // createSecret: a token it never staged is nobody's rotation.
-    if !is_current && !is_pending {
+    if !is_pending {
         return Err(Error::Rotation(format!(
             "version {token} of secret {} is not staged AWSPENDING, so it is not being rotated",
             target.secret_arn
@@ -83,8 +96,10 @@ pub async fn handle(
         }
         "finishSecret" => {
             let previous = rotate::finish(c, &target, token, grace, &seen).await?;
-            // The owners learn of the rotation once it is done (a retried finishSecret
-            // that finds its work done tells them again: at least once).
+            // The owners learn of the rotation once it is done, and at most once: a
+            // retried finishSecret finds the version current and returns above (so a
+            // finishSecret that failed after AWSCURRENT moved tells nobody; the key
+            // record and the audit still show the new key).
             let event = |kind: Kind, key: Option<String>| {
                 let mut e = Event::new(kind, &target.user, &stack_id, &logical_id);
                 e.user_arn = Some(target.user_arn.clone());

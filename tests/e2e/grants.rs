@@ -100,7 +100,9 @@ async fn try_create(cfn: &Cfn, props: Value) -> (Response, bool) {
 
 #[tokio::test]
 async fn every_escalation_path_is_refused_as_a_managed_or_a_group_policy() {
-    let cfn = Cfn::new("GrantEscalation").await;
+    let mut cfn = Cfn::new("GrantEscalation").await;
+    // Refused even where the operator lets users pass the roles of one path.
+    cfn.app.settings.guardrails.scope.passable_role_paths = vec!["/service-roles/".into()];
     let (mut managed, mut group_inline, mut group_attached, mut not_iam_valid) = (0, 0, 0, 0);
     let docs = corpus("escalation");
     assert!(docs.len() >= 70, "the escalation corpus: {}", docs.len());
@@ -155,7 +157,10 @@ async fn every_escalation_path_is_refused_as_a_managed_or_a_group_policy() {
 
 #[tokio::test]
 async fn ordinary_service_account_policies_are_accepted_every_way() {
-    let cfn = Cfn::new("GrantBenign").await;
+    let mut cfn = Cfn::new("GrantBenign").await;
+    // The benign corpus passes roles under /service-roles/ to the service they are for:
+    // a deployment whose PassableRolePaths names that path.
+    cfn.app.settings.guardrails.scope.passable_role_paths = vec!["/service-roles/".into()];
     create_group("ReadersOk").await;
     let docs = corpus("benign");
     let mut accepted = 0;
@@ -261,4 +266,135 @@ async fn an_update_that_would_escalate_changes_nothing() {
     assert_eq!(now.managed, state.managed, "nothing attached");
     assert_eq!(now.tags, state.tags, "nothing tagged");
     cfn.delete("gu-1", before).await.assert_success();
+}
+
+fn allow(action: &str, resource: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]})
+}
+
+/// Issue 22: `iam:PutUserPolicy` on the user's own literal ARN was accepted (one named
+/// resource) while the `${aws:username}` form was refused; both let the user grant
+/// itself anything. So do a group's policy writes on a group it joins and a new version
+/// of a policy it holds. Each is refused before any write, as an inline, a managed and
+/// a group's policy; the same grant on somebody else's user is still accepted.
+#[tokio::test]
+async fn a_grant_on_the_users_own_arn_group_or_policy_is_refused_before_any_write() {
+    let cfn = Cfn::new("GrantOwn").await;
+    let own = |user: &str| format!("arn:aws:iam::123456789012:user/{user}");
+
+    let (r, exists) = try_create(
+        &cfn,
+        json!({"UserName": "go-inline",
+               "InlinePolicies": {"self": allow("iam:PutUserPolicy", &own("go-inline"))}}),
+    )
+    .await;
+    r.assert_failed(&[
+        "InlinePolicies.self",
+        "iam:PutUserPolicy",
+        "raise its own privilege",
+    ]);
+    assert!(!exists, "refused before any write");
+
+    let arn = policy_with(
+        "go-put-on-go-managed",
+        &allow("iam:PutUserPolicy", &own("go-managed")),
+    )
+    .await
+    .unwrap();
+    let (r, exists) = try_create(
+        &cfn,
+        json!({"UserName": "go-managed", "ManagedPolicyArns": [arn]}),
+    )
+    .await;
+    r.assert_failed(&[
+        "ManagedPolicyArns[0]",
+        "iam:PutUserPolicy",
+        &own("go-managed"),
+    ]);
+    assert!(!exists, "refused before any write");
+    // The same policy for another user: one named user, somebody else's.
+    let (r, _) = try_create(
+        &cfn,
+        json!({"UserName": "go-other", "ManagedPolicyArns": [arn]}),
+    )
+    .await;
+    r.assert_success();
+
+    // A policy that may rewrite itself, held by the user.
+    let self_arn = "arn:aws:iam::123456789012:policy/go-rewrite-self";
+    let arn = policy_with(
+        "go-rewrite-self",
+        &allow("iam:CreatePolicyVersion", self_arn),
+    )
+    .await
+    .unwrap();
+    assert_eq!(arn, self_arn);
+    let (r, exists) = try_create(
+        &cfn,
+        json!({"UserName": "go-policy", "ManagedPolicyArns": [arn]}),
+    )
+    .await;
+    r.assert_failed(&["ManagedPolicyArns[0]", "iam:CreatePolicyVersion"]);
+    assert!(!exists, "refused before any write");
+
+    // A group whose inline policy may put any policy on the group itself.
+    let g = group_with_inline(
+        "go-group",
+        &allow(
+            "iam:PutGroupPolicy",
+            "arn:aws:iam::123456789012:group/go-group",
+        ),
+    )
+    .await
+    .unwrap();
+    let (r, exists) = try_create(&cfn, json!({"UserName": "go-grouped", "Groups": [g]})).await;
+    r.assert_failed(&["Groups[0]", "inline policy corpus", "iam:PutGroupPolicy"]);
+    assert!(!exists, "refused before any write");
+}
+
+/// Issue 22: trusted policy globs match path and name case-sensitively, as IAM keeps
+/// them. The operator trusts `policy/team/*`; anyone who may create policies makes
+/// `policy/TEAM/admin`, which used to match and so went unjudged.
+#[tokio::test]
+async fn a_trusted_path_does_not_trust_the_same_path_in_another_case() {
+    let mut cfn = Cfn::new("GrantTrustCase").await;
+    cfn.app.settings.guardrails.trusted_policy_arns =
+        vec!["arn:aws:iam::123456789012:policy/team/*".into()];
+    let (iam, _) = aws().await;
+    let mut arns = Vec::new();
+    for (path, name) in [("/team/", "gtc-vetted"), ("/TEAM/", "gtc-lookalike")] {
+        let made = iam
+            .create_policy()
+            .policy_name(name)
+            .path(path)
+            .policy_document(allow("iam:Put*", "*").to_string())
+            .send()
+            .await;
+        let arn = match made {
+            Ok(o) => o.policy.unwrap().arn.unwrap(),
+            Err(e) => {
+                let e = aws_sdk_iam::error::DisplayErrorContext(e).to_string();
+                assert!(e.contains("EntityAlreadyExists"), "{e}");
+                format!("arn:aws:iam::123456789012:policy{path}{name}")
+            }
+        };
+        arns.push(arn);
+    }
+    let (r, _) = try_create(
+        &cfn,
+        json!({"UserName": "gtc-vetted", "ManagedPolicyArns": [arns[0]]}),
+    )
+    .await;
+    r.assert_success();
+    let (r, exists) = try_create(
+        &cfn,
+        json!({"UserName": "gtc-lookalike", "ManagedPolicyArns": [arns[1]]}),
+    )
+    .await;
+    r.assert_failed(&[
+        "ManagedPolicyArns[0]",
+        "policy/TEAM/gtc-lookalike",
+        "iam:Put*",
+    ]);
+    assert!(!exists, "refused before any write");
 }

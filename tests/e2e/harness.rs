@@ -192,7 +192,10 @@ pub async fn app() -> App {
 /// (PLANTON_RESPONSE_URL_PREFIXES).
 pub fn settings() -> Settings {
     Settings {
-        response_url_prefixes: vec!["http://127.0.0.1:".into()],
+        response_url_prefixes: vec![planton_iam_user::settings::UrlPrefix::parse(
+            "http://127.0.0.1:",
+        )
+        .unwrap()],
         ..Settings::default()
     }
 }
@@ -747,4 +750,24 @@ pub async fn seed_key_dates(
     if let Err(answer) = crate::support::post_test_endpoint(emulator_url(), path, &body).await {
         panic!("seeding {key_id}: {answer}");
     }
+}
+
+/// Every event the function put for `user`, in order, as the emulator's EventBridge
+/// received them (its test-only record of PutEvents).
+pub async fn events_for(user: &str) -> Vec<Value> {
+    let body = crate::support::post_test_endpoint(
+        emulator_url(),
+        "/moto-api/planton/events",
+        &json!({"Source": "planton.iam-user"}),
+    )
+    .await
+    .expect("the emulator records events");
+    let all: Value = serde_json::from_str(&body).unwrap();
+    all["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["Detail"]["user"] == user)
+        .cloned()
+        .collect()
 }

@@ -26,7 +26,10 @@ const SCHEDULED_ROLE_WRITES: [&str; 2] = ["UpdateAccessKey", "PutEvents"];
 fn function_settings(serves: &'static str, path: &str) -> Settings {
     let path = path.to_string();
     Settings {
-        response_url_prefixes: vec!["http://127.0.0.1:".into()],
+        response_url_prefixes: vec![planton_iam_user::settings::UrlPrefix::parse(
+            "http://127.0.0.1:",
+        )
+        .unwrap()],
         ..Settings::from_lookup(move |k| match k {
             "PLANTON_SERVES" => Some(serves.to_string()),
             "PLANTON_ALLOWED_PATH_PREFIX" => Some(path.clone()),

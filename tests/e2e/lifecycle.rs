@@ -31,6 +31,7 @@ both_profiles!(
     create_with_keys_disabled_makes_no_key_and_no_secret,
     changing_secret_name_moves_credentials_with_a_fresh_key,
     delete_leaves_nothing_behind_even_hand_made_credentials,
+    delete_removes_a_hand_added_group_outside_the_allowlist_and_leaves_unowned_users,
     create_on_a_user_owned_by_someone_else_fails_and_rollback_delete_leaves_it,
     another_stack_cannot_take_or_delete_a_managed_user,
     create_refuses_a_secret_it_does_not_own_before_any_write,
@@ -597,6 +598,83 @@ async fn delete_leaves_nothing_behind_even_hand_made_credentials(h: &Harness) {
     cfn.delete(&name, json!({"UserName": name}))
         .await
         .assert_success();
+}
+
+/// Issue 22: someone added the managed user by hand to a group the deployment does not
+/// allow (PLANTON_ALLOWED_GROUPS). The Delete removes that membership like any other
+/// (DeleteUser fails while one remains) instead of failing; removing a user from a group
+/// only takes privilege away. A user this resource does not own, in the same group, is
+/// never touched, even by a Delete that names it. (In AWS this needs the role's
+/// iam:RemoveUserFromGroup on any group; the emulator does not enforce the role.)
+async fn delete_removes_a_hand_added_group_outside_the_allowlist_and_leaves_unowned_users(
+    h: &Harness,
+) {
+    let name = h.name("lc-hg");
+    let theirs = h.name("lc-hg-theirs");
+    let allowed = h.name("lc-hg-ok");
+    let outside = h.name("lc-hg-out");
+    create_group(&allowed).await;
+    create_group(&outside).await;
+    let mut cfn = h.cfn("HandGroup").await;
+    cfn.app.settings.guardrails.allowed_groups = Some(vec![allowed.clone()]);
+    let props = json!({"UserName": name, "Groups": [allowed]});
+    cfn.create(props.clone()).await.assert_success();
+    // The template itself may not name the other group.
+    let joined = json!({"UserName": name, "Groups": [allowed, outside]});
+    cfn.update(&name, joined, props.clone())
+        .await
+        .assert_failed(&["Groups[1]", "PLANTON_ALLOWED_GROUPS"]);
+    let (iam, _) = aws().await;
+    iam.add_user_to_group()
+        .group_name(&outside)
+        .user_name(&name)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name(&theirs).send().await.unwrap();
+    iam.add_user_to_group()
+        .group_name(&outside)
+        .user_name(&theirs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user_state(&name).await.groups.len(), 2);
+
+    cfn.delete(&name, props).await.assert_success();
+    assert!(!user_state(&name).await.exists, "user deleted");
+    let members = |group: String| {
+        let iam = iam.clone();
+        async move {
+            iam.get_group()
+                .group_name(group)
+                .send()
+                .await
+                .unwrap()
+                .users()
+                .iter()
+                .map(|u| u.user_name().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(members(allowed.clone()).await.is_empty());
+    assert_eq!(members(outside.clone()).await, vec![theirs.clone()]);
+
+    // A Delete naming the unowned user (the rollback of a Create that found it) leaves
+    // it and its membership exactly as they were.
+    let other = h.cfn("HandGroupTheirs").await;
+    other
+        .delete(&theirs, json!({"UserName": theirs}))
+        .await
+        .assert_success();
+    assert_eq!(user_state(&theirs).await.groups, vec![outside.clone()]);
+    assert_eq!(members(outside.clone()).await, vec![theirs.clone()]);
+    iam.remove_user_from_group()
+        .group_name(&outside)
+        .user_name(&theirs)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_user().user_name(&theirs).send().await.unwrap();
 }
 
 async fn create_on_a_user_owned_by_someone_else_fails_and_rollback_delete_leaves_it(h: &Harness) {

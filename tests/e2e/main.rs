@@ -40,6 +40,7 @@ mod support;
 mod audit;
 mod binary;
 mod corpus;
+mod escalation_paths;
 mod failures;
 mod fault_injection;
 mod fault_proxy_selftest;

@@ -3,7 +3,7 @@
 //! what changed, recorded by the emulator as EventBridge received them.
 
 use crate::harness::*;
-use crate::support::{post_test_endpoint, set_stack_model};
+use crate::support::set_stack_model;
 use planton_iam_user::aws::events::Publisher;
 use planton_iam_user::model::key_ledger;
 use serde_json::{json, Value};
@@ -13,25 +13,6 @@ const SEC_AUDIT: &str = "arn:aws:iam::aws:policy/SecurityAudit";
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 const AUDIT_EVENT: &str = include_str!("../../events/audit.json");
 const END_GRACE_EVENT: &str = include_str!("../../events/end-grace.json");
-
-/// Every event the function put, for `user`, in order.
-async fn events_for(user: &str) -> Vec<Value> {
-    let body = post_test_endpoint(
-        emulator_url(),
-        "/moto-api/planton/events",
-        &json!({"Source": "planton.iam-user"}),
-    )
-    .await
-    .expect("the emulator records events");
-    let all: Value = serde_json::from_str(&body).unwrap();
-    all["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["Detail"]["user"] == user)
-        .cloned()
-        .collect()
-}
 
 fn of_type<'a>(events: &'a [Value], detail_type: &str) -> Vec<&'a Value> {
     events

@@ -34,6 +34,7 @@ both_profiles!(
     with_no_grace_period_finish_deactivates_the_previous_key,
     a_rotation_addressed_by_secret_name_works_the_same,
     a_pending_key_of_another_user_fails_the_test_step,
+    a_finish_for_the_current_version_writes_and_publishes_nothing,
 );
 
 /// The example rotation event users find in `events/`.
@@ -735,6 +736,92 @@ async fn an_update_after_the_grace_period_deactivates_the_previous_key(h: &Harne
         2,
         "deactivated, not deleted: still there to roll back to"
     );
+}
+
+/// Issue 22: version ids are no secret (ListSecrets and DescribeSecret show them), so
+/// anyone who can invoke the function can send `finishSecret` for the version that is
+/// already AWSCURRENT. As in AWS's own rotation template, that step returns: no write,
+/// and no `Planton Access Key Rotated` event telling the owners of a rotation that
+/// never happened. Tried on the first version (before any rotation) and on a finished
+/// rotation's, twice each; a retry of a real finishSecret is the same call.
+async fn a_finish_for_the_current_version_writes_and_publishes_nothing(h: &Harness) {
+    let user = h.name("rot-fake-finish");
+    let cfn = h.cfn("RotFakeFinish").await;
+    let r = cfn
+        .create(json!({"UserName": user, "RotationDays": "30",
+            "Tags": [{"Key": "owner", "Value": "payments"}]}))
+        .await;
+    r.assert_success();
+    let secret = r.data("SecretArn").unwrap().to_string();
+    let rotated = || async {
+        events_for(&user)
+            .await
+            .iter()
+            .filter(|e| e["DetailType"] == "Planton Access Key Rotated")
+            .count()
+    };
+    let current = || async {
+        stages(&secret)
+            .await
+            .into_iter()
+            .find(|(_, l)| l.iter().any(|l| l == "AWSCURRENT"))
+            .map(|(v, _)| v)
+            .expect("a current version")
+    };
+
+    let first = current().await;
+    let before = (
+        stages(&secret).await,
+        user_state(&user).await.keys,
+        rotated().await,
+    );
+    let calls = cfn.app.calls.snapshot();
+    for _ in 0..2 {
+        let out = step(&cfn, "finishSecret", &secret, &first)
+            .await
+            .expect("a step for the current version succeeds");
+        assert_eq!(out["Result"], "already current", "{out}");
+    }
+    let writes = cfn.app.calls.snapshot().since(&calls).writes();
+    assert!(writes.is_empty(), "no write at all: {writes:?}");
+    let after = (
+        stages(&secret).await,
+        user_state(&user).await.keys,
+        rotated().await,
+    );
+    assert_eq!(after, before, "stages, keys and events unchanged");
+
+    // A real rotation publishes its one event; a finishSecret replayed after it, none.
+    let token = rotate_as_the_service(&cfn, &secret).await;
+    assert_eq!(current().await, token);
+    let before = (
+        stages(&secret).await,
+        user_state(&user).await.keys,
+        rotated().await,
+    );
+    if h.profile == Profile::Direct {
+        // Through the proxy a publish may fail (it never fails the work).
+        assert_eq!(before.2, 1, "the rotation told its owners once");
+    }
+    let calls = cfn.app.calls.snapshot();
+    for _ in 0..2 {
+        let out = step(&cfn, "finishSecret", &secret, &token).await.unwrap();
+        assert_eq!(out["Result"], "already current", "{out}");
+    }
+    let writes = cfn.app.calls.snapshot().since(&calls).writes();
+    assert!(writes.is_empty(), "no write at all: {writes:?}");
+    let after = (
+        stages(&secret).await,
+        user_state(&user).await.keys,
+        rotated().await,
+    );
+    assert_eq!(after, before, "stages, keys and events unchanged");
+    // The first version is AWSPREVIOUS now: neither current nor pending, so refused.
+    let err = step(&cfn, "finishSecret", &secret, &first)
+        .await
+        .unwrap_err();
+    assert!(err.contains("not staged AWSPENDING"), "{err}");
+    assert_rotation_invariants(&user, &secret).await;
 }
 
 /// `PLANTON_ROTATION_GRACE_HOURS=0`: finishSecret deactivates the old key at once.

@@ -273,3 +273,129 @@ async fn an_answer_that_would_not_go_to_cloudformation_is_sent_nowhere_and_nothi
     }
     assert!(cfn.listener.requests_for("elsewhere").is_empty(), "no PUT");
 }
+
+/// Issue 22: a Create is acted on only for a resource this function serves, being
+/// created, with no physical id yet. A forger who may deploy stacks tries both ways
+/// around that: a Create naming a `WaitCondition` in a stack of their own that is being
+/// created right now (claiming that type, or this one), whose user CloudFormation would
+/// never delete; and a Create naming another team's resource while CloudFormation
+/// updates it in place, whose user would be tagged and reported as theirs. Neither
+/// makes anything.
+#[tokio::test]
+async fn a_forged_create_for_a_resource_that_is_not_being_created_makes_nothing() {
+    let own = stack("vc-forgers-own");
+    set_stack_model(
+        emulator_url(),
+        &json!({"StackId": own, "StackStatus": "CREATE_IN_PROGRESS", "Merge": true, "Resources": {
+            "Wait": {"ResourceType": "AWS::CloudFormation::WaitCondition",
+                     "ResourceStatus": "CREATE_IN_PROGRESS", "PhysicalResourceId": null}}}),
+    )
+    .await
+    .unwrap();
+    let wait = Cfn::with_app(app().await, &own, "Wait").await;
+    let props = json!({"UserName": "vc-orphan"});
+    let mut as_wait = wait.event("Create", None, props.clone(), None);
+    as_wait["ResourceType"] = json!("AWS::CloudFormation::WaitCondition");
+    forged(&wait, as_wait).await.assert_failed(&[
+        "CloudFormation does not stand behind this request",
+        "AWS::CloudFormation::WaitCondition",
+        "does not serve",
+    ]);
+    forged(&wait, wait.event("Create", None, props, None))
+        .await
+        .assert_failed(&["AWS::CloudFormation::WaitCondition", "does not serve"]);
+    assert!(!user_state("vc-orphan").await.exists);
+
+    // Another team's resource, updated in place by its own stack right now.
+    let theirs = stack("vc-victims");
+    let victim = Cfn::with_app(app().await, &theirs, "Victim").await;
+    let victim_props = json!({"UserName": "vc-victim"});
+    victim.create(victim_props.clone()).await.assert_success();
+    for (stack_status, resource_status) in [
+        ("UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS"),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_IN_PROGRESS"),
+        ("DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS"),
+    ] {
+        cloudformation_says(
+            &theirs,
+            stack_status,
+            "Victim",
+            resource_status,
+            Some("vc-victim"),
+        )
+        .await;
+        let e = victim.event("Create", None, json!({"UserName": "vc-impostor"}), None);
+        forged(&victim, e)
+            .await
+            .assert_failed(&[resource_status, "sends a Create only while it creates"]);
+        assert!(!user_state("vc-impostor").await.exists, "{stack_status}");
+    }
+    // Being created, but already holding an id: not a Create CloudFormation would send.
+    cloudformation_says(
+        &theirs,
+        "UPDATE_IN_PROGRESS",
+        "Victim",
+        "CREATE_IN_PROGRESS",
+        Some("vc-victim"),
+    )
+    .await;
+    let e = victim.event("Create", None, json!({"UserName": "vc-impostor"}), None);
+    forged(&victim, e)
+        .await
+        .assert_failed(&["already is vc-victim"]);
+    assert!(!user_state("vc-impostor").await.exists);
+    let u = user_state("vc-victim").await;
+    assert_eq!(u.tag("planton:logical-resource-id"), Some("Victim"));
+    victim
+        .delete("vc-victim", victim_props)
+        .await
+        .assert_success();
+}
+
+/// The generic custom resource type, which a template may declare this function's
+/// resource as, is served like `Custom::PlantonIamUser`: CloudFormation reports the type
+/// but not the ServiceToken, so it is accepted (docs/security.md says what that leaves).
+#[tokio::test]
+async fn the_generic_custom_resource_type_is_served() {
+    let cfn = Cfn::with_app(app().await, &stack("vg-generic"), "Generic").await;
+    let props = json!({"UserName": "vg-user"});
+    let mut create = cfn.event("Create", None, props.clone(), None);
+    create["ResourceType"] = json!("AWS::CloudFormation::CustomResource");
+    cfn.send(create).await.assert_success();
+    assert!(user_state("vg-user").await.exists);
+    let mut delete = cfn.event("Delete", Some("vg-user"), props, None);
+    delete["ResourceType"] = json!("AWS::CloudFormation::CustomResource");
+    cfn.send(delete).await.assert_success();
+    assert!(!user_state("vg-user").await.exists);
+}
+
+/// Issue 22: `PLANTON_RESPONSE_URL_PREFIXES` is a list of URLs, not text. The operator
+/// trusts `http://127.0.0.1:1`; the forger's ResponseURL starts with exactly that text,
+/// but what precedes its `@` is a user name and its host is the forger's listener
+/// (here the test's). As a text prefix it passed and the answer, with the request's
+/// ids, went to the forger; now it gets no PUT and no work. The listener's own URL, on
+/// another port than the trusted one, does not pass either.
+#[tokio::test]
+async fn a_user_name_in_the_response_url_does_not_pass_for_a_trusted_host() {
+    let mut cfn = Cfn::new("UrlUserInfo").await;
+    cfn.app.settings.response_url_prefixes =
+        vec![planton_iam_user::settings::UrlPrefix::parse("http://127.0.0.1:1").unwrap()];
+    // The listener's own URL names another port than 1, so it is refused too.
+    let listener = cfn.listener.url("forger");
+    let userinfo = listener.replace("http://", "http://127.0.0.1:1@");
+    assert!(userinfo.starts_with("http://127.0.0.1:1"), "{userinfo}");
+    for (i, url) in [userinfo, listener].into_iter().enumerate() {
+        let name = format!("vu-userinfo-{i}");
+        let mut e = cfn.event("Create", None, json!({"UserName": name}), None);
+        e["ResponseURL"] = json!(url);
+        crate::support::cloudformation_is_waiting_for(emulator_url(), &e).await;
+        let r = planton_iam_user::entry::handle_value(&cfn.app, e, context()).await;
+        let err = r.expect_err("the invocation fails").to_string();
+        assert!(err.contains("CloudFormation's response bucket"), "{err}");
+        if i == 0 {
+            assert!(err.contains("user name"), "{err}");
+        }
+        assert!(!user_state(&name).await.exists, "no work done");
+    }
+    assert!(cfn.listener.requests_for("forger").is_empty(), "no PUT");
+}

@@ -1390,7 +1390,9 @@ class Role(Checks):
 
     def test_groups(self) -> None:
         group = lambda path_name: f"arn:aws:iam::{ACCOUNT}:group{path_name}"  # noqa: E731
-        actions = ("iam:AddUserToGroup", "iam:RemoveUserFromGroup")
+        # Joining is what the guardrails limit; leaving is allowed on every group, so a
+        # Delete can remove a membership added by hand (issue 22), and nothing else is.
+        actions = ("iam:AddUserToGroup",)
 
         def groups_allowed(s: Stack, arn: str) -> bool:
             role = s.role_statements()
@@ -1398,10 +1400,19 @@ class Role(Checks):
 
         d = stack()
         for x in d.role_statements():
-            if x["Effect"] == "Allow" and any(a in as_list(x.get("Action", [])) for a in actions):
-                self.check(False, f"by default no statement grants group membership ({x.get('Sid')})", x)
+            granted = as_list(x.get("Action", []))
+            if x["Effect"] == "Allow" and any(a in granted for a in actions):
+                self.check(False, f"by default no statement grants joining a group ({x.get('Sid')})", x)
             for r in as_list(x.get("Resource", [])):
-                self.check(not r.endswith(":group/*"), f"{x.get('Sid')} is not on group/*", r)
+                on_every_group = r.endswith(":group/*")
+                self.check(not on_every_group or granted == ["iam:RemoveUserFromGroup"] or granted == "iam:RemoveUserFromGroup",
+                           f"{x.get('Sid')} is on group/* only to remove memberships", r)
+        for params in ({}, {"AllowedGroupNames": "ci"}, {"GroupPathPrefix": "/service-account-groups/"},
+                       {"AllowedGroupNames": "ci", "GroupPathPrefix": "/service-account-groups/"}):
+            s = stack(**params)
+            for g in ("/admins", "/teams/ci", "/service-account-groups/ci"):
+                self.check(allowed(s.role_statements(), "iam:RemoveUserFromGroup", group(g)),
+                           f"a membership added by hand can be removed ({params}, {g})")
         for g in ("/admins", "/teams/ci", "/x"):
             self.check(not groups_allowed(d, group(g)), f"by default no group: {g}")
         self.check(d.env()["PLANTON_ALLOWED_GROUPS"] == "none", "by default the function allows no group",

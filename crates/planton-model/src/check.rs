@@ -35,13 +35,34 @@ pub struct Request {
     pub managed_policies: BTreeMap<String, Value>,
     /// Groups by name (a group of the same template): what they hold.
     pub groups: BTreeMap<String, KnownGroup>,
+    /// Go on past the first stage that refuses (a linter reports everything at once;
+    /// the function answers with the first stage's refusals only).
+    pub every_stage: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct KnownGroup {
     pub managed_policy_arns: Vec<String>,
     pub policies: BTreeMap<String, Value>,
+}
+
+/// Which of the function's checks a refusal comes from, in the order it runs them: a
+/// linter files each under its own rule, and a host that asks for [`Request::every_stage`]
+/// learns what the function would say once the earlier ones are fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// A property breaks its own rule (name, type, format, limit).
+    Properties,
+    /// The fixed text of a value decided at deploy time breaks its rule whatever the
+    /// rest turns out to be (hosts only: the function sees whole values).
+    FixedText,
+    /// A limit every deployment enforces (denied policies, escalating inline policies).
+    Guardrails,
+    /// A managed policy or a group grants an escalation, alone or with the user's other
+    /// documents.
+    Grants,
 }
 
 /// One refusal, as the function's Reason words it (`property: rule`).
@@ -49,14 +70,32 @@ pub struct KnownGroup {
 pub struct Finding {
     pub property: String,
     pub rule: String,
+    pub stage: Stage,
+    /// The deployment setting that can lift this refusal (`PLANTON_DENIED_POLICY_ARNS`,
+    /// `PLANTON_ALLOW_PRIVILEGED_INLINE`, `PLANTON_TRUSTED_POLICY_ARNS`), or `None` when
+    /// no deployment accepts it. A host that cannot know the deployment's settings (the
+    /// CDK construct) refuses only the fixed ones and reports the others as warnings.
+    pub lifted_by: Option<&'static str>,
 }
 
-impl From<Violation> for Finding {
-    fn from(v: Violation) -> Self {
-        Finding {
-            property: v.property,
-            rule: v.rule,
+fn findings(v: Vec<Violation>, stage: Stage) -> Vec<(Violation, Stage)> {
+    v.into_iter().map(|v| (v, stage)).collect()
+}
+
+/// Which setting lifts a refusal of this stage and wording: the guardrails say which
+/// variable they enforce, and every grant refusal of a managed policy is lifted by
+/// trusting it.
+fn lifted_by(v: &Violation, stage: Stage) -> Option<&'static str> {
+    const SETTINGS: &[&str] = &[
+        "PLANTON_DENIED_POLICY_ARNS",
+        "PLANTON_ALLOW_PRIVILEGED_INLINE",
+    ];
+    match stage {
+        Stage::Guardrails => SETTINGS.iter().copied().find(|s| v.rule.contains(s)),
+        Stage::Grants if v.property.starts_with("ManagedPolicyArns") => {
+            Some("PLANTON_TRUSTED_POLICY_ARNS")
         }
+        _ => None,
     }
 }
 
@@ -64,61 +103,230 @@ impl From<Violation> for Finding {
 /// (the limits every deployment enforces; a deployment's own settings can only add),
 /// in the function's order. Empty: the function accepts what the host can see.
 pub fn check(req: &Request) -> Vec<Finding> {
-    let props = fill(&req.properties);
+    let known = Known::from(req);
     let partition = req.partition.as_deref();
-    let found = match parse(&props, partition) {
-        Err(v) => v.0,
+    let mut found = Vec::new();
+    match parse(&known.props, partition) {
+        Err(v) => found.extend(findings(v.0, Stage::Properties)),
         Ok(mut spec) => {
             // The function judges the grants only of a request that passes the
-            // guardrails (execute.rs): the same order here, the same Reason.
+            // guardrails (execute.rs): the same order here, the same Reason, unless the
+            // host asks for every stage.
             let v = Guardrails::default().apply(&mut spec);
-            if !v.is_empty() {
-                return finish(req, v);
+            let stop = !v.is_empty() && !req.every_stage;
+            found.extend(findings(v, Stage::Guardrails));
+            if !stop {
+                found.extend(findings(grant_refusals(&known, &spec), Stage::Grants));
             }
-            let verdicts: BTreeMap<String, Option<String>> = spec
-                .managed_policy_arns
-                .iter()
-                .chain(
-                    spec.groups
-                        .iter()
-                        .filter_map(|g| req.groups.get(g))
-                        .flat_map(|g| g.managed_policy_arns.iter()),
-                )
-                .filter_map(|arn| verdict(req, arn).map(|why| (arn.clone(), why)))
-                .collect();
-            let groups: Vec<(String, Result<GroupGrants, String>)> = spec
-                .groups
-                .iter()
-                .map(|name| {
-                    let g = req.groups.get(name).map(|g| GroupGrants {
-                        attached: g.managed_policy_arns.clone(),
-                        inline: g
-                            .policies
-                            .iter()
-                            .map(|(n, d)| (n.clone(), d.clone()))
-                            .collect(),
-                    });
-                    (name.clone(), Ok(g.unwrap_or_default()))
-                })
-                .collect();
-            let mut found = refusals(&spec, &props, &verdicts, &groups);
-            found.extend(union_refusals(&held(req, &spec), &Scope::default()));
-            found
         }
-    };
-    finish(req, found)
+    }
+    found.retain(|(v, _)| !value_at(&known.lookup, &v.property).is_some_and(unresolved));
+    found.extend(findings(
+        fixed_text_rules(&req.properties),
+        Stage::FixedText,
+    ));
+    found
+        .into_iter()
+        .map(|(v, stage)| Finding {
+            lifted_by: lifted_by(&v, stage),
+            property: v.property,
+            rule: v.rule,
+            stage,
+        })
+        .collect()
 }
 
-/// Drops what a value decided at deploy time may yet satisfy, and adds what its fixed
-/// text breaks whatever it turns out to be.
-fn finish(req: &Request, mut found: Vec<Violation>) -> Vec<Finding> {
-    found.retain(|v| !value_at(&req.properties, &v.property).is_some_and(unresolved));
-    found.extend(fixed_text_rules(&req.properties));
-    found.into_iter().map(Finding::from).collect()
+fn grant_refusals(known: &Known, spec: &crate::spec::UserSpec) -> Vec<Violation> {
+    let verdicts: BTreeMap<String, Option<String>> = spec
+        .managed_policy_arns
+        .iter()
+        .chain(
+            spec.groups
+                .iter()
+                .filter_map(|g| known.groups.get(g))
+                .flat_map(|g| g.managed_policy_arns.iter()),
+        )
+        .filter_map(|arn| verdict(known, arn).map(|why| (arn.clone(), why)))
+        .collect();
+    let groups: Vec<(String, Result<GroupGrants, String>)> = spec
+        .groups
+        .iter()
+        .map(|name| {
+            let g = known.groups.get(name).map(|g| GroupGrants {
+                attached: g.managed_policy_arns.clone(),
+                inline: g
+                    .policies
+                    .iter()
+                    .map(|(n, d)| (n.clone(), d.clone()))
+                    .collect(),
+            });
+            (name.clone(), Ok(g.unwrap_or_default()))
+        })
+        .collect();
+    let mut holder = crate::guardrails::holder_of(spec);
+    holder.policy_arns.extend(
+        spec.groups
+            .iter()
+            .filter_map(|g| known.groups.get(g))
+            .flat_map(|g| g.managed_policy_arns.iter().cloned()),
+    );
+    let mut found = refusals(
+        spec,
+        &known.props,
+        &verdicts,
+        &groups,
+        &Scope::default(),
+        &holder,
+    );
+    found.extend(union_refusals(&held(known, spec), &Scope::default()));
+    found
+}
+
+/// What the host knows, made into what the function's rules can read: text decided at
+/// deploy time is replaced where a stand-in cannot change a verdict, and left out where
+/// it could (a number, a switch, a list of addresses, a policy statement whose effect or
+/// actions are unknown).
+struct Known {
+    /// The properties the rules run on.
+    props: Value,
+    /// The properties as written, but for inline policy documents, which are as judged:
+    /// a refusal of a value that still holds unknown text here is dropped.
+    lookup: Value,
+    managed_policies: BTreeMap<String, Value>,
+    groups: BTreeMap<String, KnownGroup>,
+}
+
+/// Properties whose text a stand-in letter keeps well-formed: names, paths, ARNs, tags.
+const TEXT: &[&str] = &[
+    "UserName",
+    "Path",
+    "ManagedPolicyArns",
+    "Groups",
+    "PermissionsBoundary",
+    "Tags",
+    "SecretName",
+    "SecretKmsKeyId",
+];
+
+impl Known {
+    fn from(req: &Request) -> Self {
+        let mut props = Map::new();
+        let mut lookup = req.properties.as_object().cloned().unwrap_or_default();
+        for (key, value) in req.properties.as_object().into_iter().flatten() {
+            let value = match (key.as_str(), value) {
+                ("InlinePolicies", Value::Object(docs)) => {
+                    let judged: Map<String, Value> = docs
+                        .iter()
+                        .map(|(name, doc)| (name.clone(), known_document(doc)))
+                        .collect();
+                    lookup.insert(key.clone(), Value::Object(judged.clone()));
+                    Value::Object(judged)
+                }
+                ("AllowedSourceIps" | "AllowedVpcEndpoints", Value::Array(items)) => {
+                    let kept: Vec<Value> =
+                        items.iter().filter(|i| !unresolved(i)).cloned().collect();
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    Value::Array(kept)
+                }
+                ("UserName", v) => fill(v),
+                (k, v) if unresolved(v) && (is_unknown(v) || !TEXT.contains(&k)) => continue,
+                (_, v) => fill(v),
+            };
+            props.insert(key.clone(), value);
+        }
+        let props = if req.properties.is_object() {
+            Value::Object(props)
+        } else {
+            req.properties.clone()
+        };
+        let documents = |m: &BTreeMap<String, Value>| -> BTreeMap<String, Value> {
+            m.iter()
+                .map(|(n, d)| (n.clone(), known_document(d)))
+                .collect()
+        };
+        Known {
+            props,
+            lookup: Value::Object(lookup),
+            managed_policies: documents(&req.managed_policies),
+            groups: req
+                .groups
+                .iter()
+                .map(|(name, g)| {
+                    let known = KnownGroup {
+                        managed_policy_arns: g.managed_policy_arns.clone(),
+                        policies: documents(&g.policies),
+                    };
+                    (name.clone(), known)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A policy document as far as it can be judged before deployment: a statement whose
+/// effect is unknown, or none of whose actions are known, is left out (replaced by one
+/// that grants nothing, so the others keep their numbers); unknown actions are dropped
+/// from a list of known ones; an unknown resource or condition value counts as one named
+/// resource or service (the function judges the deployed value). A document that is
+/// itself unknown text stays unknown.
+fn known_document(doc: &Value) -> Value {
+    let Some(obj) = doc.as_object() else {
+        return doc.clone();
+    };
+    let stub = serde_json::json!({"Effect": "Deny", "Action": "*", "Resource": "*"});
+    let statement = |st: &Value| -> Value {
+        let Some(o) = st.as_object() else {
+            return if unresolved(st) {
+                stub.clone()
+            } else {
+                st.clone()
+            };
+        };
+        if o.get("Effect").is_some_and(unresolved) || o.get("NotAction").is_some_and(unresolved) {
+            return stub.clone();
+        }
+        let mut o = o.clone();
+        match o.get("Action") {
+            Some(Value::Array(list)) if list.iter().any(unresolved) => {
+                let known: Vec<Value> = list.iter().filter(|a| !unresolved(a)).cloned().collect();
+                if known.is_empty() {
+                    return stub.clone();
+                }
+                o.insert("Action".into(), Value::Array(known));
+            }
+            Some(a) if unresolved(a) => return stub.clone(),
+            _ => {}
+        }
+        fill(&Value::Object(o))
+    };
+    let mut out = obj.clone();
+    match obj.get("Statement") {
+        Some(Value::Array(list)) => {
+            out.insert(
+                "Statement".into(),
+                Value::Array(list.iter().map(statement).collect()),
+            );
+        }
+        Some(one @ Value::Object(_)) => {
+            out.insert("Statement".into(), statement(one));
+        }
+        Some(other) if unresolved(other) => return doc.clone(),
+        _ => {}
+    }
+    fill(&Value::Object(out))
+}
+
+/// A value that is all unknown (`!Ref` of a parameter), as opposed to text with an
+/// unknown part.
+fn is_unknown(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| !s.is_empty() && s.chars().all(|c| c == UNRESOLVED))
 }
 
 /// Every document the host knows the user would hold, for the judgement of the union.
-fn held(req: &Request, spec: &crate::spec::UserSpec) -> Vec<Held> {
+fn held(req: &Known, spec: &crate::spec::UserSpec) -> Vec<Held> {
     let mut out: Vec<Held> = spec
         .inline_policies
         .iter()
@@ -128,7 +336,7 @@ fn held(req: &Request, spec: &crate::spec::UserSpec) -> Vec<Held> {
             doc: doc.clone(),
         })
         .collect();
-    let listed = req.properties.get("ManagedPolicyArns").and_then(Value::as_array);
+    let listed = req.props.get("ManagedPolicyArns").and_then(Value::as_array);
     for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
         let i = listed
             .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
@@ -167,7 +375,7 @@ fn held(req: &Request, spec: &crate::spec::UserSpec) -> Vec<Held> {
 
 /// The verdict on a managed policy the host can judge: a document it names, or an AWS
 /// managed policy by its name. `None`: the host cannot know (IAM will tell the function).
-fn verdict(req: &Request, arn: &str) -> Option<Option<String>> {
+fn verdict(req: &Known, arn: &str) -> Option<Option<String>> {
     if let Some(doc) = req.managed_policies.get(arn) {
         return Some(escalation(doc));
     }
@@ -316,6 +524,44 @@ fn fixed_text_rules(props: &Value) -> Vec<Violation> {
     if let Some(s) = partial("Path") {
         if let Some(rule) = fixed_text_rule(s, printable_ascii, 512, "printable ASCII") {
             out.push(Violation::new("Path", rule));
+        }
+    }
+    if let Some(s) = partial("SecretName") {
+        let secret_char = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+        if let Some(rule) = fixed_text_rule(s, secret_char, 256, "letters, digits and /_+=.@-") {
+            out.push(Violation::new("SecretName", rule));
+        }
+    }
+    if let Some(tags) = obj.get("Tags").and_then(Value::as_array) {
+        for (i, tag) in tags.iter().enumerate() {
+            let text = |k: &str| {
+                tag.get(k)
+                    .and_then(Value::as_str)
+                    .filter(|s| s.contains(UNRESOLVED))
+            };
+            if let Some(key) = text("Key") {
+                let what = "letters, digits, spaces and _.:/=+-@";
+                let head: String = key.chars().take_while(|c| *c != UNRESOLVED).collect();
+                let head = head.to_lowercase();
+                // A reserved prefix written out before the unknown part stays reserved.
+                let reserved = ["aws:", crate::spec::RESERVED_TAG_PREFIX]
+                    .into_iter()
+                    .find(|p| head.starts_with(p));
+                if let Some(rule) = fixed_text_rule(key, crate::spec::is_tag_char, 128, what) {
+                    out.push(Violation::new(format!("Tags[{i}].Key"), rule));
+                } else if let Some(prefix) = reserved {
+                    out.push(Violation::new(
+                        format!("Tags[{i}].Key"),
+                        format!("the {prefix} prefix is reserved whatever follows it"),
+                    ));
+                }
+            }
+            if let Some(value) = text("Value") {
+                let what = "letters, digits, spaces and _.:/=+-@";
+                if let Some(rule) = fixed_text_rule(value, crate::spec::is_tag_char, 256, what) {
+                    out.push(Violation::new(format!("Tags[{i}].Value"), rule));
+                }
+            }
         }
     }
     if let Some(groups) = obj.get("Groups").and_then(Value::as_array) {

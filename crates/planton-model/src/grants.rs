@@ -5,8 +5,8 @@
 //! Both word what they find here, so an author reads the same sentence at synth, in
 //! the linter and in the stack's events.
 
-use crate::guardrails::escalation;
-use crate::judgement::{powers, Scope};
+use crate::guardrails::escalation_in;
+use crate::judgement::{powers, Holder, Scope};
 use crate::spec::UserSpec;
 use crate::violation::Violation;
 use serde_json::Value;
@@ -26,12 +26,16 @@ pub struct GroupGrants {
 /// here was not judged, for instance because the operator trusts it or the host cannot
 /// know it); `groups` each requested group in `spec.groups` order, `Err` saying why its
 /// policies could not be read. `props` are the template's properties, so a Reason names
-/// each ARN at its index there rather than in the spec's sorted order.
+/// each ARN at its index there rather than in the spec's sorted order. A group's inline
+/// policies are judged here, in the deployment's `scope` and for the user as `holder`
+/// (a grant on its own ARN or group counts as a wildcard).
 pub fn refusals(
     spec: &UserSpec,
     props: &Value,
     verdicts: &BTreeMap<String, Option<String>>,
     groups: &[(String, Result<GroupGrants, String>)],
+    scope: &Scope,
+    holder: &Holder,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     let listed = props.get("ManagedPolicyArns").and_then(Value::as_array);
@@ -69,7 +73,7 @@ pub fn refusals(
             }
         }
         for (policy, doc) in &g.inline {
-            if let Some(what) = escalation(doc) {
+            if let Some(what) = escalation_in(doc, scope, holder) {
                 out.push(Violation::new(
                     at.clone(),
                     format!("group {name} has inline policy {policy}: {what}"),

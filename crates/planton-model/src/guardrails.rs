@@ -2,7 +2,7 @@
 //! deploy a stack does not mean being allowed to mint an administrator. Checked with
 //! the other validation rules, before any AWS call.
 
-use crate::judgement::judge_all;
+use crate::judgement::{judge_all_for, Holder, Scope};
 use crate::spec::UserSpec;
 use crate::violation::Violation;
 use serde_json::Value;
@@ -31,6 +31,9 @@ pub struct Guardrails {
     /// the configured key, so this turns a CreateSecret AccessDenied halfway through a
     /// Create into a refusal before anything is made.
     pub secret_kms_key: Option<Option<String>>,
+    /// `PLANTON_PASSABLE_ROLE_PATHS`: the role paths the judgement, like the default
+    /// boundary, lets users pass on a wildcard ([`Scope`]).
+    pub scope: Scope,
 }
 
 pub const PRIVILEGED_MANAGED: &[&str] =
@@ -56,6 +59,7 @@ impl Default for Guardrails {
             allow_privileged_inline: false,
             trusted_policy_arns: Vec::new(),
             allowed_groups: None,
+            scope: Scope::default(),
             secret_name_prefix: String::new(),
             secret_kms_key: None,
         }
@@ -102,8 +106,9 @@ impl Guardrails {
             }
         }
         if !self.allow_privileged_inline {
+            let holder = holder_of(spec);
             for (name, doc) in &spec.inline_policies {
-                if let Some(what) = escalation(doc) {
+                if let Some(what) = escalation_in(doc, &self.scope, &holder) {
                     v.push(Violation::new(
                         format!("InlinePolicies.{name}"),
                         format!(
@@ -168,7 +173,18 @@ impl Guardrails {
 /// [`crate::judgement`]; this only words it, naming at most three findings so
 /// the Reason stays within CloudFormation's 4 KB.
 pub fn escalation(doc: &Value) -> Option<String> {
-    let findings = judge_all(doc);
+    escalation_for(doc, &Holder::default())
+}
+
+/// [`escalation`] of a document given to `holder`: a grant on the user's own ARN, a
+/// group it joins or a policy it holds counts as a grant on a wildcard.
+pub fn escalation_for(doc: &Value, holder: &Holder) -> Option<String> {
+    escalation_in(doc, &Scope::default(), holder)
+}
+
+/// [`escalation_for`] in a deployment's [`Scope`] (the role paths users may pass).
+pub fn escalation_in(doc: &Value, scope: &Scope, holder: &Holder) -> Option<String> {
+    let findings = judge_all_for(doc, scope, holder);
     if findings.is_empty() {
         return None;
     }
@@ -184,13 +200,42 @@ pub fn escalation(doc: &Value) -> Option<String> {
     Some(text)
 }
 
+/// The holder a template's user is: its name, the groups it asks to join and the
+/// managed policies it asks for (the caller adds what its groups attach, once read).
+pub fn holder_of(spec: &UserSpec) -> Holder {
+    Holder {
+        user_name: spec.user_name.clone(),
+        groups: spec.groups.clone(),
+        policy_arns: spec.managed_policy_arns.iter().cloned().collect(),
+    }
+}
+
 impl Guardrails {
     /// Whether the operator vetted this managed policy, so its content is not judged.
+    ///
+    /// The path and name match case-sensitively, as IAM keeps them: IAM paths are
+    /// case-sensitive, so `policy/team/*` must not trust `policy/Team/admin`, a policy
+    /// anyone who may create policies can make, nor `policy/ReadOnly*` trust a policy
+    /// called `readonly-admin`. The head (`arn:<partition>:iam::<account>:policy/`) is
+    /// nobody's choice, so the case it is written in does not matter.
     pub fn trusts(&self, arn: &str) -> bool {
-        let arn = arn.to_ascii_lowercase();
-        self.trusted_policy_arns
-            .iter()
-            .any(|p| glob(&p.to_ascii_lowercase(), &arn))
+        let (head, tail) = split_policy_arn(arn);
+        let head = head.to_ascii_lowercase();
+        self.trusted_policy_arns.iter().any(|p| {
+            let (p_head, p_tail) = split_policy_arn(p);
+            glob(&p_head.to_ascii_lowercase(), &head) && glob(p_tail, tail)
+        })
+    }
+}
+
+/// A policy ARN (or glob) split after its first `:policy/`, found in any case: the
+/// fixed head and the path and name. Without `:policy/`, all of it is the head.
+fn split_policy_arn(arn: &str) -> (&str, &str) {
+    const MARK: &str = ":policy/";
+    // Lower-casing ASCII keeps every byte where it was, so the index holds for `arn`.
+    match arn.to_ascii_lowercase().find(MARK) {
+        Some(i) => arn.split_at(i + MARK.len()),
+        None => (arn, ""),
     }
 }
 
@@ -256,7 +301,10 @@ mod tests {
             // policy naming the user reaches it past its boundary.
             (statement(json!("s3:*"), "*"), true),
             (statement(json!("s3:*"), "arn:aws:s3:::one-bucket"), false),
-            (statement(json!(["s3:GetObject", "s3:PutObject"]), "*"), false),
+            (
+                statement(json!(["s3:GetObject", "s3:PutObject"]), "*"),
+                false,
+            ),
             (
                 json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotAction": "s3:*", "Resource": "*"}}),
                 true,
@@ -316,6 +364,120 @@ mod tests {
         )
         .unwrap();
         assert_eq!(g.apply(&mut cn).len(), 1);
+    }
+
+    /// Issue 22: `iam:PutUserPolicy` on the user's own literal ARN was accepted while the
+    /// `${aws:username}` form was refused; both are the user granting itself anything.
+    #[test]
+    fn a_grant_on_the_users_own_arn_is_refused_like_aws_username() {
+        let with = |action: &str, resource: &str| {
+            let mut s = spec(json!({"UserName": "svc-ci", "Path": "/service-accounts/",
+                "Groups": ["deployers"],
+                "ManagedPolicyArns": ["arn:aws:iam::123456789012:policy/team/ci"],
+                "InlinePolicies": {"self": statement(json!(action), resource)}}));
+            Guardrails::default().apply(&mut s)
+        };
+        for (action, resource) in [
+            (
+                "iam:PutUserPolicy",
+                "arn:aws:iam::${aws:accountid}:user/service-accounts/${aws:username}",
+            ),
+            (
+                "iam:PutUserPolicy",
+                "arn:aws:iam::123456789012:user/service-accounts/svc-ci",
+            ),
+            (
+                "iam:AttachUserPolicy",
+                "arn:aws:iam::123456789012:user/service-accounts/svc-ci",
+            ),
+            (
+                "iam:DeleteUserPermissionsBoundary",
+                "arn:aws:iam::123456789012:user/service-accounts/svc-ci",
+            ),
+            (
+                "iam:Put*",
+                "arn:aws:iam::123456789012:user/service-accounts/SVC-CI",
+            ),
+            // Another path or account, same name: maybe the user, so refused.
+            ("iam:PutUserPolicy", "arn:aws:iam::123456789012:user/svc-ci"),
+            (
+                "iam:PutUserPolicy",
+                "arn:aws:iam::999999999999:user/service-accounts/svc-ci",
+            ),
+            // Its own group and its own policy.
+            (
+                "iam:PutGroupPolicy",
+                "arn:aws:iam::123456789012:group/deployers",
+            ),
+            (
+                "iam:AttachGroupPolicy",
+                "arn:aws:iam::123456789012:group/teams/Deployers",
+            ),
+            (
+                "iam:CreatePolicyVersion",
+                "arn:aws:iam::123456789012:policy/team/ci",
+            ),
+        ] {
+            let v = with(action, resource);
+            assert_eq!(v.len(), 1, "{action} on {resource}: {v:?}");
+            assert_eq!(v[0].property, "InlinePolicies.self");
+            assert!(v[0].rule.contains("raise its own privilege"), "{v:?}");
+        }
+        // Another user, group or policy, named in full, stays a reviewable choice.
+        for (action, resource) in [
+            (
+                "iam:PutUserPolicy",
+                "arn:aws:iam::123456789012:user/service-accounts/svc-other",
+            ),
+            (
+                "iam:PutGroupPolicy",
+                "arn:aws:iam::123456789012:group/auditors",
+            ),
+            (
+                "iam:CreatePolicyVersion",
+                "arn:aws:iam::123456789012:policy/team/other",
+            ),
+            // Reads on itself are no escalation.
+            (
+                "iam:GetUser",
+                "arn:aws:iam::123456789012:user/service-accounts/svc-ci",
+            ),
+        ] {
+            assert!(with(action, resource).is_empty(), "{action} on {resource}");
+        }
+    }
+
+    #[test]
+    fn trusted_policy_globs_match_path_and_name_case_sensitively() {
+        let g = Guardrails {
+            trusted_policy_arns: vec![
+                "arn:aws:iam::123456789012:policy/team/*".into(),
+                "arn:aws:iam::aws:policy/ReadOnly*".into(),
+                "ARN:AWS:IAM::*:POLICY/ops/Deploy?".into(),
+            ],
+            ..Guardrails::default()
+        };
+        #[rustfmt::skip]
+        let cases = [
+            ("arn:aws:iam::123456789012:policy/team/deploy", true),
+            ("arn:aws:iam::123456789012:policy/team/sub/x", true),
+            ("arn:aws:iam::aws:policy/ReadOnlyAccess", true),
+            // The fixed head in another case is the same ARN.
+            ("ARN:AWS:IAM::123456789012:POLICY/team/deploy", true),
+            ("arn:aws:iam::123456789012:policy/ops/Deploy1", true),
+            // Issue 22: another path or name, differing only in case, is another policy.
+            ("arn:aws:iam::123456789012:policy/Team/admin", false),
+            ("arn:aws:iam::123456789012:policy/TEAM/deploy", false),
+            ("arn:aws:iam::aws:policy/readonlyaccess", false),
+            ("arn:aws:iam::123456789012:policy/readonly-admin", false),
+            ("arn:aws:iam::123456789012:policy/ops/deploy1", false),
+            // A path that looks like a second head is still path.
+            ("arn:aws:iam::123456789012:policy/x:policy/team/y", false),
+            ("arn:aws:iam::999999999999:policy/team/deploy", false),
+        ];
+        for (arn, want) in cases {
+            assert_eq!(g.trusts(arn), want, "{arn}");
+        }
     }
 
     #[test]

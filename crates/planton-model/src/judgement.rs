@@ -82,6 +82,50 @@ pub struct Scope {
     pub passable_role_paths: Vec<String>,
 }
 
+/// The user a document would be given to, and what it would hold. A resource naming
+/// one of these is the holder's own, and is judged like a wildcard (like
+/// `user/${aws:username}`), not like a single named resource a reviewer chose: granting
+/// `iam:PutUserPolicy` on the user's own ARN, `iam:PutGroupPolicy` on a group it joins or
+/// `iam:CreatePolicyVersion` on a policy it holds lets it grant itself anything. The
+/// default names nothing (the judgement of a document on its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// The user's name; IAM user names are unique case-insensitively.
+    pub user_name: String,
+    /// The groups it would be a member of (names; unique case-insensitively too).
+    pub groups: Vec<String>,
+    /// The managed policies it would hold, its own and its groups' (ARNs).
+    pub policy_arns: Vec<String>,
+}
+
+impl Holder {
+    /// Whether `resource` (wildcard-free) names the user, one of its groups or one of
+    /// its policies. Compared without regard to case, and the user and its groups by
+    /// name whatever the account or path written: a resource that might be the
+    /// holder's own is refused rather than argued about.
+    fn owns(&self, resource: &str) -> bool {
+        let r = resource.trim().to_ascii_lowercase();
+        let parts: Vec<&str> = r.splitn(6, ':').collect();
+        let [arn, _partition, service, _region, _account, rest] = parts[..] else {
+            return false;
+        };
+        if arn != "arn" || service != "iam" {
+            return false;
+        }
+        let last = |path: &str| path.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(user) = rest.strip_prefix("user/") {
+            !self.user_name.is_empty() && last(user) == self.user_name.to_ascii_lowercase()
+        } else if let Some(group) = rest.strip_prefix("group/") {
+            let name = last(group);
+            self.groups.iter().any(|g| g.eq_ignore_ascii_case(&name))
+        } else if rest.starts_with("policy/") {
+            self.policy_arns.iter().any(|a| a.eq_ignore_ascii_case(&r))
+        } else {
+            false
+        }
+    }
+}
+
 /// What a document lets its holder do with roles, for judging it together with the
 /// user's other policies: the wildcards it may pass roles on, and the actions it grants
 /// that put a passed role to work (on any resource).
@@ -175,18 +219,32 @@ pub fn judge_all(doc: &Value) -> Vec<Finding> {
 
 /// [`judge_all`] in a deployment's [`Scope`].
 pub fn judge_all_in(doc: &Value, scope: &Scope) -> Vec<Finding> {
-    read(doc, scope).0
+    read(doc, scope, &Holder::default()).0
+}
+
+/// [`judge_in`] for the document of one user: what names the [`Holder`]'s own user,
+/// groups or policies counts as a wildcard.
+pub fn judge_for(doc: &Value, scope: &Scope, holder: &Holder) -> Vec<Finding> {
+    let mut findings = judge_all_for(doc, scope, holder);
+    findings.truncate(MAX_FINDINGS);
+    findings
+}
+
+/// [`judge_for`], uncapped.
+pub fn judge_all_for(doc: &Value, scope: &Scope, holder: &Holder) -> Vec<Finding> {
+    read(doc, scope, holder).0
 }
 
 /// What `doc` lets its holder do with roles ([`Powers`]), for the judgement of the
 /// union of a user's policies. An unreadable document yields none: it is refused alone.
 pub fn powers(doc: &Value, scope: &Scope) -> Powers {
-    read(doc, scope).1
+    read(doc, scope, &Holder::default()).1
 }
 
-fn read(doc: &Value, scope: &Scope) -> (Vec<Finding>, Powers) {
+fn read(doc: &Value, scope: &Scope, holder: &Holder) -> (Vec<Finding>, Powers) {
     let mut out = Findings {
         scope: scope.clone(),
+        holder: holder.clone(),
         ..Findings::default()
     };
     let statements: Vec<&Value> = match doc.as_object().map(|o| o.get("Statement")) {
@@ -234,6 +292,7 @@ fn read(doc: &Value, scope: &Scope) -> (Vec<Finding>, Powers) {
 struct Findings {
     list: Vec<Finding>,
     scope: Scope,
+    holder: Holder,
     powers: Powers,
     seen: HashSet<Finding>,
 }
@@ -262,7 +321,7 @@ fn judge_statement(index: usize, st: &Value, out: &mut Findings) -> Result<(), S
         Some(other) => return Err(format!("Effect is {other}, not \"Allow\" or \"Deny\"")),
         None => return Err("it has no Effect".into()),
     }
-    let targets = targets(st.get("Resource"), st.get("NotResource"))?;
+    let targets = targets(st.get("Resource"), st.get("NotResource"), &out.holder)?;
     // Every action, or every IAM action, escalates whatever the resource: the named
     // resource may be the user itself (`iam:*` on its own ARN) or a role it can assume.
     let grant = |out: &mut Findings, pattern: &str, action: &str, any_resource: bool| {
@@ -361,8 +420,12 @@ fn patterns<'a>(value: &'a Value, element: &str) -> Result<Vec<(&'a str, String)
 }
 
 /// The targets of `Resource`, or the single broad target of `NotResource`, which is
-/// every resource but a few.
-fn targets(resource: Option<&Value>, not_resource: Option<&Value>) -> Result<Vec<Target>, String> {
+/// every resource but a few. A name of the holder's own is broad too ([`Holder`]).
+fn targets(
+    resource: Option<&Value>,
+    not_resource: Option<&Value>,
+    holder: &Holder,
+) -> Result<Vec<Target>, String> {
     let (value, element) = match (resource, not_resource) {
         (Some(_), Some(_)) => return Err("it has both Resource and NotResource".into()),
         (None, None) => return Err("it has neither Resource nor NotResource".into()),
@@ -394,7 +457,7 @@ fn targets(resource: Option<&Value>, not_resource: Option<&Value>) -> Result<Vec
         .into_iter()
         .map(|name| Target {
             text: name.to_string(),
-            broad: !is_single_name(name),
+            broad: !is_single_name(name) || holder.owns(name),
         })
         .collect())
 }

@@ -120,3 +120,90 @@ fn the_wire_form_refuses_what_it_cannot_read() {
     .unwrap();
     assert_eq!(judged[0]["findings"][0]["action"], "*");
 }
+
+fn props_of(req: Value) -> Vec<(String, Stage)> {
+    check(&serde_json::from_value(req).unwrap())
+        .into_iter()
+        .map(|f| (f.property, f.stage))
+        .collect()
+}
+
+#[test]
+fn unknown_values_do_not_hide_what_is_known() {
+    let star = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    // An unknown number, switch or address list leaves the grants judged.
+    for (key, value) in [
+        ("KeySerial", json!(U)),
+        ("RotationDays", json!(U)),
+        ("DisableAccessKeys", json!(U)),
+        ("AllowedSourceIps", json!(U)),
+        ("AllowedSourceIps", json!([U])),
+    ] {
+        let got = props_of(
+            json!({"Properties": {"UserName": "u", key: value, "InlinePolicies": {"p": star}}}),
+        );
+        assert_eq!(
+            got,
+            vec![("InlinePolicies.p".to_string(), Stage::Guardrails)],
+            "{key}"
+        );
+    }
+    // An unknown resource in one statement does not hide another statement's "*".
+    let mixed = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{U}/*")},
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let got = props_of(json!({"Properties": {"UserName": "u", "InlinePolicies": {"p": mixed}}}));
+    assert_eq!(
+        got,
+        vec![("InlinePolicies.p".to_string(), Stage::Guardrails)]
+    );
+    // An unknown effect or action is given the benefit of the doubt, in a template's
+    // own group too (not refused as an unreadable statement).
+    let unknown_effect = json!({"Version": "2012-10-17", "Statement": [{"Effect": U, "Action": "*", "Resource": "*"}]});
+    let unknown_action = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": U, "Resource": "*"}]});
+    assert!(props_of(
+        json!({"Properties": {"UserName": "u", "InlinePolicies": {"p": unknown_effect}}})
+    )
+    .is_empty());
+    assert!(
+        props_of(json!({"Properties": {"UserName": "u", "Groups": ["g"]},
+        "Groups": {"g": {"Policies": {"p": unknown_action}}}}))
+        .is_empty()
+    );
+}
+
+#[test]
+fn the_fixed_text_of_secret_names_and_tags_is_judged() {
+    let got = props_of(
+        json!({"Properties": {"UserName": "u", "SecretName": format!("{U} secret"),
+        "Tags": [{"Key": format!("aws:{U}"), "Value": "v"}, {"Key": format!("team{U}"), "Value": format!("a{U}#")}]}}),
+    );
+    assert_eq!(
+        got,
+        vec![
+            ("SecretName".to_string(), Stage::FixedText),
+            ("Tags[0].Key".to_string(), Stage::FixedText),
+            ("Tags[1].Value".to_string(), Stage::FixedText),
+        ]
+    );
+}
+
+#[test]
+fn every_stage_on_request_and_what_lifts_each() {
+    let star = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    let req = |every: bool| {
+        json!({"Properties": {"UserName": "u", "InlinePolicies": {"p": star},
+            "ManagedPolicyArns": ["arn:aws:iam::123456789012:policy/mine"]},
+            "ManagedPolicies": {"arn:aws:iam::123456789012:policy/mine": star}, "EveryStage": every})
+    };
+    // The function stops at the guardrails; a linter asks for everything.
+    let first = check(&serde_json::from_value(req(false)).unwrap());
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].lifted_by, Some("PLANTON_ALLOW_PRIVILEGED_INLINE"));
+    let all = check(&serde_json::from_value(req(true)).unwrap());
+    let stages: Vec<Stage> = all.iter().map(|f| f.stage).collect();
+    assert_eq!(stages, vec![Stage::Guardrails, Stage::Grants]);
+    assert_eq!(all[1].lifted_by, Some("PLANTON_TRUSTED_POLICY_ARNS"));
+    let fixed = check(&serde_json::from_value(json!({"Properties": {"UserName": "a/b"}})).unwrap());
+    assert_eq!(fixed[0].lifted_by, None);
+}

@@ -935,7 +935,11 @@ fn the_holders_own_resources_count_as_wildcards() {
     for (action, resource, refused) in cases {
         let doc = allow(json!(action), json!(resource));
         let found = judge_for(&doc, &scope(), &holder);
-        assert_eq!(!found.is_empty(), *refused, "{action} on {resource}: {found:?}");
+        assert_eq!(
+            !found.is_empty(),
+            *refused,
+            "{action} on {resource}: {found:?}"
+        );
         if *refused && !resource.contains("${") {
             assert!(
                 judge_in(&doc, &scope()).is_empty(),
@@ -957,10 +961,9 @@ fn the_holders_own_resources_count_as_wildcards() {
 /// end-to-end test tries each path as an inline, managed and group policy.
 #[test]
 fn every_published_path_is_refused() {
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(policies_dir().join("paths.json")).unwrap(),
-    )
-    .unwrap();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(policies_dir().join("paths.json")).unwrap())
+            .unwrap();
     let paths = file["paths"].as_array().unwrap();
     assert!(paths.len() >= 100, "{} paths", paths.len());
     // Paths through a service AWS discontinued cannot be walked: no policy can grant
@@ -970,7 +973,13 @@ fn every_published_path_is_refused() {
         .unwrap()
         .iter()
         .filter(|u| u["reason"].as_str().unwrap().contains("discontinued"))
-        .flat_map(|u| u["paths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()))
+        .flat_map(|u| {
+            u["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+        })
         .collect();
     assert!(retired.len() <= 2, "{retired:?}");
     let mut open = Vec::new();
@@ -1004,9 +1013,7 @@ fn every_published_path_is_refused() {
                     doc: doc(&actions[1..]),
                 },
             ];
-            let alone = held
-                .iter()
-                .any(|h| !judge_in(&h.doc, &scope()).is_empty());
+            let alone = held.iter().any(|h| !judge_in(&h.doc, &scope()).is_empty());
             if !alone && crate::grants::union_refusals(&held, &scope()).is_empty() {
                 open_split.push(id.to_string());
             }
@@ -1019,6 +1026,13 @@ fn every_published_path_is_refused() {
         retired.len(),
         open_split.len()
     );
-    assert!(open.is_empty(), "paths the judgement accepts:\n{}", open.join("\n"));
-    assert!(open_split.is_empty(), "split paths accepted: {open_split:?}");
+    assert!(
+        open.is_empty(),
+        "paths the judgement accepts:\n{}",
+        open.join("\n")
+    );
+    assert!(
+        open_split.is_empty(),
+        "split paths accepted: {open_split:?}"
+    );
 }

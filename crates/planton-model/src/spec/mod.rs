@@ -17,7 +17,7 @@ use crate::values::{clip, kind, policy_size};
 use crate::violation::{Violation, Violations};
 use read::{opt_bool, opt_string, opt_u64, scalar, string_list};
 use rules::{check_iam_name, inline_policies, tags};
-pub use rules::{path_rule, policy_arn_rule, secret_name_rule};
+pub use rules::{is_tag_char, path_rule, policy_arn_rule, secret_name_rule};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -206,7 +206,7 @@ pub(super) fn inline_policies(
     out
 }
 
-fn is_tag_char(c: char) -> bool {
+pub fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
 }
 
