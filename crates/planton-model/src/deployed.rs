@@ -129,7 +129,7 @@ pub struct Record {
 }
 
 /// When a user was adopted, the access keys it came with, and the fingerprint of the
-/// snapshot kept to give it back ([`crate::adoption::Snapshot::fingerprint`]):
+/// snapshot kept to give it back (the adoption snapshot's fingerprint):
 /// the snapshot's secret can be rewritten by whoever may write secrets under the prefix
 /// (its tags copied with it), the user's tags only by the function.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! The source-network fence: `AllowedSourceIps` and `AllowedVpcEndpoints` -> a [`Fence`]
 //! -> one inline Deny policy ([`document`]) named [`FENCE_POLICY_NAME`].
 //!
-//! Pure, like [`crate::spec`]: no AWS calls, every violation collected at once. The
+//! Pure, like the spec: no AWS calls, every violation collected at once. The
 //! caller merges the violations with the rest of the properties, refuses
 //! [`FENCE_POLICY_NAME`] as a template inline policy name, and counts [`size`] of the
-//! document against the user's inline policy budget ([`crate::spec::MAX_INLINE_TOTAL`]).
+//! document against the user's inline policy budget (the spec's `MAX_INLINE_TOTAL`).
 //!
 //! # Properties
 //!
