@@ -1,11 +1,10 @@
 import { CfnResource, Stack } from 'aws-cdk-lib';
 import { NagMessageLevel, NagPack, NagPackProps, NagRuleCompliance } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { escalation, managedPolicyRefusal } from './policy-judgement';
+import { askModel, check, Judged, UNRESOLVED } from './model';
+import { isObject, Json, propertiesOf, TemplateReader } from './template';
 
 const RESOURCE_TYPE = 'Custom::PlantonIamUser';
-/** What a value computed at deploy time stands for when a document is judged at synth. */
-const DEPLOY_TIME_VALUE = 'planton-deploy-time-value';
 
 /**
  * cdk-nag checks for `Custom::PlantonIamUser` resources (the `PlantonIamUser` construct
@@ -25,9 +24,16 @@ const DEPLOY_TIME_VALUE = 'planton-deploy-time-value';
  *   function converges the user's policies to its own properties and removes it on the
  *   next Update. Grant to the construct instead (`bucket.grantRead(user)`).
  *
- * Register it with `Validations.of(app).addPlugins(new PlantonIamUserChecks(app))`; a
- * deployment whose operator allows more (AllowPrivilegedInline, TrustedPolicyArns) can
- * acknowledge a finding with `Validations.of(user).acknowledge({ id, reason })`.
+ * The verdicts are the function's own: its model, compiled to WebAssembly and shipped
+ * with this package (the same the `PlantonIamUser` construct checks its properties with).
+ * Beyond that check, the pack judges the documents of this stack's groups and managed
+ * policies whose names CloudFormation picks at deploy time, and hand-written resources.
+ *
+ * Register it with `Validations.of(app).addPlugins(new PlantonIamUserChecks(app))`. A
+ * finding is an error even where a deployment setting lifts the refusal (the
+ * `PlantonIamUser` construct only warns of those, naming the setting): for a deployment
+ * whose operator allows more (AllowPrivilegedInline, TrustedPolicyArns, a DeniedPolicyArns
+ * without the policy), acknowledge it with `Validations.of(user).acknowledge({ id, reason })`.
  *
  * What it cannot see: the content of customer managed policies and groups that the app
  * does not declare (the function reads and judges them at deploy time).
@@ -48,7 +54,7 @@ export class PlantonIamUserChecks extends NagPack {
           ruleSuffixOverride: 'PrivilegedPolicy',
           info: `${property}: ${why}`,
           explanation:
-            'The planton-iam-user function refuses (under its default configuration) to give a user a policy that lets it raise its own privilege, and refuses the deny-listed AWS managed policies, so this deployment would fail. Grant named resources instead of wildcards; acknowledge the finding only if the operator of the deployment allows it (AllowPrivilegedInline, TrustedPolicyArns).',
+            'The planton-iam-user function refuses (under its default configuration) to give a user a policy that lets it raise its own privilege, and refuses the deny-listed AWS managed policies, so this deployment would fail. Grant named resources instead of wildcards; acknowledge the finding only if the operator of the deployment allows it (AllowPrivilegedInline, TrustedPolicyArns, a DeniedPolicyArns without the policy).',
           level: NagMessageLevel.ERROR,
           node,
           rule: () => [property],
@@ -69,160 +75,105 @@ export class PlantonIamUserChecks extends NagPack {
   }
 }
 
-type Json = unknown;
-
-function isObject(v: Json): v is Record<string, Json> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** A resource as its template will hold it (property overrides included), resolved. */
-function template(node: CfnResource): Record<string, Json> {
-  const stack = Stack.of(node);
-  const rendered = (node as unknown as { _toCloudFormation(): { Resources: Record<string, Json> } })._toCloudFormation();
-  const resolved = stack.resolve(rendered) as { Resources: Record<string, Record<string, Json>> };
-  return Object.values(resolved.Resources)[0] ?? {};
-}
-
-function properties(node: CfnResource): Record<string, Json> {
-  const p = template(node).Properties;
-  return isObject(p) ? p : {};
-}
-
-/** Every CfnResource of the stack by logical id. */
-function resourcesOf(stack: Stack): Map<string, CfnResource> {
-  const m = new Map<string, CfnResource>();
-  for (const c of stack.node.findAll()) {
-    if (CfnResource.isCfnResource(c) && Stack.of(c) === stack) m.set(stack.resolve(c.logicalId) as string, c);
-  }
-  return m;
-}
-
-/** The stack being judged and its resources (listed once per judged resource). */
-class Scope {
-  private _resources?: Map<string, CfnResource>;
-  constructor(public readonly stack: Stack) {}
-  public get resources(): Map<string, CfnResource> {
-    return (this._resources ??= resourcesOf(this.stack));
-  }
-}
-
 /**
- * The value CloudFormation will deliver, as far as it is known at synth: the stack's
- * partition and account where referenced, every other value computed at deploy time
- * replaced by a placeholder that names one thing (no wildcard), `Fn::Join` and `Fn::Sub`
- * spelled out around them. The function judges the real value at deploy time.
+ * What the function says of a document that escalates: the model's judgement. A document
+ * the model cannot be sent (a lone surrogate: not JSON) is not judged here; the
+ * construct's check reports it.
  */
-function delivered(v: Json, stack: Stack): Json {
-  const pseudo = (name: string): string => {
-    const known = (x: string) => (typeof x === 'string' && !x.includes('${Token') ? x : undefined);
-    if (name === 'AWS::Partition') return known(stack.partition) ?? 'aws';
-    if (name === 'AWS::AccountId') return known(stack.account) ?? '123456789012';
-    if (name === 'AWS::Region') return known(stack.region) ?? 'us-east-1';
-    return DEPLOY_TIME_VALUE;
-  };
-  const walk = (x: Json): Json => {
-    if (Array.isArray(x)) return x.map(walk);
-    if (!isObject(x)) return x;
-    const keys = Object.keys(x);
-    if (keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'))) {
-      const [k] = keys;
-      const arg = x[k];
-      if (k === 'Ref' && typeof arg === 'string') return pseudo(arg);
-      if (k === 'Fn::Join' && Array.isArray(arg) && typeof arg[0] === 'string' && Array.isArray(arg[1])) {
-        return arg[1].map((part) => String(walk(part))).join(arg[0]);
-      }
-      if (k === 'Fn::Sub') {
-        const text = Array.isArray(arg) ? arg[0] : arg;
-        if (typeof text === 'string') return text.replace(/\$\{([^}!]+)\}/g, (_, name: string) => pseudo(name));
-      }
-      if (k === 'Fn::If' && Array.isArray(arg)) return walk(arg[1]);
-      return DEPLOY_TIME_VALUE;
-    }
-    return Object.fromEntries(Object.entries(x).map(([key, val]) => [key, walk(val)]));
-  };
-  return walk(v);
+function escalationOf(known: Json): string | undefined {
+  const answer = askModel('judge', { Documents: [known] });
+  return (answer.ok as Judged[] | undefined)?.[0]?.escalation ?? undefined;
 }
 
-/** The resource a `{Ref}` or `{Fn::GetAtt}` names, if it is one of this stack's. */
-function referenced(v: Json, scope: Scope): CfnResource | undefined {
-  if (!isObject(v)) return undefined;
-  const id = typeof v.Ref === 'string' ? v.Ref : Array.isArray(v['Fn::GetAtt']) ? v['Fn::GetAtt'][0] : undefined;
-  return typeof id === 'string' ? scope.resources.get(id) : undefined;
+function escalation(doc: Json, reader: TemplateReader): string | undefined {
+  return escalationOf(reader.known(doc));
+}
+
+/** The function's words for one inline document that escalates (or undefined). */
+function inlineRefusal(doc: Json, reader: TemplateReader): string | undefined {
+  const known = reader.known(doc);
+  const what = escalationOf(known);
+  if (what === undefined) return undefined;
+  // The function's sentence for the document alone; the judgement's own words when
+  // the document breaks another rule first.
+  const answer = check({ Properties: { UserName: 'u', InlinePolicies: { p: known } }, ...partition(reader) });
+  const said = answer.ok ?? [];
+  return said.length === 1 && said[0].property === 'InlinePolicies.p' ? said[0].rule : what;
+}
+
+/** The function's verdict on a managed policy ARN it knows the content of (an AWS managed or deny-listed one). */
+function arnRefusal(text: string, reader: TemplateReader): string | undefined {
+  if (text.includes(UNRESOLVED)) return undefined;
+  const answer = check({ Properties: { UserName: 'u', ManagedPolicyArns: [text] }, ...partition(reader) });
+  const why = (answer.ok ?? [])
+    .filter((f) => (f.property === 'ManagedPolicyArns' || f.property === 'ManagedPolicyArns[0]') && f.rule.startsWith(text))
+    .map((f) => f.rule);
+  return why.length > 0 ? why.join('; ') : undefined;
+}
+
+function partition(reader: TemplateReader): { Partition?: string } {
+  return reader.partition !== undefined ? { Partition: reader.partition } : {};
 }
 
 /** Why a managed policy (as listed in the template) is refused, if it is known. */
-function managedRefusal(arn: Json, scope: Scope): string | undefined {
-  const stack = scope.stack;
-  const declared = referenced(arn, scope);
+function managedRefusal(arn: Json, reader: TemplateReader): string | undefined {
+  const declared = reader.referenced(arn);
   if (declared && declared.cfnResourceType === 'AWS::IAM::ManagedPolicy') {
-    const what = escalation(delivered(properties(declared).PolicyDocument, stack));
+    const what = escalation(propertiesOf(declared).PolicyDocument, reader);
     return what && `the managed policy ${declared.node.path}: ${what}`;
   }
-  const text = delivered(arn, stack);
-  return typeof text === 'string' ? managedPolicyRefusal(text) : undefined;
+  return arnRefusal(reader.knownText(arn), reader);
 }
 
 /** [property, why] for every grant of this Planton user that the function refuses. */
 function privilegedGrants(node: CfnResource): Array<[string, string]> {
-  const stack = Stack.of(node);
-  const scope = new Scope(stack);
-  const props = properties(node);
+  const reader = new TemplateReader(Stack.of(node));
+  const props = propertiesOf(node);
   const out = new Map<string, string[]>();
   const add = (property: string, why: string) => out.set(property, [...(out.get(property) ?? []), why]);
 
   const inline = props.InlinePolicies;
   if (isObject(inline)) {
     for (const [name, doc] of Object.entries(inline)) {
-      const what = escalation(delivered(doc, stack));
-      if (what) {
-        add(
-          `InlinePolicies.${name}`,
-          `${what}, which would let this user raise its own privilege; refused unless the operator sets PLANTON_ALLOW_PRIVILEGED_INLINE=true`,
-        );
-      }
+      const why = inlineRefusal(doc, reader);
+      if (why) add(`InlinePolicies.${name}`, why);
     }
   }
   const managed = props.ManagedPolicyArns;
   if (Array.isArray(managed)) {
     managed.forEach((arn, i) => {
-      const why = managedRefusal(arn, scope);
+      const why = managedRefusal(arn, reader);
       if (why) add(`ManagedPolicyArns[${i}]`, why);
     });
   }
   const groups = props.Groups;
   if (Array.isArray(groups)) {
     groups.forEach((g, i) => {
-      const group = referenced(g, scope);
+      const group = reader.referenced(g);
       if (!group || group.cfnResourceType !== 'AWS::IAM::Group') return;
-      for (const why of groupRefusals(group, scope)) add(`Groups[${i}]`, why);
+      for (const why of groupRefusals(group, reader)) add(`Groups[${i}]`, why);
     });
   }
   return [...out].map(([property, whys]) => [property, whys.join('; ')]);
 }
 
 /** What a group of this stack would give the user that the function refuses. */
-function groupRefusals(group: CfnResource, scope: Scope): string[] {
-  const stack = scope.stack;
+function groupRefusals(group: CfnResource, reader: TemplateReader): string[] {
   const out: string[] = [];
   const name = group.node.path;
-  const gp = properties(group);
+  const gp = propertiesOf(group);
   for (const p of Array.isArray(gp.Policies) ? gp.Policies : []) {
     if (!isObject(p)) continue;
-    const what = escalation(delivered(p.PolicyDocument, stack));
-    if (what) out.push(`group ${name} has inline policy ${String(delivered(p.PolicyName, stack))}: ${what}`);
+    const what = escalation(p.PolicyDocument, reader);
+    if (what) out.push(`group ${name} has inline policy ${reader.knownText(p.PolicyName)}: ${what}`);
   }
   for (const arn of Array.isArray(gp.ManagedPolicyArns) ? gp.ManagedPolicyArns : []) {
-    const why = managedRefusal(arn, scope);
-    if (why) out.push(`group ${name} attaches ${String(delivered(arn, stack))}: ${why}`);
+    const why = managedRefusal(arn, reader);
+    if (why) out.push(`group ${name} attaches ${reader.knownText(arn)}: ${why}`);
   }
   // Policies of this stack attached to the group (group.addToPolicy, ManagedPolicy groups).
-  const groupId = stack.resolve(group.logicalId);
-  for (const r of scope.resources.values()) {
-    if (r.cfnResourceType !== 'AWS::IAM::Policy' && r.cfnResourceType !== 'AWS::IAM::ManagedPolicy') continue;
-    const rp = properties(r);
-    const names = Array.isArray(rp.Groups) ? rp.Groups : [];
-    if (!names.some((n) => isObject(n) && n.Ref === groupId)) continue;
-    const what = escalation(delivered(rp.PolicyDocument, stack));
+  for (const r of reader.attachedTo(group, 'Groups')) {
+    const what = escalation(propertiesOf(r).PolicyDocument, reader);
     if (what) out.push(`group ${name} has policy ${r.node.path}: ${what}`);
   }
   return out;
@@ -230,11 +181,11 @@ function groupRefusals(group: CfnResource, scope: Scope): string[] {
 
 /** The Planton users of this stack that an IAM policy resource is attached to. */
 function plantonUsersNamedBy(node: CfnResource): string[] {
-  const scope = new Scope(Stack.of(node));
-  const users = properties(node).Users;
+  const reader = new TemplateReader(Stack.of(node));
+  const users = propertiesOf(node).Users;
   if (!Array.isArray(users)) return [];
   return users
-    .map((u) => referenced(u, scope))
+    .map((u) => reader.referenced(u))
     .filter((r): r is CfnResource => r !== undefined && r.cfnResourceType === RESOURCE_TYPE)
     .map((r) => r.node.path);
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Fn, Lazy, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -56,8 +56,8 @@ export interface PlantonIamUserProviderProps {
    */
   readonly permissionsBoundary?: iam.IManagedPolicy;
   /**
-   * Users carry no boundary at all (PermissionsBoundaryArn `none`); not recommended.
-   * Then a user's `permissionsBoundary` is honoured as given.
+   * The deployment gives users no boundary (PermissionsBoundaryArn `none`); not
+   * recommended. Users then carry no boundary (a `PlantonIamUser` cannot name one).
    * @default false
    */
   readonly withoutPermissionsBoundary?: boolean;
@@ -72,8 +72,11 @@ export interface PlantonIamUserProviderProps {
   readonly allowedServices?: string[];
   /**
    * IAM paths (such as `/ecs-task-roles/`) of the roles users may pass (`iam:PassRole`);
-   * never `/planton-iam-user/` (PassableRolePaths). Only with the default boundary.
-   * @default none: no user may pass any role
+   * never `/planton-iam-user/` (PassableRolePaths; PLANTON_PASSABLE_ROLE_PATHS). The
+   * default boundary lets users pass only roles under them; whatever the boundary, the
+   * function's judgement accepts a `iam:PassRole` on a wildcard, limited by
+   * `iam:PassedToService`, only within them.
+   * @default none: no user may pass any role but one its policy names
    */
   readonly passableRolePaths?: string[];
   /**
@@ -316,6 +319,14 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         ],
         resources: [userArns(userPathPrefix)],
       }),
+      // A Delete (and an Update converging drift) removes every membership its user has,
+      // a hand-added one outside the allowed groups included: DeleteUser fails while any
+      // remains. IAM authorizes RemoveUserFromGroup on the group alone (template.yaml).
+      new iam.PolicyStatement({
+        sid: 'RemoveMembershipsOfManagedUsers',
+        actions: ['iam:RemoveUserFromGroup'],
+        resources: [`arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:group/*`],
+      }),
       new iam.PolicyStatement({
         sid: 'BoundedUserWrites',
         actions: USER_WRITES,
@@ -443,9 +454,10 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
       statements.push(
         allowedGroups.length > 0
           ? new iam.PolicyStatement({
+              // Not RemoveUserFromGroup: RemoveMembershipsOfManagedUsers allows it anywhere.
               sid: 'GroupsOnlyUnderGroupPathPrefix',
               effect: iam.Effect.DENY,
-              actions: groupActions,
+              actions: groupActions.filter((a) => a !== 'iam:RemoveUserFromGroup'),
               notResources: [groupArns],
             })
           : new iam.PolicyStatement({ sid: 'GroupMembershipUnderGroupPathPrefix', actions: groupActions, resources: [groupArns] }),
@@ -493,6 +505,10 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
       // One log for the deployment: both functions write to it.
       logGroup,
     };
+    // The deployment's own roles, whose IAM calls the watch does not answer.
+    const ownRoleArns = Lazy.string({
+      produce: () => [this.role.roleArn, this.scheduledRole.roleArn].join(','),
+    });
     this.function = new lambda.Function(this, 'Function', {
       ...common,
       // Whoever may invoke the function can occupy at most this many of the account's
@@ -503,6 +519,10 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
       role: this.role,
       environment: {
         PLANTON_SERVES: 'custom-resource,rotation',
+        // The watch of hand-made changes (template.yaml's WatchRule) is not deployed by
+        // this provider; its settings are mirrored so both deployments read the same.
+        PLANTON_CHANGE_RESPONSE: 'quarantine',
+        PLANTON_OWN_ROLE_ARNS: ownRoleArns,
         PLANTON_DEADLINE_MARGIN_MS: '10000',
         PLANTON_ALLOWED_PATH_PREFIX: userPathPrefix,
         PLANTON_PERMISSIONS_BOUNDARY: boundaryArn ?? '',
@@ -510,6 +530,9 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         PLANTON_ALLOWED_GROUPS: allowedGroupsEnv,
         PLANTON_ALLOW_PRIVILEGED_INLINE: String(props.allowPrivilegedInline ?? false),
         PLANTON_TRUSTED_POLICY_ARNS: (props.trustedPolicyArns ?? []).join(','),
+        // Whatever the boundary: the judgement accepts a PassRole on a wildcard, limited by
+        // iam:PassedToService, only within these paths.
+        PLANTON_PASSABLE_ROLE_PATHS: (props.passableRolePaths ?? []).join(','),
         PLANTON_VERIFY_REQUESTS: String(props.verifyRequests ?? true),
         PLANTON_ALLOW_ADOPTION: String(props.allowAdoption ?? false),
         PLANTON_EVENT_BUS: eventBus,
@@ -547,6 +570,14 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
             }),
             new iam.PolicyStatement({ sid: 'DeactivateKeys', actions: ['iam:UpdateAccessKey'], resources: [userArns(userPathPrefix)] }),
             new iam.PolicyStatement({ sid: 'DescribeManagedSecrets', actions: ['secretsmanager:DescribeSecret'], resources: [secretArns] }),
+            // The audit reads the account in pages (template.yaml's ReadTheAccountInPages
+            // and ListSecretsInPages): these actions have no resource type.
+            new iam.PolicyStatement({
+              sid: 'ReadTheAccountInPages',
+              actions: ['iam:GetAccountAuthorizationDetails', 'iam:GenerateCredentialReport', 'iam:GetCredentialReport'],
+              resources: ['*'],
+            }),
+            new iam.PolicyStatement({ sid: 'ListSecretsInPages', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }),
             new iam.PolicyStatement({
               sid: 'SendResultsToTheDefaultBus',
               actions: ['events:PutEvents'],
@@ -564,6 +595,14 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
       role: this.scheduledRole,
       environment: {
         PLANTON_SERVES: 'schedule',
+        PLANTON_CHANGE_RESPONSE: 'quarantine',
+        PLANTON_OWN_ROLE_ARNS: ownRoleArns,
+        // The watch judges a user's grants as the custom-resource function does.
+        PLANTON_PERMISSIONS_BOUNDARY: boundaryArn ?? '',
+        PLANTON_DENIED_POLICY_ARNS: deniedPolicyArns.join(','),
+        PLANTON_ALLOW_PRIVILEGED_INLINE: String(props.allowPrivilegedInline ?? false),
+        PLANTON_TRUSTED_POLICY_ARNS: (props.trustedPolicyArns ?? []).join(','),
+        PLANTON_PASSABLE_ROLE_PATHS: (props.passableRolePaths ?? []).join(','),
         PLANTON_EVENT_BUS: eventBus,
         PLANTON_OWNER_TAG_KEY: props.ownerTagKey ?? 'owner',
         PLANTON_DEADLINE_MARGIN_MS: '10000',
@@ -690,8 +729,8 @@ function checkProps(props: PlantonIamUserProviderProps, stack: Stack): string[] 
   if (known(props.secretNamePrefix) && !SECRET_PREFIX_PATTERN.test(props.secretNamePrefix!)) {
     out.push(`secretNamePrefix: must be a secret name prefix ending in /, such as planton/, got ${JSON.stringify(props.secretNamePrefix)}`);
   }
-  if ((props.allowedServices !== undefined || props.passableRolePaths !== undefined) && (props.permissionsBoundary || props.withoutPermissionsBoundary)) {
-    out.push('allowedServices and passableRolePaths shape the default boundary only: not with permissionsBoundary or withoutPermissionsBoundary');
+  if (props.allowedServices !== undefined && (props.permissionsBoundary || props.withoutPermissionsBoundary)) {
+    out.push('allowedServices shapes the default boundary only: not with permissionsBoundary or withoutPermissionsBoundary');
   }
   if (props.allowedServices !== undefined && props.allowedServices.length === 0) {
     out.push('allowedServices: name at least one service prefix, such as s3');
@@ -871,12 +910,8 @@ function defaultBoundary(scope: Construct, settings: BoundarySettings): iam.IMan
         sid: 'DenyTheFunctionSchedules',
         effect: iam.Effect.DENY,
         actions: ['events:*'],
-        resources: [
-          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-audit'),
-          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-grace'),
-          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-key-events'),
-          s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-audit-continue'),
-        ],
+        // Every rule of the deployment, by the name prefix they share (as template.yaml).
+        resources: [s('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${AWS::StackName}-planton-*')],
       }),
       // EventBridge does not authenticate an event's source: no user may forge the
       // events that tell a key's owners what happened.

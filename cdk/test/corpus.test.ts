@@ -4,9 +4,10 @@
 //
 // Each file is one raw Lambda event with an "_expect" block. For every case about the
 // user's properties, the case's ResourceProperties are turned into construct props and
-// the user is synthesized; what the construct says (its validation errors, and the
-// findings of the PlantonIamUserChecks nag pack, which carries the function's policy
-// judgement) must name everything the function's Reason names.
+// the user is synthesized; what the construct says (its validation errors, its warnings
+// of what a deployment setting lifts, and the findings of the PlantonIamUserChecks nag
+// pack, which carries the function's policy judgement) must name everything the
+// function's Reason names.
 //
 // Not checked, by rule:
 //   - cases about the event itself (no usable ResponseURL, a missing RequestId, an
@@ -21,13 +22,20 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { isDeepStrictEqual } from 'node:util';
+import { App, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { PlantonIamUser, PlantonIamUserChecks, PlantonIamUserProps } from '../lib';
+import { CheckFinding } from '../lib/model';
+import { TemplateReader } from '../lib/template';
 
 const CORPUS = path.resolve(__dirname, '..', '..', '..', 'tests', 'corpus');
+/** What the native model answers for each corpus event (tests/hosts/cases.json). */
+const HOST_CASES: Record<string, { ok?: CheckFinding[] }> = JSON.parse(
+  fs.readFileSync(path.resolve(CORPUS, '..', 'hosts', 'cases.json'), 'utf8'),
+).check;
 
 /** Cases whose properties the construct cannot express or check at synth, and why. */
 const SKIPS: Record<string, string> = {
@@ -35,8 +43,12 @@ const SKIPS: Record<string, string> = {
     'UserName is a string prop: a list cannot be given (TypeScript and jsii refuse it before the construct runs)',
   '16-path-unresolved-intrinsic.json':
     'an intrinsic (Fn::Sub) as Path is, in CDK, a token: CloudFormation resolves it before the function sees it, so it is not checked at synth (the function refuses only an intrinsic that reaches it unresolved)',
+  '23-boundary-role-arn.json':
+    'the construct offers no permissionsBoundary: every user gets the deployment\'s boundary, which the function fills in',
   '34-inline-document-string-nested-200.json':
     'a JSON text nested 200 deep is not a policy document: iam.PolicyDocument cannot hold it',
+  '35-inline-document-string-lone-surrogate.json':
+    'a lone surrogate in a document the construct holds as an object: no JSON (the template\'s, the event\'s, the model\'s request) can carry it, so the construct refuses the properties as a whole ("cannot be sent to the function as JSON"), not InlinePolicies.p alone as the function does for this JSON text',
   '36-inline-policies-string-not-json.json':
     'inlinePolicies is a map of iam.PolicyDocument: a plain string cannot be given',
   '37-keyserial-object.json':
@@ -135,10 +147,6 @@ function toProps(rp: Record<string, unknown>, stack: Stack): { props: Props } | 
         if (!strings(value)) return { skip: `${key} is not a list of strings` };
         props.managedPolicies = value.map((arn) => iam.ManagedPolicy.fromManagedPolicyArn(stack, id('Policy'), arn));
         break;
-      case 'PermissionsBoundary':
-        if (typeof value !== 'string') return { skip: `${key} is ${kind(value)}` };
-        props.permissionsBoundary = iam.ManagedPolicy.fromManagedPolicyArn(stack, id('Boundary'), value);
-        break;
       case 'Groups':
         if (!strings(value)) return { skip: `${key} is not a list of strings` };
         props.groups = value.map((g) => iam.Group.fromGroupName(stack, id('Group'), g));
@@ -156,6 +164,7 @@ function toProps(rp: Record<string, unknown>, stack: Stack): { props: Props } | 
             }
           }
           if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { skip: `InlinePolicies.${name} is ${kind(doc)}` };
+          if (/\\ud[89a-f][0-9a-f]{2}/i.test(JSON.stringify(doc))) return { skip: `InlinePolicies.${name} holds a lone surrogate` };
           // A single Statement object is held (and rendered) as a list of one: the same
           // document to IAM and to the function.
           const d = doc as Record<string, unknown>;
@@ -236,22 +245,48 @@ function stackFor(stackId: string | undefined): Stack {
   return new Stack(new App(), 'Corpus', { env });
 }
 
-/** Everything the construct says about the user: validation errors and nag findings. */
-function whatTheConstructSays(stack: Stack, props: Props): string[] {
-  const said: string[] = [];
+interface Said {
+  /** Everything the construct says about the user: its errors, warnings and the nag pack's findings. */
+  readonly all: string[];
+  /** The construct's own synth-time errors, without CDK's construct path. */
+  readonly construct: string[];
+  /** Its warnings of what a setting lifts: `PlantonIamUser Property: rule [setting]`. */
+  readonly warnings: string[];
+  /** The properties it asked the model about. */
+  readonly sent?: unknown;
+}
+
+function whatTheConstructSays(stack: Stack, props: Props): Said {
+  const all: string[] = [];
+  let user: PlantonIamUser;
   try {
-    new PlantonIamUser(stack, 'User', { serviceToken: 'arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user', ...props });
+    user = new PlantonIamUser(stack, 'User', { serviceToken: 'arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user', ...props });
   } catch (e) {
-    return [(e as Error).message];
+    return { all: [(e as Error).message], construct: [], warnings: [] };
   }
+  const construct: string[] = [];
   try {
     Template.fromStack(stack);
   } catch (e) {
-    said.push((e as Error).message);
+    const message = (e as Error).message;
+    all.push(message);
+    for (const line of message.split('\n')) {
+      const m = /^\s*\[Corpus\/User\] (PlantonIamUser .*)$/.exec(line);
+      if (m) construct.push(m[1]);
+    }
+  }
+  // Added during validation, so there even when synthesis then fails.
+  const warnings: string[] = [];
+  for (const m of user.node.metadata) {
+    if (m.type !== 'aws:cdk:warning') continue;
+    all.push(String(m.data));
+    const w = /^(PlantonIamUser .*) \(lifted by (PLANTON_[A-Z_]+): .*\) \[ack: .*\]$/.exec(String(m.data));
+    if (w) warnings.push(`${w[1]} [${w[2]}]`);
   }
   const report = new PlantonIamUserChecks().validateScope(stack);
-  for (const v of report.violations) said.push(`${v.ruleName}: ${v.description}`);
-  return said;
+  for (const v of report.violations) all.push(`${v.ruleName}: ${v.description}`);
+  const sent = new TemplateReader(stack).checkRequest(user.resource.node.defaultChild as CfnResource).Properties;
+  return { all, construct, warnings, sent };
 }
 
 const files = fs
@@ -280,6 +315,7 @@ describe('the function\'s event corpus (tests/corpus): the construct agrees', ()
     assert.ok(envelopes.length < cases.length);
   });
 
+  const exact: string[] = [];
   for (const c of cases) {
     if (envelopeCase(c) !== undefined) continue;
     const file = c.file;
@@ -295,7 +331,27 @@ describe('the function\'s event corpus (tests/corpus): the construct agrees', ()
         return;
       }
       assert.equal(SKIPS[file], undefined, `${file} is listed in SKIPS but the construct can express it: check it`);
-      const said = whatTheConstructSays(stack, mapped.props).join('\n');
+      const answer = whatTheConstructSays(stack, mapped.props);
+      const said = answer.all.join('\n');
+      // Where the construct renders the event's very properties, it says exactly what the
+      // native model says of them (tests/hosts/cases.json), in the same order: an error for
+      // what no setting lifts, a warning naming the setting for the rest. The function
+      // stops at refusing guardrails; the construct goes on to the grants (EveryStage),
+      // so then it says at least what the model says.
+      const host = HOST_CASES[`tests/corpus/${file}`];
+      if (host?.ok && isDeepStrictEqual(answer.sent, c.properties)) {
+        exact.push(file);
+        const line = (f: CheckFinding) => `PlantonIamUser ${f.property}: ${f.rule}`;
+        const errors = host.ok.filter((f) => f.lifted_by === null).map(line);
+        const warnings = host.ok.filter((f) => f.lifted_by !== null).map((f) => `${line(f)} [${f.lifted_by}]`);
+        if (host.ok.some((f) => f.stage === 'guardrails')) {
+          for (const e of errors) assert.ok(answer.construct.includes(e), `${file}: no error ${e}`);
+          for (const w of warnings) assert.ok(answer.warnings.includes(w), `${file}: no warning ${w}`);
+        } else {
+          assert.deepEqual(answer.construct, errors, file);
+          assert.deepEqual(answer.warnings, warnings, file);
+        }
+      }
       assert.ok(said.length > 0, `${file}: the function refuses (${c.expect!.reason!.join(' | ')}), the construct says nothing`);
       for (const part of c.expect!.reason!) {
         if (RESPONSE_ARTEFACTS.has(part)) continue;
@@ -303,4 +359,9 @@ describe('the function\'s event corpus (tests/corpus): the construct agrees', ()
       }
     });
   }
+
+  it('renders most cases\' very properties, and then says exactly what the model says', (t) => {
+    t.diagnostic(`${exact.length} cases compared with tests/hosts/cases.json`);
+    assert.ok(exact.length >= 25, `${exact.length} cases rendered as the event has them`);
+  });
 });

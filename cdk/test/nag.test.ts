@@ -1,6 +1,7 @@
 // PlantonIamUserChecks (cdk-nag): authoring-time feedback that matches the function's
-// run-time refusal. The judgement is the function's (crates/planton-model/src/judgement.rs) ported, and
-// is run here on the function's own policy corpus (tests/policies).
+// run-time refusal. The judgement is the function's own (crates/planton-model, run as
+// WebAssembly through lib/model.ts); test/model.test.ts holds it to the native model's
+// answers, and it is run here on the function's policy corpus (tests/policies).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,10 +11,7 @@ import { App, CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { PlantonIamUser, PlantonIamUserChecks, PlantonIamUserProps } from '../lib';
-import { escalation, findings, glob } from '../lib/policy-judgement';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const gen = require(path.resolve(__dirname, '..', '..', 'scripts', 'gen-policy-data.js'));
+import { judge } from '../lib/model';
 const POLICIES = path.resolve(__dirname, '..', '..', '..', 'tests', 'policies');
 const TOKEN = 'arn:aws:lambda:us-east-1:123456789012:function:planton-iam-user';
 
@@ -42,12 +40,9 @@ function corpus(kind: 'escalation' | 'benign'): Array<[string, unknown]> {
 
 const doc = (...statements: object[]) => ({ Version: '2012-10-17', Statement: statements });
 
-describe('the policy judgement (the function\'s, ported)', () => {
-  it('its data is current: cdk/lib/policy-data.ts is what scripts/gen-policy-data.js writes from the function\'s files', () => {
-    const current = fs.readFileSync(gen.OUT, 'utf8');
-    assert.ok(current === gen.render(gen.load()), 'cdk/lib/policy-data.ts is out of date: run node cdk/scripts/gen-policy-data.js');
-  });
+const escalation = (d: unknown): string | undefined => judge([d])[0].escalation ?? undefined;
 
+describe('the policy judgement (the function\'s own, through the module)', () => {
   it('refuses every document of the function\'s escalation corpus (tests/policies/escalation)', () => {
     const docs = corpus('escalation');
     assert.ok(docs.length >= 40, `${docs.length} escalation documents`);
@@ -55,40 +50,20 @@ describe('the policy judgement (the function\'s, ported)', () => {
     assert.deepEqual(accepted, []);
   });
 
-  it('accepts every document of the function\'s benign corpus (tests/policies/benign)', () => {
+  it('accepts every document of the function\'s benign corpus (tests/policies/benign), but a PassRole that needs a passable role path', () => {
     const docs = corpus('benign');
     assert.ok(docs.length >= 10, `${docs.length} benign documents`);
-    const refused = docs.filter(([, d]) => escalation(d) !== undefined).map(([n, d]) => `${n}: ${escalation(d)}`);
-    assert.deepEqual(refused, []);
-  });
-
-  it('words findings as the function does', () => {
-    assert.equal(
-      escalation(doc({ Effect: 'Allow', Action: '*', Resource: '*' })),
-      'statement 0: "*" grants every action on "*"',
+    // The corpus is benign where /service-roles/ is passable (the native test's scope);
+    // the module judges in the default deployment's, where no role path is (an empty
+    // PassableRolePaths): a PassRole on a wildcard is refused even for one service.
+    const needsPassablePath = (d: unknown) => /:role\/service-roles\/[^"]*\*"/.test(JSON.stringify(d));
+    const refused = docs.filter(([, d]) => escalation(d) !== undefined);
+    assert.deepEqual(
+      refused.map(([n]) => n),
+      docs.filter(([, d]) => needsPassablePath(d)).map(([n]) => n),
     );
-    assert.equal(
-      escalation(doc({ Effect: 'Allow', NotAction: 's3:*', Resource: '*' })),
-      'statement 0: NotAction "s3:*" grants every action it does not list on "*"',
-    );
-    assert.equal(
-      escalation(doc({ Effect: 'Allow', Action: ['ecs:RunTask', 'iam:PassRole'], Resource: ['*'] })),
-      'statement 0: "ecs:RunTask" grants ecs:RunTask on "*"; statement 0: "iam:PassRole" grants iam:PassRole on "*"',
-    );
-    assert.equal(escalation(doc({ Effect: 'allow', Action: 's3:GetObject', Resource: '*' })),
-      'statement 0 could not be read (Effect is "allow", not "Allow" or "Deny"), so it counts as granting every action');
-    assert.match(escalation(doc({ Effect: 'Allow', Action: 'iam:Put*', Resource: '*' }))!, /\(and \d+ more\)$/);
-    assert.equal(findings(doc({ Effect: 'Allow', Action: 'iam:Put*', Resource: '*' })).length > 3, true);
-    assert.match(escalation('{not json')!, /^the policy document is not valid JSON/);
-  });
-
-  it('globs as IAM does (the function\'s test cases)', () => {
-    assert.equal(glob('iam:*', 'iam:passrole'), true);
-    assert.equal(glob('i*', 'iam:passrole'), true);
-    assert.equal(glob('iam:pass?ole', 'iam:passrole'), true);
-    assert.equal(glob('iam:pass?ole', 'iam:passsrole'), false);
-    assert.equal(glob('*:*', 'planton-probe-no-such-service:planton-probe-no-such-action'), true);
-    assert.equal(glob('s3:*', 'iam:passrole'), false);
+    assert.ok(refused.length > 0);
+    for (const [n, d] of refused) assert.match(String(escalation(d)), /^statement 0: "iam:PassRole" grants iam:PassRole on "arn:aws:iam::123456789012:role\/service-roles\//, n);
   });
 });
 
@@ -124,7 +99,7 @@ describe('PlantonIamUserChecks', () => {
     );
   });
 
-  it('flags inline Action "*", "iam:*", iam:PassRole on "*", NotAction; not iam:PassRole with iam:PassedToService', () => {
+  it('flags inline Action "*", "iam:*", iam:PassRole on "*" (with iam:PassedToService too: no role path is passable by default), NotAction', () => {
     const stack = newStack();
     const policy = (s: object) => iam.PolicyDocument.fromJson(doc(s));
     user(stack, {
@@ -140,12 +115,19 @@ describe('PlantonIamUserChecks', () => {
           Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
         }),
         reads: policy({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::b/*' }),
+        ecsOne: policy({
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: 'arn:aws:iam::123456789012:role/ecs-task',
+          Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }),
       },
     });
     const found = nag(stack);
     assert.deepEqual(Object.keys(found).sort(), [
       'PlantonIamUser-PrivilegedPolicy[InlinePolicies.allbuts3]',
       'PlantonIamUser-PrivilegedPolicy[InlinePolicies.deploy]',
+      'PlantonIamUser-PrivilegedPolicy[InlinePolicies.ecs]',
       'PlantonIamUser-PrivilegedPolicy[InlinePolicies.everything]',
       'PlantonIamUser-PrivilegedPolicy[InlinePolicies.self]',
     ]);
@@ -205,7 +187,7 @@ describe('PlantonIamUserChecks', () => {
     assert.match(nag(stack)['PlantonIamUser-PrivilegedPolicy[InlinePolicies.sneaky]'], /"\*" grants every action/);
   });
 
-  it('runs every document of the escalation corpus through a user: each is flagged', () => {
+  it('runs every document of the escalation corpus through a user: each is flagged, as CloudFormation delivers it', () => {
     const stack = newStack();
     const docs = corpus('escalation');
     docs.forEach(([name, d], i) => {
@@ -216,7 +198,11 @@ describe('PlantonIamUserChecks', () => {
     });
     const report = new PlantonIamUserChecks().validateScope(stack);
     const flagged = new Set(report.violations.flatMap((v) => v.violatingResources.map((r) => r.constructPath)));
-    assert.equal(flagged.size, docs.length);
+    const missed = docs.filter((_, i) => !flagged.has(`Test/User${i}`)).map(([n]) => n);
+    // CloudFormation delivers a custom resource's every scalar as a string: the Action 42
+    // the function refuses in an event arrives as "42" from a template, an action name
+    // that grants nothing.
+    assert.deepEqual(missed, ['escalation/malformed-action-number.json']);
   });
 
   it('a finding can be acknowledged on the user (for a deployment that allows it)', () => {
@@ -249,7 +235,12 @@ describe('PlantonIamUserChecks', () => {
     try {
       const app = new App({ outdir });
       const stack = new Stack(app, 'Test');
-      user(stack, { managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AdministratorAccess')] });
+      // A policy of the app whose ARN is only known at deploy time: the construct's check
+      // cannot match it, the nag pack judges its document.
+      const admin = new iam.ManagedPolicy(stack, 'SelfAdmin', {
+        statements: [new iam.PolicyStatement({ actions: ['iam:*'], resources: ['*'] })],
+      });
+      user(stack, { managedPolicies: [admin] });
       Validations.of(app).addPlugins(new PlantonIamUserChecks(app));
       const log = console.error;
       console.error = () => undefined; // the report is printed too

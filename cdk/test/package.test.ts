@@ -1,8 +1,10 @@
 // The package's shape: publishable, jsii-compatible (npm test runs the jsii build
-// first, so .jsii is the assembly of this very source), shipping only the compiled lib/.
+// first, so .jsii is the assembly of this very source), shipping only the compiled lib/
+// and the model's WebAssembly module.
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -28,12 +30,33 @@ describe('the package', () => {
     assert.equal(pkg.dependencies, undefined, 'no bundled dependencies');
   });
 
-  it('ships only the compiled lib/ and the jsii assembly (npm pack)', () => {
+  it('ships only the compiled lib/, the model\'s WebAssembly module and the jsii assembly (npm pack)', () => {
     const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: CDK, encoding: 'utf8' });
-    const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path).sort();
-    const unexpected = files.filter((f) => !/^lib\/[\w-]+\.(js|d\.ts)$/.test(f) && !['.jsii', 'package.json', 'README.md'].includes(f));
+    const packed: Array<{ path: string; size: number }> = JSON.parse(out)[0].files;
+    const files = packed.map((f) => f.path).sort();
+    const unexpected = files.filter(
+      (f) => !/^lib\/[\w-]+\.(js|d\.ts)$/.test(f) && !['.jsii', 'package.json', 'README.md', 'lib/planton_model.wasm'].includes(f),
+    );
     assert.deepEqual(unexpected, []);
-    for (const f of ['lib/index.js', 'lib/index.d.ts', 'lib/provider.js', 'lib/nag.js', '.jsii']) assert.ok(files.includes(f), f);
+    for (const f of ['lib/index.js', 'lib/index.d.ts', 'lib/provider.js', 'lib/nag.js', 'lib/model.js', 'lib/planton_model.wasm', '.jsii']) {
+      assert.ok(files.includes(f), f);
+    }
+    const wasm = packed.find((f) => f.path === 'lib/planton_model.wasm')!;
+    assert.equal(wasm.size, fs.statSync(path.join(CDK, 'lib', 'planton_model.wasm')).size, 'the module as scripts/build-wasm built it');
+  });
+
+  it('its build fails, saying what to run, when the model\'s module has not been built', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'planton-cdk-'));
+    try {
+      fs.mkdirSync(path.join(tmp, 'scripts'));
+      fs.mkdirSync(path.join(tmp, 'lib'));
+      fs.copyFileSync(path.join(CDK, 'scripts', 'copy-model.js'), path.join(tmp, 'scripts', 'copy-model.js'));
+      const run = spawnSync(process.execPath, [path.join(tmp, 'scripts', 'copy-model.js')], { encoding: 'utf8' });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /cdk\/lib\/planton_model\.wasm is missing: run scripts\/build-wasm/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('is a jsii assembly with Python and Java targets, exposing the constructs', () => {
@@ -57,5 +80,9 @@ describe('the package', () => {
     }
     const user = assembly.types[`${pkg.name}.PlantonIamUser`];
     assert.deepEqual(user.interfaces.sort(), ['aws-cdk-lib.ITaggable', 'aws-cdk-lib.aws_iam.IPrincipal']);
+    // No boundary but the deployment's: the user's props cannot name one.
+    const props = assembly.types[`${pkg.name}.PlantonIamUserProps`].properties.map((p: { name: string }) => p.name);
+    assert.ok(props.includes('userName'));
+    assert.ok(!props.includes('permissionsBoundary'), props.join(', '));
   });
 });

@@ -220,6 +220,7 @@ describe('PlantonIamUserProvider', () => {
     assert.equal(env.PLANTON_SECRET_NAME_PREFIX, 'planton/');
     assert.equal(env.PLANTON_SECRET_KMS_KEY_ARN, 'none');
     assert.equal(env.PLANTON_ROTATION_GRACE_HOURS, '24');
+    assert.equal(env.PLANTON_PASSABLE_ROLE_PATHS, '');
     assert.match(env.PLANTON_DENIED_POLICY_ARNS, /^arn:aws:iam::aws:policy\/AdministratorAccess,.*PowerUserAccess$/);
     assert.deepEqual(env.PLANTON_PERMISSIONS_BOUNDARY, { Ref: Object.keys(template.findResources('AWS::IAM::ManagedPolicy'))[0] });
     const sched = fns.scheduled.Environment.Variables;
@@ -296,13 +297,18 @@ describe('PlantonIamUserProvider', () => {
     }
   });
 
-  it('a given boundary is used as is', () => {
+  it('a given boundary is used as is; the passable role paths still reach the judgement', () => {
     const stack = new Stack(new App(), 'Provider');
     const boundary = iam.ManagedPolicy.fromManagedPolicyArn(stack, 'B', 'arn:aws:iam::123456789012:policy/my-boundary');
-    const provider = new PlantonIamUserProvider(stack, 'Provider', { code: lambda.Code.fromAsset(CODE_DIR), permissionsBoundary: boundary });
+    const provider = new PlantonIamUserProvider(stack, 'Provider', {
+      code: lambda.Code.fromAsset(CODE_DIR),
+      permissionsBoundary: boundary,
+      passableRolePaths: ['/app/', '/ecs-tasks/'],
+    });
     assert.equal(provider.permissionsBoundary, boundary);
     const env = functionsByName(Template.fromStack(stack)).custom.Environment.Variables;
     assert.equal(env.PLANTON_PERMISSIONS_BOUNDARY, 'arn:aws:iam::123456789012:policy/my-boundary');
+    assert.equal(env.PLANTON_PASSABLE_ROLE_PATHS, '/app/,/ecs-tasks/');
   });
 
   it('exports the ServiceToken as <stack name>-ServiceToken, or under the given name', () => {
@@ -395,7 +401,7 @@ describe('PlantonIamUserProvider', () => {
     assert.throws(() => synth({ reservedConcurrentExecutions: 1.5 }), /reservedConcurrentExecutions: must be a whole number from 0 to 9999/);
     assert.throws(
       () => synth({ withoutPermissionsBoundary: true, allowedServices: ['s3'] }),
-      /allowedServices and passableRolePaths shape the default boundary only/,
+      /allowedServices shapes the default boundary only/,
     );
     assert.throws(() => synth({}, 'a-stack-name-that-is-much-too-long-for-the-function-name'), /longer than 47 characters/);
   });

@@ -3,9 +3,10 @@ before the deployment.
 
   cfn-lint --append-rules lint/cfn-lint template.yaml
 
-The checks live in lint/core/planton_iam_user_core.py (shared with lint/checkov); this
-file only turns them into cfn-lint rules, one class per rule id. Keep lint/core beside
-lint/cfn-lint when copying the rules elsewhere. See lint/README.md.
+The checks live in lint/core/planton_iam_user_core.py (shared with lint/checkov), whose
+verdicts are the function's own model (lint/core/planton_model.wasm, through wasmtime);
+this file only turns them into cfn-lint rules, one class per rule id. Keep lint/core
+beside lint/cfn-lint when copying the rules elsewhere. See lint/README.md.
 """
 
 import importlib.util

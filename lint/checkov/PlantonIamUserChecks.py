@@ -2,7 +2,8 @@
 
   checkov -d . --framework cloudformation --external-checks-dir lint/checkov
 
-The same checks as the cfn-lint rules (lint/core/planton_iam_user_core.py, shared):
+The same checks as the cfn-lint rules (lint/core/planton_iam_user_core.py, shared), so
+the function's own verdicts (its model, lint/core/planton_model.wasm, through wasmtime):
 
 - CKV_PLANTON_1  no managed policy the function refuses (E9101): AdministratorAccess,
                  IAMFullAccess, PowerUserAccess, or an AWS managed policy its judgement
@@ -55,12 +56,8 @@ def _issues(conf, rules):
         # where CloudFormation passes a list: split it back (cfn-lint, which does not
         # render parameters, still reports a list property written as a string).
         raw = {k: v.split(",") if k in _LIST_PROPERTIES and isinstance(v, str) else v for k, v in raw.items()}
-    found = []
-    for scenario in core.scenarios(raw):
-        checker = core.Checker({})
-        props = core.resolve(raw, ["Properties"], scenario) if raw is not None else None
-        checker.check(props, ["Properties"])
-        found.extend(message for rule, _, message in checker.issues if rule in rules)
+    found, _ = core.check_resource(raw, ["Properties"])
+    found = [message for rule, _, message in found if rule in rules]
     return list(dict.fromkeys(found))
 
 

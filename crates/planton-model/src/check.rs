@@ -92,7 +92,11 @@ fn lifted_by(v: &Violation, stage: Stage) -> Option<&'static str> {
     ];
     match stage {
         Stage::Guardrails => SETTINGS.iter().copied().find(|s| v.rule.contains(s)),
-        Stage::Grants if v.property.starts_with("ManagedPolicyArns") => {
+        // A managed policy's refusal, the template's own or a group's, or a union that
+        // takes one in: trusting the policy leaves it unread.
+        Stage::Grants
+            if v.property.starts_with("ManagedPolicyArns") || v.rule.contains(":policy/") =>
+        {
             Some("PLANTON_TRUSTED_POLICY_ARNS")
         }
         _ => None,
@@ -120,7 +124,13 @@ pub fn check(req: &Request) -> Vec<Finding> {
             }
         }
     }
-    found.retain(|(v, _)| !value_at(&known.lookup, &v.property).is_some_and(unresolved));
+    // A judgement of the known entries of a list (a denied ARN among unknown ones)
+    // stands; anything said of a value that holds unknown text is dropped.
+    found.retain(|(v, stage)| match value_at(&known.lookup, &v.property) {
+        Some(Value::Array(_)) if *stage != Stage::Properties => true,
+        Some(value) => !unresolved(value),
+        None => true,
+    });
     found.extend(findings(
         fixed_text_rules(&req.properties),
         Stage::FixedText,
@@ -215,20 +225,58 @@ impl Known {
         for (key, value) in req.properties.as_object().into_iter().flatten() {
             let value = match (key.as_str(), value) {
                 ("InlinePolicies", Value::Object(docs)) => {
+                    // A document that is all unknown is judged by the function; the
+                    // others are judged here.
                     let judged: Map<String, Value> = docs
                         .iter()
+                        .filter(|(_, doc)| !is_unknown(doc))
                         .map(|(name, doc)| (name.clone(), known_document(doc)))
                         .collect();
                     lookup.insert(key.clone(), Value::Object(judged.clone()));
                     Value::Object(judged)
                 }
+                // An unknown address or endpoint stands in as a distinct one that no
+                // rule refuses, so the others keep their numbers and an empty list
+                // stays the empty list the function refuses.
                 ("AllowedSourceIps" | "AllowedVpcEndpoints", Value::Array(items)) => {
-                    let kept: Vec<Value> =
-                        items.iter().filter(|i| !unresolved(i)).cloned().collect();
-                    if kept.is_empty() {
-                        continue;
-                    }
-                    Value::Array(kept)
+                    let stand_in = |i: usize| {
+                        if key == "AllowedSourceIps" {
+                            format!("198.51.100.{}/32", i % 256)
+                        } else {
+                            format!("vpce-{i:08x}")
+                        }
+                    };
+                    Value::Array(
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| {
+                                if unresolved(v) {
+                                    Value::String(stand_in(i))
+                                } else {
+                                    v.clone()
+                                }
+                            })
+                            .collect(),
+                    )
+                }
+                // A partly known ARN stands in as a customer managed policy no rule
+                // refuses and nobody can judge: IAM tells the function what it grants.
+                ("ManagedPolicyArns", Value::Array(items)) => Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            if unresolved(v) {
+                                Value::String(unknown_policy(req, i))
+                            } else {
+                                v.clone()
+                            }
+                        })
+                        .collect(),
+                ),
+                ("PermissionsBoundary", v) if unresolved(v) => {
+                    Value::String(unknown_policy(req, 0))
                 }
                 ("UserName", v) => fill(v),
                 (k, v) if unresolved(v) && (is_unknown(v) || !TEXT.contains(&k)) => continue,
@@ -316,6 +364,12 @@ fn known_document(doc: &Value) -> Value {
         _ => {}
     }
     fill(&Value::Object(out))
+}
+
+/// The stand-in for the `i`th managed policy ARN the host cannot know.
+fn unknown_policy(req: &Request, i: usize) -> String {
+    let partition = req.partition.as_deref().unwrap_or("aws");
+    format!("arn:{partition}:iam::123456789012:policy/planton-unresolved-{i}")
 }
 
 /// A value that is all unknown (`!Ref` of a parameter), as opposed to text with an

@@ -207,3 +207,56 @@ fn every_stage_on_request_and_what_lifts_each() {
     let fixed = check(&serde_json::from_value(json!({"Properties": {"UserName": "a/b"}})).unwrap());
     assert_eq!(fixed[0].lifted_by, None);
 }
+
+#[test]
+fn unknown_list_entries_and_documents_leave_the_rest_judged() {
+    let star = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    // An empty fence list is refused, as the function refuses it.
+    let empty = props_of(json!({"Properties": {"UserName": "u", "AllowedSourceIps": []}}));
+    assert_eq!(
+        empty,
+        vec![("AllowedSourceIps".to_string(), Stage::Properties)]
+    );
+    // A bad entry after an unknown one keeps its number.
+    let bad =
+        props_of(json!({"Properties": {"UserName": "u", "AllowedSourceIps": [U, "10.0.0.5/24"]}}));
+    assert_eq!(
+        bad,
+        vec![("AllowedSourceIps[1]".to_string(), Stage::Properties)]
+    );
+    // An unknown managed policy ARN hides neither the known one nor an inline policy.
+    let arns = check(&serde_json::from_value(json!({"Properties": {"UserName": "u",
+        "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess", U, format!("arn:aws:iam::{U}:policy/x")]},
+        "EveryStage": true})).unwrap());
+    let props: Vec<&str> = arns.iter().map(|f| f.property.as_str()).collect();
+    assert_eq!(
+        props,
+        vec!["ManagedPolicyArns", "ManagedPolicyArns[0]"],
+        "{arns:?}"
+    );
+    let inline = props_of(
+        json!({"Properties": {"UserName": "u", "ManagedPolicyArns": [U],
+        "InlinePolicies": {"p": star, "q": U}}}),
+    );
+    assert_eq!(
+        inline,
+        vec![("InlinePolicies.p".to_string(), Stage::Guardrails)]
+    );
+}
+
+#[test]
+fn a_group_s_managed_policy_is_lifted_by_trusting_it() {
+    let got = check(
+        &serde_json::from_value(json!({"Properties": {"UserName": "u", "Groups": ["g"]},
+        "Groups": {"g": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}}}))
+        .unwrap(),
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].lifted_by, Some("PLANTON_TRUSTED_POLICY_ARNS"));
+    let inline = check(&serde_json::from_value(json!({"Properties": {"UserName": "u", "Groups": ["g"]},
+        "Groups": {"g": {"Policies": {"p": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}}}})).unwrap());
+    assert_eq!(
+        inline[0].lifted_by, None,
+        "a group's inline policy is lifted by no setting"
+    );
+}
