@@ -1,15 +1,20 @@
 //! The scheduled audit at scale, behind `scripts/bench-audit`: N managed users seeded
-//! straight into the emulator (ownership tags, a key, a secret recording its key id),
-//! then the real release binary, as the scheduled function, audits them through the
-//! latency proxy (+L per AWS call) with and without throttling. Each invocation gets the
-//! template's 300 s; a run that returns a continuation is continued the way the
+//! straight into the emulator (ownership tags, a key, a secret recording its key id and
+//! the key's creation time, as the function writes them), then the real release binary,
+//! as the scheduled function, audits them through the latency proxy (+L per AWS call)
+//! with and without throttling. Each size runs in an emptied emulator (the audit reads
+//! the whole account, so the account holds exactly those N users). Each invocation gets
+//! the template's 300 s; a run that returns a continuation is continued the way the
 //! template's AuditContinueRule does, until the audit is complete. Prints, per size and
 //! throttle rate: wall time, invocations, users covered, AWS calls per user, throttled
-//! calls, the proxy's peak in flight.
+//! calls, the proxy's peak in flight, the grace sweep's figures, then every run's calls
+//! by action.
 //!
 //! Environment: BENCH_AUDIT_SIZES (default 100,1000,5000), BENCH_LATENCY_MS (default
 //! 50), BENCH_THROTTLE_RATES (default 0,0.3), BENCH_SWEEP_ONLY (1: the grace sweep
-//! alone), PLANTON_MAX_IN_FLIGHT (passed through).
+//! alone), BENCH_BINARY (the function's binary; default the release build next to this
+//! example: another build, such as the previous version's, is measured the same way),
+//! PLANTON_MAX_IN_FLIGHT (passed through).
 
 #[path = "../tests/e2e/support/mod.rs"]
 mod support;
@@ -28,6 +33,9 @@ const STACK: &str =
     "arn:aws:cloudformation:us-east-1:123456789012:stack/bench-audit/11111111-2222-3333-4444-555555555555";
 
 fn binary() -> PathBuf {
+    if let Ok(b) = std::env::var("BENCH_BINARY") {
+        return PathBuf::from(b);
+    }
     let exe = std::env::current_exe().expect("current exe");
     let bin = exe
         .parent()
@@ -84,6 +92,11 @@ async fn seed(conf: &aws_config::SdkConfig, path: &str, prefix: &str, n: usize) 
                     &|_| true,
                     None,
                 );
+                // The key's creation time beside its id, as the function records it.
+                let description = match key.create_date.and_then(|d| u64::try_from(d.secs()).ok()) {
+                    Some(t) => key_ledger::with_created(&description, &key.access_key_id, t),
+                    None => description,
+                };
                 let st = |k: &str, v: &str| {
                     aws_sdk_secretsmanager::types::Tag::builder()
                         .key(k)
@@ -148,9 +161,14 @@ async fn main() {
     let proxy = FaultProxy::start(&emulator.url);
     let event: Value = serde_json::from_str(include_str!("../events/audit.json")).unwrap();
 
+    let mut by_action: Vec<String> = Vec::new();
     for &n in &sizes {
         let path = format!("/bench-audit-{n}/");
         let prefix = format!("ba{n}-");
+        // An empty account: the audit reads all of it.
+        support::post_test_endpoint(&emulator.url, "/moto-api/reset", &json!({}))
+            .await
+            .expect("the emulator resets");
         let t = Instant::now();
         seed(&conf, &path, &prefix, n).await;
         eprintln!("seeded {n} users in {:.1} s", t.elapsed().as_secs_f64());
@@ -203,6 +221,18 @@ async fn main() {
             };
             let wall = t.elapsed().as_secs_f64();
             let stats = proxy.stats();
+            let ops: Vec<String> = stats
+                .by_op
+                .iter()
+                .map(|(op, k)| format!("{op} {k}"))
+                .collect();
+            by_action.push(format!(
+                "{n} users, {:.0}% throttled: {} (credential report: {}; reads: {})",
+                rate * 100.0,
+                ops.join(", "),
+                summary["credential_report"],
+                summary["reads"],
+            ));
             // The hourly grace sweep over the same users, in the same process.
             proxy.reset_stats();
             let t = Instant::now();
@@ -228,6 +258,11 @@ async fn main() {
                 swept["managed_users"],
             );
         }
+    }
+    println!();
+    println!("AWS calls by action (every request the proxy saw, retries included):");
+    for line in by_action {
+        println!("- {line}");
     }
     drop(emulator);
 }

@@ -52,9 +52,18 @@ pub async fn handle(
             let stop_at = remaining(ctx.deadline).map(|r| {
                 tokio::time::Instant::now() + r.saturating_sub(settings.deadline_margin * 3)
             });
+            // The account's pages may be read until a third of a margin before the
+            // deadline, as calls in flight may finish in a custom-resource request.
+            let reads_until = remaining(ctx.deadline).map(|r| {
+                tokio::time::Instant::now() + r.saturating_sub(settings.deadline_margin / 3)
+            });
             let scope = crate::audit::Scope {
                 resume_from,
                 stop_at,
+                reads_until,
+                // Narrows the secrets listing when the deployment names the prefix.
+                secret_name_prefix: settings.guardrails.secret_name_prefix.clone(),
+                ..crate::audit::Scope::default()
             };
             let work = async {
                 checked()?;
@@ -100,6 +109,20 @@ pub async fn handle(
             fail_invocation_on_error(
                 "the grace sweep".into(),
                 Box::pin(work.instrument(tracing::info_span!("grace_sweep"))),
+            )
+            .await
+        }
+        Kind::Watch(event) => {
+            let work = async {
+                checked()?;
+                served(settings.serves.watch, "IAM's CloudTrail events (the watch)")?;
+                let max = settings.max_in_flight;
+                let watch = crate::watch::handle(c, settings, &events, &event);
+                app.gate.paced(&app.calls, max, watch).await.0
+            };
+            fail_invocation_on_error(
+                "the watch".into(),
+                Box::pin(work.instrument(tracing::info_span!("watch"))),
             )
             .await
         }
@@ -165,6 +188,9 @@ pub enum Kind {
     },
     /// The hourly scheduled event that ends expired rotation grace periods.
     EndGrace,
+    /// An EventBridge event of a CloudTrail-recorded API call (the watch). Whatever it
+    /// claims is checked against IAM before anything is done.
+    Watch(Value),
 }
 
 /// Decides the caller from the payload's shape. Anything carrying a CloudFormation
@@ -193,6 +219,11 @@ pub fn kind(raw: &str) -> Kind {
     if p.step.is_some() {
         if let Ok(ev) = serde_json::from_str(raw) {
             return Kind::Rotation(ev);
+        }
+    }
+    if p.detail_type.as_deref() == Some(crate::model::watch::DETAIL_TYPE) && p.detail.is_some() {
+        if let Ok(event) = serde_json::from_str::<Value>(raw) {
+            return Kind::Watch(event);
         }
     }
     if p.detail_type.as_deref() == Some("Scheduled Event")
@@ -280,6 +311,11 @@ mod tests {
         let other_task = end_grace.replace("end-rotation-grace", "something-else");
         assert!(matches!(kind(&other_task), Kind::Audit { .. }));
         assert!(matches!(kind(create), Kind::CustomResource));
+        let trail = r#"{"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "detail": {"eventName": "AttachUserPolicy"}}"#;
+        assert!(matches!(kind(trail), Kind::Watch(_)));
+        // A CloudFormation field still wins over a CloudTrail look.
+        let both = r#"{"RequestType": "Create", "detail-type": "AWS API Call via CloudTrail", "detail": {}}"#;
+        assert!(matches!(kind(both), Kind::CustomResource));
         for other in [
             // A CloudFormation field wins: such an event is answered, never rotated.
             r#"{"RequestType": "Create", "Step": "createSecret", "SecretId": "s", "ClientRequestToken": "t"}"#,

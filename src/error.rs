@@ -56,6 +56,11 @@ pub enum Error {
     #[error("timed out while {step}: the Lambda deadline was about to pass")]
     Timeout { step: String },
 
+    /// IAM's credential report, which the audit judges every key by, is not what its
+    /// documentation describes: the audit stops rather than judge keys on a guess.
+    #[error("the credential report could not be read ({0}); the audit judged no key")]
+    Report(#[from] crate::model::inventory::ReportError),
+
     #[error("internal error while {0}")]
     Internal(String),
 }

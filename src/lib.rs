@@ -26,3 +26,4 @@ pub mod logging;
 pub use planton_model as model;
 pub mod rotation;
 pub mod settings;
+pub mod watch;

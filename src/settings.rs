@@ -48,6 +48,12 @@ pub struct Settings {
     /// `PLANTON_ALLOW_ADOPTION` (false): a template's `AdoptExistingUser` may take over
     /// an existing user nobody owns.
     pub allow_adoption: bool,
+    /// `PLANTON_CHANGE_RESPONSE` (quarantine): what the watch does about a hand-made
+    /// change it observes: alert, quarantine or revert.
+    pub change_response: crate::model::watch::Mode,
+    /// `PLANTON_OWN_ROLE_ARNS` (none): the deployment's roles, whose calls the watch
+    /// ignores (they are deployments and the watch's own answers, not hand changes).
+    pub own_role_arns: Vec<String>,
     /// Every setting that could not be read.
     pub problems: Vec<Violation>,
 }
@@ -84,6 +90,8 @@ impl Default for Settings {
             serves: Serves::ALL,
             events: EventSettings::default(),
             allow_adoption: false,
+            change_response: crate::model::watch::Mode::default(),
+            own_role_arns: Vec::new(),
             problems: Vec::new(),
         }
     }
@@ -98,6 +106,8 @@ pub struct Serves {
     pub rotation: bool,
     /// The scheduled audit and grace sweep.
     pub schedule: bool,
+    /// CloudTrail events of IAM calls (the watch).
+    pub watch: bool,
 }
 
 impl Serves {
@@ -105,8 +115,9 @@ impl Serves {
         custom_resource: true,
         rotation: true,
         schedule: true,
+        watch: true,
     };
-    const NAMES: &'static str = "custom-resource, rotation, schedule";
+    const NAMES: &'static str = "custom-resource, rotation, schedule, watch";
 }
 
 /// The audit's settings, from the function's environment.
@@ -191,12 +202,14 @@ impl Settings {
                 custom_resource: false,
                 rotation: false,
                 schedule: false,
+                watch: false,
             };
             for c in &callers {
                 match c.as_str() {
                     "custom-resource" => serves.custom_resource = true,
                     "rotation" => serves.rotation = true,
                     "schedule" => serves.schedule = true,
+                    "watch" => serves.watch = true,
                     other => r.refuse(
                         "PLANTON_SERVES",
                         format!("{other:?} is not a caller; name some of: {}", Serves::NAMES),
@@ -235,6 +248,24 @@ impl Settings {
         s.audit.owner_tag_key = s.events.owner_tag_key.clone();
         if let Some(b) = r.boolean("PLANTON_ALLOW_ADOPTION") {
             s.allow_adoption = b;
+        }
+        if let Some(v) = r.text("PLANTON_CHANGE_RESPONSE") {
+            match crate::model::watch::Mode::parse(&v) {
+                Some(m) => s.change_response = m,
+                None => r.refuse(
+                    "PLANTON_CHANGE_RESPONSE",
+                    format!("{v:?} is not a response; name one of: alert, quarantine, revert"),
+                ),
+            }
+        }
+        s.own_role_arns = r.list("PLANTON_OWN_ROLE_ARNS").unwrap_or_default();
+        for a in &s.own_role_arns {
+            if !(a.starts_with("arn:") && a.contains(":role/")) {
+                r.refuse(
+                    "PLANTON_OWN_ROLE_ARNS",
+                    format!("{a:?} is not a role ARN (arn:aws:iam::<account>:role/<path><name>)"),
+                );
+            }
         }
         s.problems = r.problems;
         s
@@ -545,7 +576,8 @@ mod tests {
             Serves {
                 custom_resource: false,
                 rotation: false,
-                schedule: true
+                schedule: true,
+                watch: false
             }
         );
         let writer = with(" custom-resource , rotation ");

@@ -134,6 +134,40 @@ pub struct Summary {
     /// Where the next invocation resumes when this one ran out of time: the first user
     /// (in name order) it did not start.
     pub resume_from: Option<String>,
+    /// The credential report the keys were judged by: IAM makes a new one at most
+    /// every four hours, so key status and last use may be that old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_report: Option<ReportAge>,
+    /// What the run read, and why it read a user on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Reads>,
+}
+
+/// When the credential report was made, and how old it was when the audit ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAge {
+    pub generated: String,
+    pub age_seconds: u64,
+}
+
+/// The audit's AWS calls, in the units that make them: pages of the account, and the
+/// few reads of one user or key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reads {
+    /// GetAccountAuthorizationDetails pages.
+    pub account_pages: u32,
+    /// ListSecrets pages.
+    pub secret_pages: u32,
+    /// GenerateCredentialReport and GetCredentialReport calls.
+    pub credential_report_calls: u32,
+    /// Users whose keys were listed one by one (ListAccessKeys), by reason.
+    pub key_lookups: u32,
+    pub key_lookup_reasons: std::collections::BTreeMap<String, u32>,
+    /// Secrets the listing did not hold, read one by one (DescribeSecret).
+    pub secret_lookups: u32,
+    /// GetAccessKeyLastUsed calls: keys the report does not show, and the re-check of
+    /// each key before it is deactivated.
+    pub last_use_reads: u32,
 }
 
 /// Everything one audit found.
@@ -192,6 +226,8 @@ impl Report {
             // The continuation: EventBridge's rule on this function's results starts
             // the next invocation here (template.yaml, AuditContinueRule).
             "continuation": s.resume_from.as_ref().map(|r| json!({"resume-from": r})),
+            "credential_report": s.credential_report,
+            "reads": s.reads,
         })
     }
 

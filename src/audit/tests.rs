@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::deployed::{KeyState, TAG_DEPLOYED};
+use crate::model::state::{TAG_LOGICAL, TAG_SECRET_NAME, TAG_STACK};
 use serde_json::json;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -229,4 +230,36 @@ fn a_secret_without_a_key_record_is_reported_and_its_keys_are_not_judged_against
     let aspects: Vec<&str> = d.iter().map(|x| x.aspect.as_str()).collect();
     assert!(aspects.contains(&"access_keys"), "{d:?}");
     assert!(!aspects.contains(&"secret"), "{d:?}");
+}
+
+#[test]
+fn the_summary_says_how_old_the_credential_report_was_and_what_was_read() {
+    let r = Report {
+        summary: Summary {
+            time: "2026-01-02T03:04:05Z".into(),
+            credential_report: Some(ReportAge {
+                generated: "2026-01-02T01:04:05Z".into(),
+                age_seconds: 7200,
+            }),
+            reads: Some(Reads {
+                account_pages: 5,
+                secret_pages: 50,
+                credential_report_calls: 2,
+                key_lookups: 1,
+                key_lookup_reasons: [("unrecorded_key".to_string(), 1)].into(),
+                secret_lookups: 0,
+                last_use_reads: 0,
+            }),
+            ..Summary::default()
+        },
+        ..Report::default()
+    };
+    let v = r.summary_record("fn");
+    assert_eq!(v["credential_report"]["age_seconds"], 7200);
+    assert_eq!(v["credential_report"]["generated"], "2026-01-02T01:04:05Z");
+    assert_eq!(v["reads"]["account_pages"], 5);
+    assert_eq!(v["reads"]["key_lookup_reasons"]["unrecorded_key"], 1);
+    // A summary without them (a run that read nothing) says null, not a made-up age.
+    let none = Report::default().summary_record("fn");
+    assert!(none["credential_report"].is_null() && none["reads"].is_null());
 }

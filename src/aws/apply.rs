@@ -393,10 +393,14 @@ impl<'a> Executor<'a> {
     async fn issue_key(&self, status: KeyStatus, store: &Store) -> Result<()> {
         let user = self.user;
         let user_arn = self.outcome().user_arn.unwrap_or_default();
-        let (key_id, value) = keys::mint_key(self.clients, user, &user_arn).await?;
+        let keys::Minted {
+            id: key_id,
+            value,
+            created,
+        } = keys::mint_key(self.clients, user, &user_arn).await?;
         let progress = &self.budget.progress;
         progress.hold_unstored_key(user, &key_id);
-        let stored = self.store(store, &key_id, value).await;
+        let stored = self.store(store, &key_id, created, value).await;
         progress.release_unstored_key();
         match stored {
             Ok(arn) => {
@@ -486,9 +490,21 @@ impl<'a> Executor<'a> {
     /// holds before the value lands (the scheduled audit and grace sweep read only that
     /// record), so a stored key is never unrecorded; an entry whose value never landed
     /// names no staged version and is dropped at the next write.
-    async fn store(&self, store: &Store, key_id: &str, value: SecretString) -> Result<String> {
+    async fn store(
+        &self,
+        store: &Store,
+        key_id: &str,
+        created: Option<u64>,
+        value: SecretString,
+    ) -> Result<String> {
         let sm = &self.clients.sm;
         let version = key_ledger::version_for_key(key_id);
+        // The new key's creation time beside its id: how the audit recognises it in
+        // the credential report.
+        let dated = |d: String| match created {
+            Some(t) => key_ledger::with_created(&d, key_id, t),
+            None => d,
+        };
         match store {
             Store::Create {
                 name,
@@ -501,7 +517,7 @@ impl<'a> Executor<'a> {
                     self.user, self.stack_id
                 );
                 let entry = [(version.as_str(), key_id)];
-                let recorded = key_ledger::render(&sentence, entry, &|_| true, None);
+                let recorded = dated(key_ledger::render(&sentence, entry, &|_| true, None));
                 let out = sm
                     .create_secret()
                     .name(name)
@@ -532,7 +548,7 @@ impl<'a> Executor<'a> {
                     .iter()
                     .map(|(v, k)| (v.as_str(), k.as_str()))
                     .chain([(version.as_str(), key_id)]);
-                let recorded = key_ledger::render(description, entries, &|_| true, None);
+                let recorded = dated(key_ledger::render(description, entries, &|_| true, None));
                 sm.update_secret()
                     .secret_id(secret_id)
                     .description(recorded)

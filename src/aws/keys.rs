@@ -4,6 +4,7 @@
 
 use crate::aws::Clients;
 use crate::error::{is_not_found, Error, Result};
+use crate::model::inventory::{LastUse, Use};
 use crate::model::spec::KeyStatus;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::StatusType;
@@ -60,13 +61,48 @@ pub async fn last_used(iam: &aws_sdk_iam::Client, key_id: &str) -> Result<Option
         .map(|d| d.secs().max(0) as u64))
 }
 
+/// A key just made: its id, its value (redacted) and when IAM says it was created
+/// (recorded beside the id in the secret's description: the audit tells the credential
+/// report's key lines apart by it, as that report names no key id).
+pub struct Minted {
+    pub id: String,
+    pub value: SecretString,
+    /// Seconds since 1970; `None` when IAM's answer carried no CreateDate.
+    pub created: Option<u64>,
+}
+
+/// When, where and with which service key `key_id` was last used, read from IAM now
+/// (GetAccessKeyLastUsed): the audit's fresh look at one key before it writes anything
+/// the credential report led it to, and its source for keys the report does not show.
+/// `Use::Never` when IAM has no use on record; the region and service only with a date,
+/// and never IAM's placeholder `N/A`.
+pub async fn last_use(iam: &aws_sdk_iam::Client, key_id: &str) -> Result<Use> {
+    let out = iam
+        .get_access_key_last_used()
+        .access_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| Error::aws(format!("reading the last use of key {key_id}"), e))?;
+    let used = out.access_key_last_used();
+    let known = |s: &str| (!s.is_empty() && s != "N/A").then(|| s.to_string());
+    Ok(
+        match used
+            .and_then(|u| u.last_used_date())
+            .and_then(|d| u64::try_from(d.secs()).ok())
+        {
+            Some(at) => Use::At(LastUse {
+                at,
+                region: used.and_then(|u| known(u.region())),
+                service: used.and_then(|u| known(u.service_name())),
+            }),
+            None => Use::Never,
+        },
+    )
+}
+
 /// CreateAccessKey, with the secret access key moved straight into the redacted secret
 /// value: from here on it can only be stored, never printed.
-pub async fn mint_key(
-    clients: &Clients,
-    user: &str,
-    user_arn: &str,
-) -> Result<(String, SecretString)> {
+pub async fn mint_key(clients: &Clients, user: &str, user_arn: &str) -> Result<Minted> {
     let created = clients
         .iam
         .create_access_key()
@@ -81,7 +117,12 @@ pub async fn mint_key(
     };
     let key_id = key.access_key_id().to_string();
     let value = credentials_json(&key_id, key.secret_access_key(), user, user_arn);
-    Ok((key_id, value))
+    let created = key.create_date().and_then(|d| u64::try_from(d.secs()).ok());
+    Ok(Minted {
+        id: key_id,
+        value,
+        created,
+    })
 }
 
 /// Deletes an access key; one already gone is fine. `why` completes the error's context

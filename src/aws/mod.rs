@@ -8,6 +8,7 @@ pub mod calls;
 pub mod clients;
 pub mod events;
 pub mod gate;
+pub mod inventory;
 pub mod keys;
 pub mod observe;
 pub mod policies;
@@ -16,5 +17,6 @@ pub mod snapshot;
 pub mod stacks;
 pub mod tags;
 pub mod users;
+pub mod watch;
 
 pub use clients::Clients;

@@ -140,7 +140,11 @@ pub async fn create(c: &Clients, t: &Target, token: &str, seen: &Seen) -> Result
             keys::delete_key(&c.iam, user, id, " to make room for the new one").await?;
         }
     }
-    let (key_id, value) = keys::mint_key(c, user, &t.user_arn).await?;
+    let keys::Minted {
+        id: key_id,
+        value,
+        created,
+    } = keys::mint_key(c, user, &t.user_arn).await?;
     // The record first (the audit and grace sweep read only it): the current version's
     // key, which a secret written before the record existed may lack, and the new one.
     let description = seen.description.as_str();
@@ -152,6 +156,12 @@ pub async fn create(c: &Clients, t: &Target, token: &str, seen: &Seen) -> Result
         .chain([(token, key_id.as_str())]);
     let is_staged = |v: &str| seen.stages.contains_key(v);
     let recorded = key_ledger::render(description, entries, &is_staged, Some(token));
+    // Its creation time beside its id: how the audit recognises it in the credential
+    // report.
+    let recorded = match created {
+        Some(t) => key_ledger::with_created(&recorded, &key_id, t),
+        None => recorded,
+    };
     let stored = async {
         c.sm.update_secret()
             .secret_id(secret)

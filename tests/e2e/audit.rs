@@ -5,6 +5,7 @@
 //! users; the dispatch test audits everything, in report-only mode.
 
 use crate::harness::*;
+use crate::support::fault_proxy::FaultConfig;
 use planton_iam_user::audit::{self, DriftRecord, KeyRecord, Report};
 use planton_iam_user::settings::AuditConfig;
 use serde_json::{json, Value};
@@ -30,6 +31,9 @@ fn cfg(path: &str, max_age_days: u64, max_idle_days: u64, deactivate: bool) -> A
 }
 
 async fn run(cfg: &AuditConfig, now: SystemTime) -> Report {
+    // A report made now, after everything the test changed (IAM reuses one for four
+    // hours; the summary states the age of the one it judged by).
+    fresh_credential_report(None).await;
     let app = app().await;
     let report = audit::run(&app.clients, cfg, app.settings.max_in_flight, now)
         .await
@@ -468,6 +472,7 @@ async fn a_run_out_of_time_says_where_the_next_begins_and_the_next_covers_the_re
         &audit::Scope {
             resume_from: None,
             stop_at: Some(tokio::time::Instant::now()),
+            ..audit::Scope::default()
         },
     )
     .await
@@ -487,6 +492,7 @@ async fn a_run_out_of_time_says_where_the_next_begins_and_the_next_covers_the_re
         &audit::Scope {
             resume_from: Some("ac-b".into()),
             stop_at: None,
+            ..audit::Scope::default()
         },
     )
     .await
@@ -508,7 +514,9 @@ async fn a_run_out_of_time_says_where_the_next_begins_and_the_next_covers_the_re
     assert_eq!(summary["ManagedUsers"], 1, "{summary}");
     assert_eq!(summary["complete"], true);
     let audit_event: Value = serde_json::from_str(AUDIT_EVENT).unwrap();
-    let late = planton_iam_user::entry::handle_value(&scheduled, audit_event, deadline_in(5))
+    // The deadline leaves no time to start a user (three margins, 30 s) but time to
+    // read the account's pages (until a third of a margin before it).
+    let late = planton_iam_user::entry::handle_value(&scheduled, audit_event, deadline_in(12))
         .await
         .unwrap();
     assert_eq!(late["complete"], false, "{late}");
@@ -518,4 +526,275 @@ async fn a_run_out_of_time_says_where_the_next_begins_and_the_next_covers_the_re
             .await
             .assert_success();
     }
+}
+
+/// The audit's calls grow with pages, not users, pinned the way a Create's are: in an
+/// account of the test's own (so every page holds exactly what the test made), with
+/// small pages to make the paging visible, counted by the function's own call log
+/// (retries are attempts, not calls, so the faulty run pins the same figures).
+/// A clean account costs its pages and the credential report, not one call per user;
+/// only users the pages cannot prove (a key made by hand, a secret deleted by hand) are
+/// read on their own, and a key is read again before the one write the audit makes.
+async fn the_audit_reads_the_account_in_pages(faults: FaultConfig, account: &str) {
+    use planton_iam_user::aws::calls::Counts;
+    use planton_iam_user::aws::inventory::PageSizes;
+    const PATH: &str = "/audit-pages/";
+    const USERS: usize = 5;
+    let h = Harness::with_faults(FaultConfig {
+        account: Some(account.to_string()),
+        ..faults.clone()
+    });
+    let stack = STACK.replace("123456789012", account);
+    // Arranged through a fault-free proxy into the same account.
+    let arrange = crate::support::fault_proxy::FaultProxy::start(emulator_url());
+    arrange.set(FaultConfig {
+        account: Some(account.to_string()),
+        ..FaultConfig::default()
+    });
+    let conf = sdk_config_with_endpoint_url(&arrange.url()).await;
+    let (iam, sm) = (
+        aws_sdk_iam::Client::new(&conf),
+        aws_sdk_secretsmanager::Client::new(&conf),
+    );
+    let mut names = Vec::new();
+    for i in 0..USERS {
+        let name = format!("ap-{i}");
+        let cfn = Cfn::with_app(h.app().await, &stack, &format!("Pages{i}")).await;
+        cfn.create(json!({"UserName": name, "Path": PATH}))
+            .await
+            .assert_success();
+        names.push(name);
+    }
+    let app = h.app().await;
+    let scope = audit::Scope {
+        pages: PageSizes {
+            account: 2,
+            secrets: 2,
+        },
+        ..audit::Scope::default()
+    };
+    let audit_with = |c: AuditConfig| {
+        let (app, scope) = (&app, &scope);
+        async move {
+            let before = app.calls.snapshot();
+            let r = audit::run_scoped(&app.clients, &c, 16, SystemTime::now(), scope)
+                .await
+                .expect("the audit runs");
+            (r, app.calls.snapshot().since(&before))
+        }
+    };
+    let counted = |c: &Counts| {
+        c.calls
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| {
+                let k = k.replacen("IAM.", "iam.", 1).replacen(
+                    "Secrets Manager.",
+                    "secretsmanager.",
+                    1,
+                );
+                (k, *n)
+            })
+            .collect::<std::collections::BTreeMap<String, u32>>()
+    };
+    let want = |pairs: &[(&str, u32)]| {
+        pairs
+            .iter()
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect::<std::collections::BTreeMap<String, u32>>()
+    };
+    let pages = |items: usize, size: usize| items.div_ceil(size) as u32;
+    let c = cfg(PATH, 90, 30, false);
+
+    // No report yet: GenerateCredentialReport starts one, is asked again until it is
+    // complete, then GetCredentialReport. Five users, no group, no customer policy: 3
+    // pages of 2; five secrets: 3 pages of 2. Not one call for any user.
+    let (r, calls) = audit_with(c.clone()).await;
+    assert_eq!(
+        counted(&calls),
+        want(&[
+            ("iam.GenerateCredentialReport", 2),
+            ("iam.GetAccountAuthorizationDetails", pages(USERS, 2)),
+            ("iam.GetCredentialReport", 1),
+            ("secretsmanager.ListSecrets", pages(USERS, 2)),
+        ]),
+        "a clean account: its pages and the report"
+    );
+    assert_eq!(r.summary.managed_users, USERS as u64);
+    assert_eq!(r.keys.len(), USERS, "{:?}", r.keys);
+    assert!(r.drifts.is_empty() && r.errors.is_empty(), "{r:?}");
+    assert!(r.keys.iter().all(|k| k.in_secret && !k.idle && !k.stale));
+    let reads = r
+        .summary
+        .reads
+        .clone()
+        .expect("the summary says what it read");
+    assert_eq!(
+        (
+            reads.account_pages,
+            reads.secret_pages,
+            reads.credential_report_calls
+        ),
+        (3, 3, 3)
+    );
+    assert_eq!(
+        (
+            reads.key_lookups,
+            reads.secret_lookups,
+            reads.last_use_reads
+        ),
+        (0, 0, 0)
+    );
+    let age = r
+        .summary
+        .credential_report
+        .clone()
+        .expect("its age")
+        .age_seconds;
+    assert!(age < 60, "a report made just now: {age} s");
+    let record = r.summary_record("f");
+    assert_eq!(record["reads"]["account_pages"], 3, "{record}");
+    assert!(
+        record["credential_report"]["generated"].is_string(),
+        "{record}"
+    );
+
+    let generated = r.summary.credential_report.clone().unwrap().generated;
+
+    // By hand: a second key on ap-0 and ap-1's secret deleted; ap-2's key idle for 60
+    // days. Within four hours IAM hands out the same report again (one
+    // GenerateCredentialReport): it does not show the new key or the key's use, as in
+    // AWS, and the summary says how old it is. The missing secret is read on its own,
+    // and ap-1's keys listed, as the record that named them is gone.
+    let extra = iam
+        .create_access_key()
+        .user_name("ap-0")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap()
+        .access_key_id;
+    sm.delete_secret()
+        .secret_id("planton/iam-user/ap-1")
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let idle = only_key(&iam, "ap-2").await;
+    seed_key_dates(
+        &idle,
+        None,
+        Some(Some(SystemTime::now() - Duration::from_secs(60 * DAY))),
+    )
+    .await;
+    let (r, calls) = audit_with(c.clone()).await;
+    assert_eq!(
+        counted(&calls),
+        want(&[
+            ("iam.GenerateCredentialReport", 1),
+            ("iam.GetAccountAuthorizationDetails", pages(USERS, 2)),
+            ("iam.GetCredentialReport", 1),
+            ("iam.ListAccessKeys", 1),
+            ("secretsmanager.DescribeSecret", 1),
+            ("secretsmanager.ListSecrets", pages(USERS - 1, 2)),
+        ]),
+        "the same report again"
+    );
+    assert_eq!(
+        r.summary.credential_report.clone().unwrap().generated,
+        generated
+    );
+    assert!(
+        r.keys.iter().all(|k| k.access_key_id != extra),
+        "not in the reused report"
+    );
+    assert!(!key(&r, "ap-2").idle, "its use is not in the reused report");
+
+    // A report an hour older than the keys cannot show them: every user's keys are
+    // listed (a report in AWS is at most four hours old, the keys' times tell).
+    post_report_control(json!({"account_id": account, "age_seconds": 3600})).await;
+    let (r, calls) = audit_with(c.clone()).await;
+    let age = r.summary.credential_report.clone().unwrap().age_seconds;
+    assert!((3600..3700).contains(&age), "{age}");
+    assert_eq!(calls.calls.get("IAM.GenerateCredentialReport"), Some(&1));
+    assert_eq!(calls.calls.get("IAM.ListAccessKeys"), Some(&(USERS as u32)));
+    let reads = r.summary.reads.clone().unwrap();
+    assert_eq!(
+        reads.key_lookup_reasons,
+        [
+            ("newer_than_report".to_string(), USERS as u32 - 1),
+            ("unrecorded_key".to_string(), 1)
+        ]
+        .into()
+    );
+    assert!(
+        r.keys.iter().any(|k| k.access_key_id == extra),
+        "listed, so seen"
+    );
+
+    // A report made now shows everything: only the users it cannot prove are read.
+    post_report_control(json!({"account_id": account, "discard": true})).await;
+
+    let (r, calls) = audit_with(cfg(PATH, 90, 30, true)).await;
+    assert_eq!(
+        counted(&calls),
+        want(&[
+            ("iam.GenerateCredentialReport", 2),
+            ("iam.GetAccessKeyLastUsed", 1),
+            ("iam.GetAccountAuthorizationDetails", pages(USERS, 2)),
+            ("iam.GetCredentialReport", 1),
+            ("iam.ListAccessKeys", 2),
+            ("iam.UpdateAccessKey", 1),
+            ("secretsmanager.DescribeSecret", 1),
+            ("secretsmanager.ListSecrets", pages(USERS - 1, 2)),
+        ]),
+        "the pages, one key listing per user they cannot prove, the missing secret read \
+         on its own, and the idle key read again before it is deactivated"
+    );
+    let reads = r.summary.reads.clone().unwrap();
+    assert_eq!(
+        reads.key_lookup_reasons,
+        [("unrecorded_key".to_string(), 2)].into()
+    );
+    assert_eq!((reads.secret_lookups, reads.last_use_reads), (1, 1));
+    let aspects = |u: &str| -> Vec<String> { aspects_of(&r, u) };
+    assert_eq!(aspects("ap-0"), ["access_keys"]);
+    assert_eq!(drifts_of(&r, "ap-0")[0].added, vec![extra.clone()]);
+    assert_eq!(aspects("ap-1"), ["secret", "access_keys"]);
+    let deactivated: Vec<&str> = r
+        .keys
+        .iter()
+        .filter(|k| k.deactivated)
+        .map(|k| k.user.as_str())
+        .collect();
+    assert_eq!(deactivated, ["ap-2"]);
+    assert_eq!(key(&r, "ap-2").idle_days, Some(60));
+    let _ = names;
+}
+
+async fn post_report_control(body: Value) {
+    let path = "/moto-api/planton/credential-report";
+    if let Err(answer) = crate::support::post_test_endpoint(emulator_url(), path, &body).await {
+        panic!("the credential report endpoint: {answer}");
+    }
+}
+
+/// The id of a user's only key, read through `iam` (the test's own account).
+async fn only_key(iam: &aws_sdk_iam::Client, user: &str) -> String {
+    let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+    keys.access_key_metadata()[0]
+        .access_key_id()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_audit_reads_the_account_in_pages_direct() {
+    the_audit_reads_the_account_in_pages(FaultConfig::default(), "210000000001").await;
+}
+
+#[tokio::test]
+async fn the_audit_reads_the_account_in_pages_faulty() {
+    the_audit_reads_the_account_in_pages(Profile::faults(), "210000000002").await;
 }

@@ -750,6 +750,24 @@ pub async fn seed_key_dates(
     if let Err(answer) = crate::support::post_test_endpoint(emulator_url(), path, &body).await {
         panic!("seeding {key_id}: {answer}");
     }
+    // IAM hands out the same credential report for four hours: the audit that follows
+    // must see these dates, as it would in AWS once a report made after them is out.
+    fresh_credential_report(None).await;
+}
+
+/// The shared account used by every test that does not name its own.
+pub const ACCOUNT: &str = "123456789012";
+
+/// Discards the credential report of `account` (default: the shared one), so the next
+/// GenerateCredentialReport makes a new one from the state as it is now. Tests share
+/// the account, and IAM reuses a report for four hours: a test that changes keys and
+/// then audits would otherwise read a report made before its change.
+pub async fn fresh_credential_report(account: Option<&str>) {
+    let body = json!({"account_id": account.unwrap_or(ACCOUNT), "discard": true});
+    let path = "/moto-api/planton/credential-report";
+    if let Err(answer) = crate::support::post_test_endpoint(emulator_url(), path, &body).await {
+        panic!("discarding the credential report: {answer}");
+    }
 }
 
 /// Every event the function put for `user`, in order, as the emulator's EventBridge

@@ -52,3 +52,4 @@ mod owners;
 mod rotation;
 mod validation;
 mod verification;
+mod watch;

@@ -10,7 +10,7 @@ stdout (moto's own prints and request logs go to stderr). It serves every servic
 moto's server mode knows (IAM, Secrets Manager, STS, ...) on that one port, with
 threads, until it is killed or its stdin reaches EOF (so it never outlives the test
 process that holds the other end of the stdin pipe). ``POST /moto-api/reset`` works (it
-also clears the stack model of 12), and three test-only endpoints are added (11-13 below).
+also clears the stack model of 12), and test-only endpoints are added (11-15 below).
 
 Why: the Rust tests must FAIL when the Lambda forgets a cleanup step or drops a
 permissions boundary. Plain moto is lenient where AWS is strict, so a buggy Lambda
@@ -198,6 +198,62 @@ iam-and-secrets-manager.md):
      "Resources"}]} in the order they were put. A PutEvents naming a bus that does not
      exist fails as in AWS (ResourceNotFoundException) and records nothing. Reset clears
      the record.
+
+ 15. The account-level reads the audit is built on, as AWS's API reference describes them:
+     - GetAccountAuthorizationDetails: moto ignored MaxItems and Marker and answered
+       everything in one page with IsTruncated false. Now MaxItems (1-1000, default 100)
+       counts users, groups, roles and policies together, in that order (each by name,
+       policies by ARN), and Marker continues after the last entity of the previous page
+       (an opaque token naming that entity, so a page read while the account changes
+       neither repeats nor skips what stayed); IsTruncated and Marker say whether more
+       follow. Filter values outside the EntityType enum (User, Role, Group,
+       LocalManagedPolicy, AWSManagedPolicy) and MaxItems out of range -> 400
+       ValidationError; a Marker that is not one -> 400 InvalidInput. (Checked, no patch
+       needed: UserDetailList carries Path, UserName, UserId, Arn, CreateDate,
+       UserPolicyList with URL-encoded documents, GroupList, AttachedManagedPolicies,
+       Tags and, with 1, PermissionsBoundary. Not modelled: PermissionsBoundaryUsageCount
+       of the policies, RoleLastUsed.)
+     - The credential report: moto answered COMPLETE to every GenerateCredentialReport
+       after the first, rendered GetCredentialReport from the live state at each call
+       with GeneratedTime 2015-02-02T20:02:02Z, had no line for the root user, wrote
+       "not_supported" where AWS writes the region and service of a key's last use (or
+       N/A), the user's creation time as password_last_changed of a user without a
+       password (AWS: N/A) and "not_supported" for password_last_used and
+       password_next_rotation (AWS: N/A), and N/A for a signing certificate's
+       last_rotated. Now GenerateCredentialReport takes a snapshot of every user's
+       credentials when there is no report or the last one is four hours old or more
+       (State STARTED, Description "No report exists. Starting a new report generation
+       task"), answers INPROGRESS while it is being made (instantly by default: see the
+       endpoint below) and COMPLETE after; within four hours IAM hands out the same
+       report again, and so does this. GetCredentialReport answers that snapshot with
+       its real GeneratedTime: 410 ReportNotPresent before any, 404 ReportInProgress
+       while it is made. The report starts with the root user's line
+       (<root_account>, arn:aws:iam::<account>:root) as AWS's does; each user's keys are
+       listed in the order the user's keys are kept (creation), with each key's status,
+       CreateDate as last_rotated, and its last use (date, region, service) or N/A.
+       (Not modelled: ReportExpired, whose age AWS does not document.) A test-only
+       endpoint (loopback clients only) ages, discards or slows the report:
+         POST /moto-api/planton/credential-report
+         {"account_id": "123456789012",    optional: that account's report; default every account's
+          "age_seconds": 14400,            optional: make the report this many seconds older
+          "discard": true,                 optional: no report at all (the next Generate starts one)
+          "generation_seconds": 2.5}       optional: how long making a report takes from now on (default 0)
+       -> 200 {"reports": [{"account_id", "generated" (ISO 8601 UTC with "Z"), "ready"}],
+       "generation_seconds"}; 400 {"error"} for bad JSON, unknown fields or bad values;
+       405 for other methods; 403 for non-loopback clients. Reset discards every report
+       and the generation time goes back to 0.
+     - ListSecrets: moto accepted any MaxResults (AWS: 1-100), any number of filters and
+       values (AWS: at most 10 filters, each with 1-10 values of at most 512 characters
+       of [a-zA-Z0-9 :_@/+=.-!], a leading ! negating), and its NextToken was an offset
+       into a list made again at each call, so a page read while secrets were created or
+       deleted repeated or skipped some. Now those limits -> 400 ValidationException, the
+       list is in CreatedDate order (SortOrder asc, the default, or desc; ties by ARN),
+       and NextToken names the last secret of the previous page (an unknown token ->
+       400 InvalidNextTokenException). (Checked, no patch needed: each entry carries
+       Name, ARN, Description, Tags, DeletedDate with IncludePlannedDeletion, and, with
+       9, SecretVersionsToStages of labelled versions; name and tag-key filters are
+       case-sensitive prefix matches, values of one filter alternatives, filters all
+       required.)
 
 Also: all IAM calls are serialised with one lock (AWS IAM is strongly consistent for
 a single caller; moto's check-then-act code is not thread-safe), and the IAM backend
@@ -692,6 +748,341 @@ def install_patches() -> None:
     _install_sts_patches()
     _install_cloudformation_patches()
     _install_events_patches()
+    _install_account_read_patches()
+
+
+# ------------------------------------------------- 15. account-level reads (the audit)
+ENTITY_TYPES = ("User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy")
+GAAD_MAX_ITEMS = 1000
+GAAD_DEFAULT_ITEMS = 100
+REPORT_REUSED = 4 * 3600  # seconds: IAM hands out the last report again while it is younger
+REPORT_HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
+)
+# moto keeps no account creation time; the root user's line shows this one.
+ROOT_CREATED = "2020-01-01T00:00:00+00:00"
+SECRET_FILTER_VALUE = re.compile(r"!?[a-zA-Z0-9 :_@/+=.\-!]*")
+_REPORT_LOCK = threading.Lock()
+_REPORT_SETTINGS = {"generation_seconds": 0.0}
+
+
+def _report_time(when):
+    return when.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _report_line(user):
+    """One user's line of the credential report, as AWS writes it."""
+    na = "N/A"
+    if user.password:
+        password = [
+            "true",
+            _report_time(user.password_last_used) if user.password_last_used else "no_information",
+            _report_time(getattr(user, "_strict_password_changed", user.create_date)),
+            na,
+        ]
+    else:
+        password = ["false", na, na, na]
+    fields = [user.name, user.arn, _report_time(user.create_date), *password,
+              "true" if user.mfa_devices else "false"]
+    keys = list(user.access_keys)[:2]
+    for i in range(2):
+        if i < len(keys):
+            k = keys[i]
+            used = k.last_used
+            fields += [
+                "true" if k.status == "Active" else "false",
+                _report_time(k.create_date),
+                _report_time(used.timestamp) if used else na,
+                (used.region or na) if used else na,
+                (used.service or na) if used else na,
+            ]
+        else:
+            fields += ["false", na, na, na, na]
+    certs = list(user.signing_certificates.values())[:2]
+    for i in range(2):
+        if i < len(certs):
+            fields += ["true" if certs[i].status == "Active" else "false", _report_time(certs[i].upload_date)]
+        else:
+            fields += ["false", na]
+
+    def csv_field(f):
+        f = str(f)
+        return '"' + f.replace('"', '""') + '"' if any(c in f for c in ',"\n') else f
+
+    return ",".join(csv_field(f) for f in fields)
+
+
+def _render_report(backend):
+    root = [
+        "<root_account>", f"arn:{backend.partition}:iam::{backend.account_id}:root", ROOT_CREATED,
+        "not_supported", "no_information", "not_supported", "not_supported", "false",
+        "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "N/A", "N/A", "N/A",
+        "false", "N/A", "false", "N/A",
+    ]
+    lines = [REPORT_HEADER, ",".join(root)]
+    lines += [_report_line(u) for u in list(backend.users.values())]
+    return "\n".join(lines) + "\n"
+
+
+def _install_account_read_patches() -> None:
+    import base64
+    import datetime
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.iam.exceptions import IAMException, InvalidInput, ReportNotPresentException, ValidationError
+    from moto.iam.models import IAMBackend
+    from moto.iam.responses import IamResponse
+    from moto.secretsmanager.exceptions import SecretsManagerClientError, ValidationException
+    from moto.secretsmanager.models import SecretsManagerBackend, _matches
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    class ReportInProgress(IAMException):
+        code = "ReportInProgress"
+
+    # ------------------------------------------ GetAccountAuthorizationDetails
+    def _entity_key(kind, name):
+        return base64.urlsafe_b64encode(json.dumps([kind, name]).encode()).decode()
+
+    def r_get_account_authorization_details(self):
+        filters = self._get_param("Filter", []) or []
+        bad = [f for f in filters if f not in ENTITY_TYPES]
+        if bad:
+            raise ValidationError(
+                f"1 validation error detected: Value '{filters}' at 'filter' failed to satisfy "
+                "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+                f"[{', '.join(ENTITY_TYPES)}]]"
+            )
+        max_items = self._get_int_param("MaxItems")
+        if max_items is not None and not 1 <= max_items <= GAAD_MAX_ITEMS:
+            bound = "greater than or equal to 1" if max_items < 1 else f"less than or equal to {GAAD_MAX_ITEMS}"
+            raise ValidationError(
+                f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
+                f"constraint: Member must have value {bound}"
+            )
+        max_items = max_items or GAAD_DEFAULT_ITEMS
+        marker = self._get_param("Marker")
+        after = None
+        if marker is not None:
+            try:
+                kind, name = json.loads(base64.urlsafe_b64decode(marker.encode()))
+                after = (int(kind), str(name))
+            except Exception:
+                raise InvalidInput("Invalid Marker.") from None
+        details = self.backend.get_account_authorization_details(filters)
+        entities = []
+        for kind, (section, items, name_of) in enumerate((
+            ("users", details["users"], lambda u: u.name),
+            ("groups", details["groups"], lambda g: g.name),
+            ("roles", details["roles"], lambda r: r.name),
+            ("managed_policies", details["managed_policies"], lambda p: p.arn),
+        )):
+            entities += [(kind, name_of(x), section, x) for x in sorted(items, key=name_of)]
+        if after is not None:
+            entities = [e for e in entities if (e[0], e[1]) > after]
+        page, rest = entities[:max_items], entities[max_items:]
+        pick = lambda section: [x for _, _, s, x in page if s == section]  # noqa: E731
+        result = {
+            "UserDetailList": pick("users"),
+            "GroupDetailList": pick("groups"),
+            "RoleDetailList": pick("roles"),
+            "Policies": pick("managed_policies"),
+            "IsTruncated": bool(rest),
+        }
+        if rest:
+            result["Marker"] = _entity_key(page[-1][0], page[-1][1])
+        return ActionResult(result)
+
+    IamResponse.get_account_authorization_details = r_get_account_authorization_details
+
+    # ------------------------------------------------------ credential report
+    def _report(backend):
+        return getattr(backend, "_strict_report", None)
+
+    def r_generate_credential_report(self):
+        backend, now = self.backend, utcnow()
+        with _REPORT_LOCK:
+            rep = _report(backend)
+            if rep is None or (now - rep["generated"]).total_seconds() >= REPORT_REUSED:
+                wait = datetime.timedelta(seconds=_REPORT_SETTINGS["generation_seconds"])
+                backend._strict_report = {
+                    "csv": _render_report(backend), "generated": now, "ready_at": now + wait,
+                }
+                return ActionResult({
+                    "State": "STARTED",
+                    "Description": "No report exists. Starting a new report generation task",
+                })
+            return ActionResult({"State": "INPROGRESS" if now < rep["ready_at"] else "COMPLETE"})
+
+    def r_get_credential_report(self):
+        with _REPORT_LOCK:
+            rep = _report(self.backend)
+            if rep is None:
+                raise ReportNotPresentException("Credential report not present")
+            if utcnow() < rep["ready_at"]:
+                raise ReportInProgress("Credential report is being generated")
+            return ActionResult({
+                "Content": rep["csv"], "ReportFormat": "text/csv", "GeneratedTime": rep["generated"],
+            })
+
+    IamResponse.generate_credential_report = r_generate_credential_report
+    IamResponse.get_credential_report = r_get_credential_report
+
+    orig_create_login_profile = IAMBackend.create_login_profile
+
+    def create_login_profile(self, user_name, password):
+        user = orig_create_login_profile(self, user_name, password)
+        user._strict_password_changed = utcnow()
+        return user
+
+    IAMBackend.create_login_profile = create_login_profile
+
+    # ------------------------------------------------------------ ListSecrets
+    def _validate_list_secrets(resp):
+        max_results = resp._get_int_param("MaxResults")
+        if max_results is not None and not 1 <= max_results <= 100:
+            bound = "greater than or equal to 1" if max_results < 1 else "less than or equal to 100"
+            raise ValidationException(
+                f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to "
+                f"satisfy constraint: Member must have value {bound}"
+            )
+        filters = resp._get_param("Filters", if_none=[]) or []
+        if len(filters) > 10:
+            raise ValidationException(
+                f"1 validation error detected: Value '{filters}' at 'filters' failed to satisfy "
+                "constraint: Member must have length less than or equal to 10"
+            )
+        for i, f in enumerate(filters, start=1):
+            values = f.get("Values")
+            if values is None:
+                continue  # moto's own check answers this one
+            if not 1 <= len(values) <= 10:
+                raise ValidationException(
+                    f"1 validation error detected: Value '{values}' at 'filters.{i}.member.values' "
+                    "failed to satisfy constraint: Member must have length between 1 and 10"
+                )
+            for v in values:
+                if len(v) > 512 or not SECRET_FILTER_VALUE.fullmatch(v):
+                    raise ValidationException(
+                        f"1 validation error detected: Value '{v}' at 'filters.{i}.member.values' "
+                        "failed to satisfy constraint: Member must have length less than or equal "
+                        "to 512 and satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$"
+                    )
+        order = resp._get_param("SortOrder")
+        if order is not None and order not in ("asc", "desc"):
+            raise ValidationException(
+                f"1 validation error detected: Value '{order}' at 'sortOrder' failed to satisfy "
+                "constraint: Member must satisfy enum value set: [asc, desc]"
+            )
+
+    def list_secrets(self, filters, max_results=100, next_token=None, include_planned_deletion=False,
+                     sort_order="asc"):
+        matched = []
+        for secret in self.secrets.values():
+            if getattr(secret, "deleted_date", None) and not include_planned_deletion:
+                continue
+            if _matches(secret, filters):
+                matched.append(secret)
+        key = lambda x: (getattr(x, "created_date", 0) or 0, x.arn)  # noqa: E731
+        matched.sort(key=key, reverse=sort_order == "desc")
+        if next_token:
+            try:
+                created, arn = json.loads(base64.urlsafe_b64decode(next_token.encode()))
+                after = (created, arn)
+            except Exception:
+                raise SecretsManagerClientError(
+                    "InvalidNextTokenException", "The NextToken value is invalid."
+                ) from None
+            if sort_order == "desc":
+                matched = [x for x in matched if key(x) < after]
+            else:
+                matched = [x for x in matched if key(x) > after]
+        size = int(max_results or 100)
+        page, rest = matched[:size], matched[size:]
+        token = None
+        if rest and page:
+            token = base64.urlsafe_b64encode(json.dumps(list(key(page[-1]))).encode()).decode()
+        return [x.to_dict() for x in page], token
+
+    SecretsManagerBackend.list_secrets = list_secrets
+
+    def r_list_secrets(self):
+        _validate_list_secrets(self)
+        filters = self._get_param("Filters", if_none=[])
+        from moto.secretsmanager.responses import _validate_filters
+
+        _validate_filters(filters)
+        secret_list, next_token = self.backend.list_secrets(
+            filters=filters,
+            max_results=self._get_int_param("MaxResults"),
+            next_token=self._get_param("NextToken"),
+            include_planned_deletion=self._get_param("IncludePlannedDeletion", if_none=False),
+            sort_order=self._get_param("SortOrder") or "asc",
+        )
+        body = {"SecretList": secret_list}
+        if next_token:
+            body["NextToken"] = next_token
+        return json.dumps(body)
+
+    SecretsManagerResponse.list_secrets = r_list_secrets
+
+
+CREDENTIAL_REPORT_PATH = "/moto-api/planton/credential-report"
+
+
+def _credential_report_control(payload):
+    """(status, body) for POST CREDENTIAL_REPORT_PATH."""
+    import datetime
+
+    from moto.iam.models import iam_backends
+
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        return 400, {"error": "body must be a JSON object"}
+    unknown = set(payload) - {"account_id", "age_seconds", "discard", "generation_seconds"}
+    if unknown:
+        return 400, {"error": f"unknown fields: {sorted(unknown)}"}
+    account = payload.get("account_id")
+    if account is not None and not (isinstance(account, str) and re.fullmatch(r"\d{12}", account)):
+        return 400, {"error": "account_id must be a 12-digit account id"}
+    age = payload.get("age_seconds")
+    gen = payload.get("generation_seconds")
+    for name, value in (("age_seconds", age), ("generation_seconds", gen)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            return 400, {"error": f"{name} must be a number >= 0"}
+    discard = payload.get("discard", False)
+    if not isinstance(discard, bool):
+        return 400, {"error": "discard must be true or false"}
+    reports = []
+    with _IAM_LOCK, _REPORT_LOCK:
+        if gen is not None:
+            _REPORT_SETTINGS["generation_seconds"] = float(gen)
+        for account_id, account_backends in list(iam_backends.items()):
+            if account is not None and account_id != account:
+                continue
+            for backend in list(account_backends.values()):
+                rep = getattr(backend, "_strict_report", None)
+                if rep is None:
+                    continue
+                if discard:
+                    backend._strict_report = None
+                    continue
+                if age:
+                    delta = datetime.timedelta(seconds=age)
+                    rep["generated"] -= delta
+                    rep["ready_at"] -= delta
+                reports.append({
+                    "account_id": account_id,
+                    "generated": rep["generated"].isoformat() + "Z",
+                    "ready": rep["ready_at"] <= datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None),
+                })
+    return 200, {"reports": reports, "generation_seconds": _REPORT_SETTINGS["generation_seconds"]}
 
 
 # ------------------------------------------------- 8./9. Secrets Manager rotation
@@ -1458,6 +1849,7 @@ def _recorded_events(payload):
 
 TEST_ENDPOINTS = {
     ACCESS_KEY_DATES_PATH: _seed_access_key_dates,
+    CREDENTIAL_REPORT_PATH: _credential_report_control,
     CFN_STACKS_PATH: _set_stack_model,
     STAGE_PENDING_PATH: _stage_pending,
     EVENTS_PATH: _recorded_events,
@@ -1475,6 +1867,8 @@ def _with_test_endpoints(app):
             _clear_stack_model()
             with _EVENTS_LOCK:
                 _EVENTS.clear()
+            with _REPORT_LOCK:
+                _REPORT_SETTINGS["generation_seconds"] = 0.0
         handler = TEST_ENDPOINTS.get(path)
         if handler is None:
             return app(environ, start_response)

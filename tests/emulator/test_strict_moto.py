@@ -203,6 +203,14 @@ class StrictMotoTest(unittest.TestCase):
         pending = self.sm.rotate_secret(SecretId=name, **rotate_kw).get("VersionId")
         return current, pending
 
+    def unvalidated(self, service):
+        """A client that sends what botocore's own parameter checks would stop."""
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key="secret",
+            config=botocore.config.Config(retries={"max_attempts": 1}, parameter_validation=False),
+        )
+
     def create_policy(self, name):
         return self.iam.create_policy(PolicyName=name, PolicyDocument=policy_doc())["Policy"]["Arn"]
 
@@ -1134,6 +1142,219 @@ class StrictMotoTest(unittest.TestCase):
         for bad in ([1], {"Typo": "x"}):
             with self.subTest(body=bad):
                 self.assertEqual(self.post_json(path, bad)[0], 400)
+
+    # ------------------------------- 15. account-level reads: pages, the report, listings
+    GAAD_FILTER = ["User", "Group", "LocalManagedPolicy"]
+
+    def gaad_pages(self, **kw):
+        """Every page of GetAccountAuthorizationDetails: [(users, groups, roles, policies)]."""
+        pages, marker = [], None
+        while True:
+            args = dict(kw, **({"Marker": marker} if marker else {}))
+            out = self.iam.get_account_authorization_details(**args)
+            pages.append((
+                [u["UserName"] for u in out["UserDetailList"]],
+                [g["GroupName"] for g in out["GroupDetailList"]],
+                [r["RoleName"] for r in out["RoleDetailList"]],
+                [p["Arn"] for p in out["Policies"]],
+            ))
+            if not out["IsTruncated"]:
+                self.assertNotIn("Marker", out)
+                return pages
+            marker = out["Marker"]
+
+    def test_account_authorization_details_in_pages(self):
+        bnd = self.create_policy("bnd")
+        for i in range(5):
+            self.iam.create_user(UserName=f"u{i}", Path="/sa/", Tags=[{"Key": "team", "Value": str(i)}])
+        self.iam.put_user_permissions_boundary(UserName="u0", PermissionsBoundary=bnd)
+        self.iam.put_user_policy(UserName="u0", PolicyName="logs", PolicyDocument=policy_doc())
+        self.iam.attach_user_policy(UserName="u0", PolicyArn=READONLY)
+        self.iam.create_group(GroupName="g1")
+        self.iam.create_group(GroupName="g0")
+        self.iam.add_user_to_group(GroupName="g1", UserName="u0")
+        # 5 users, 2 groups, 1 customer policy: 8 entities, pages of 3: users, then groups,
+        # then policies, each by name; no AWS managed policy with LocalManagedPolicy.
+        pages = self.gaad_pages(Filter=self.GAAD_FILTER, MaxItems=3)
+        self.assertEqual(pages, [
+            (["u0", "u1", "u2"], [], [], []),
+            (["u3", "u4"], ["g0"], [], []),
+            ([], ["g1"], [], [bnd]),
+        ])
+        # Without MaxItems: AWS's default of 100 items, so all 8 in one page here.
+        self.assertEqual(len(self.gaad_pages(Filter=self.GAAD_FILTER)), 1)
+        # What a user's detail holds, documents URL-encoded as AWS sends them.
+        out = self.iam.get_account_authorization_details(Filter=["User"], MaxItems=1)
+        self.assertIn("%22Version%22", self.raw["body"].decode())
+        u0 = out["UserDetailList"][0]
+        self.assertEqual(u0["UserName"], "u0")
+        self.assertEqual(u0["GroupList"], ["g1"])
+        self.assertEqual(u0["AttachedManagedPolicies"], [{"PolicyName": "ReadOnlyAccess", "PolicyArn": READONLY}])
+        self.assertEqual(u0["PermissionsBoundary"]["PermissionsBoundaryArn"], bnd)
+        self.assertEqual(u0["UserPolicyList"][0]["PolicyName"], "logs")
+        self.assertEqual(u0["Tags"], [{"Key": "team", "Value": "0"}])
+        self.assertIn("CreateDate", u0)
+        # The marker names the last entity: a user made before it is not repeated, one made
+        # after it is found, one deleted is simply gone.
+        first = self.iam.get_account_authorization_details(Filter=["User"], MaxItems=2)
+        self.iam.create_user(UserName="u00")  # sorts before the marker (u1)
+        self.iam.create_user(UserName="u5")
+        self.iam.delete_user(UserName="u3")
+        rest = self.iam.get_account_authorization_details(Filter=["User"], MaxItems=100, Marker=first["Marker"])
+        self.assertEqual([u["UserName"] for u in rest["UserDetailList"]], ["u2", "u4", "u5"])
+        # Errors, as AWS answers them.
+        self.assertAwsError("ValidationError", 400, self.iam.get_account_authorization_details, Filter=["Users"])
+        iam = self.unvalidated("iam")
+        for bad in (0, 1001):
+            with self.subTest(max_items=bad):
+                self.assertAwsError("ValidationError", 400, iam.get_account_authorization_details, MaxItems=bad)
+        self.assertAwsError("InvalidInput", 400, self.iam.get_account_authorization_details, Marker="not-ours")
+
+    def report(self):
+        """(GeneratedTime, {user: row dict}, root row) of GetCredentialReport."""
+        out = self.iam.get_credential_report()
+        self.assertEqual(out["ReportFormat"], "text/csv")
+        import csv
+        rows = list(csv.DictReader(io.StringIO(out["Content"].decode())))
+        return out["GeneratedTime"], {r["user"]: r for r in rows[1:]}, rows[0]
+
+    def test_credential_report_is_a_snapshot_reused_for_four_hours(self):
+        path = "/moto-api/planton/credential-report"
+        self.assertAwsError("ReportNotPresent", 410, self.iam.get_credential_report)
+        self.iam.create_user(UserName="keys")
+        k1 = self.iam.create_access_key(UserName="keys")["AccessKey"]["AccessKeyId"]
+        self.post_json("/moto-api/planton/access-key-dates", {
+            "access_key_id": k1, "create_date": "2020-01-02T03:04:05Z",
+            "last_used_date": "2020-02-03T04:05:06Z", "last_used_service": "s3", "last_used_region": "eu-west-1",
+        })
+        self.iam.create_user(UserName="pw")
+        self.iam.create_login_profile(UserName="pw", Password="correct-horse-9!A")
+        before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        started = self.iam.generate_credential_report()
+        self.assertEqual(started["State"], "STARTED")
+        self.assertEqual(started["Description"], "No report exists. Starting a new report generation task")
+        generated, rows, root = self.report()
+        self.assertGreaterEqual(generated, before)
+        self.assertLess(generated - before, datetime.timedelta(seconds=30))
+        # The root user's line comes first, as in AWS.
+        self.assertEqual(root["user"], "<root_account>")
+        self.assertEqual(root["arn"], f"arn:aws:iam::{ACCOUNT}:root")
+        k = rows["keys"]
+        self.assertEqual(
+            [k[c] for c in ("access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date",
+                            "access_key_1_last_used_region", "access_key_1_last_used_service")],
+            ["true", "2020-01-02T03:04:05+00:00", "2020-02-03T04:05:06+00:00", "eu-west-1", "s3"],
+        )
+        self.assertEqual([k[c] for c in ("access_key_2_active", "access_key_2_last_rotated")], ["false", "N/A"])
+        self.assertEqual(
+            [k[c] for c in ("password_enabled", "password_last_used", "password_last_changed",
+                            "password_next_rotation")],
+            ["false", "N/A", "N/A", "N/A"],
+        )
+        pw = rows["pw"]
+        self.assertEqual(pw["password_enabled"], "true")
+        self.assertEqual(pw["password_last_used"], "no_information")
+        self.assertRegex(pw["password_last_changed"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+        # A snapshot: a key made since is not in it, and within four hours IAM hands out
+        # the same report.
+        k2 = self.iam.create_access_key(UserName="keys")["AccessKey"]["AccessKeyId"]
+        self.assertEqual(self.iam.generate_credential_report()["State"], "COMPLETE")
+        again, rows, _ = self.report()
+        self.assertEqual(again, generated)
+        self.assertEqual(rows["keys"]["access_key_2_active"], "false")
+        # Four hours later a new one is made, and it shows the second key, never used.
+        status, body = self.post_json(path, {"account_id": ACCOUNT, "age_seconds": 4 * 3600})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(body["reports"]), 1)
+        self.assertEqual(self.iam.generate_credential_report()["State"], "STARTED")
+        newer, rows, _ = self.report()
+        self.assertGreater(newer, generated)
+        self.assertEqual(
+            [rows["keys"][c] for c in ("access_key_2_active", "access_key_2_last_used_date",
+                                       "access_key_2_last_used_region", "access_key_2_last_used_service")],
+            ["true", "N/A", "N/A", "N/A"],
+        )
+        self.iam.update_access_key(UserName="keys", AccessKeyId=k2, Status="Inactive")
+        # Making a report takes time when told to: INPROGRESS, ReportInProgress, then done.
+        self.assertEqual(self.post_json(path, {"discard": True, "generation_seconds": 0.5})[0], 200)
+        self.assertAwsError("ReportNotPresent", 410, self.iam.get_credential_report)
+        self.assertEqual(self.iam.generate_credential_report()["State"], "STARTED")
+        self.assertEqual(self.iam.generate_credential_report()["State"], "INPROGRESS")
+        self.assertAwsError("ReportInProgress", 404, self.iam.get_credential_report)
+        time.sleep(0.6)
+        self.assertEqual(self.iam.generate_credential_report()["State"], "COMPLETE")
+        _, rows, _ = self.report()
+        self.assertEqual(rows["keys"]["access_key_2_active"], "false", "an inactive key keeps its line")
+        self.assertNotEqual(rows["keys"]["access_key_2_last_rotated"], "N/A")
+        # Another account's report is its own.
+        self.assertEqual(self.post_json(path, {"account_id": "999999999999", "discard": True})[1]["reports"], [])
+
+    def test_credential_report_endpoint_errors(self):
+        path = "/moto-api/planton/credential-report"
+        for bad in ([1], {"typo": 1}, {"age_seconds": -1}, {"age_seconds": "1"}, {"discard": "yes"},
+                    {"account_id": "12"}, {"generation_seconds": True}):
+            with self.subTest(body=bad):
+                self.assertEqual(self.post_json(path, bad)[0], 400)
+        self.assertEqual(self.post_json(path, None, method="GET")[0], 405)
+        # Reset puts the generation time back to 0.
+        self.assertEqual(self.post_json(path, {"generation_seconds": 3})[1]["generation_seconds"], 3)
+        self.setUp()
+        self.assertEqual(self.post_json(path, {})[1], {"reports": [], "generation_seconds": 0})
+
+    def list_pages(self, **kw):
+        pages, token = [], None
+        while True:
+            out = self.sm.list_secrets(**dict(kw, **({"NextToken": token} if token else {})))
+            pages.append([s["Name"] for s in out["SecretList"]])
+            token = out.get("NextToken")
+            if not token:
+                return pages
+
+    def test_list_secrets_limits_filters_and_stable_pages(self):
+        tag = [{"Key": "planton:user-name", "Value": "u"}]
+        for i in range(5):
+            self.sm.create_secret(Name=f"planton/s{i}", SecretString="x", Description=f"d{i}", Tags=tag)
+            time.sleep(1.05)  # CreatedDate is whole seconds: one secret per second
+        self.sm.create_secret(Name="other/untagged", SecretString="x")
+        self.sm.create_secret(Name="Planton/upper", SecretString="x", Tags=tag)
+        mine = [{"Key": "tag-key", "Values": ["planton:user-name"]}, {"Key": "name", "Values": ["planton/"]}]
+        self.assertEqual(self.list_pages(Filters=mine, MaxResults=2),
+                         [["planton/s0", "planton/s1"], ["planton/s2", "planton/s3"], ["planton/s4"]])
+        self.assertEqual(self.list_pages(Filters=mine, MaxResults=3, SortOrder="desc"),
+                         [["planton/s4", "planton/s3", "planton/s2"], ["planton/s1", "planton/s0"]])
+        # Tag key and name are case-sensitive prefixes; a filter's values are alternatives.
+        self.assertEqual(self.list_pages(Filters=[{"Key": "tag-key", "Values": ["planton:"]}])[0],
+                         ["planton/s0", "planton/s1", "planton/s2", "planton/s3", "planton/s4", "Planton/upper"])
+        self.assertEqual(self.list_pages(Filters=[{"Key": "tag-key", "Values": ["PLANTON:"]}]), [[]])
+        self.assertEqual(sorted(self.list_pages(Filters=[{"Key": "name", "Values": ["other/", "Planton/"]}])[0]),
+                         ["Planton/upper", "other/untagged"])
+        # An entry holds what the audit reads.
+        entry = self.sm.list_secrets(Filters=[{"Key": "name", "Values": ["planton/s0"]}])["SecretList"][0]
+        self.assertEqual((entry["Description"], entry["Tags"]), ("d0", tag))
+        self.assertEqual(list(entry["SecretVersionsToStages"].values()), [["AWSCURRENT"]])
+        # The token names the last secret of the page: a secret deleted or made while
+        # paging does not shift the rest.
+        first = self.sm.list_secrets(Filters=mine, MaxResults=2)
+        self.sm.delete_secret(SecretId="planton/s0", ForceDeleteWithoutRecovery=True)
+        self.sm.delete_secret(SecretId="planton/s2", RecoveryWindowInDays=7)
+        rest = self.sm.list_secrets(Filters=mine, MaxResults=10, NextToken=first["NextToken"])
+        self.assertEqual([s["Name"] for s in rest["SecretList"]], ["planton/s3", "planton/s4"])
+        # Secrets scheduled for deletion only when asked for, with their DeletedDate.
+        rest = self.sm.list_secrets(Filters=mine, NextToken=first["NextToken"], IncludePlannedDeletion=True)
+        listed = {s["Name"]: s for s in rest["SecretList"]}
+        self.assertIn("DeletedDate", listed["planton/s2"])
+        # AWS's limits (sent past botocore's own checks).
+        sm = self.unvalidated("secretsmanager")
+        for kw in ({"MaxResults": 0}, {"MaxResults": 101},
+                   {"Filters": [{"Key": "name", "Values": ["a"]}] * 11},
+                   {"Filters": [{"Key": "name", "Values": [f"v{i}" for i in range(11)]}]},
+                   {"Filters": [{"Key": "name", "Values": ["x" * 513]}]},
+                   {"Filters": [{"Key": "name", "Values": ["a$b"]}]},
+                   {"Filters": [{"Key": "nope", "Values": ["a"]}]},
+                   {"SortOrder": "sideways"}):
+            with self.subTest(kw=kw):
+                self.assertAwsError("ValidationException", 400, sm.list_secrets, **kw)
+        self.assertAwsError("InvalidNextTokenException", 400, self.sm.list_secrets, NextToken="not-ours")
 
 
 if __name__ == "__main__":

@@ -135,7 +135,15 @@ class Stack:
             self._conditions[name] = bool(self.resolve(self.t["Conditions"][name]))
         return self._conditions[name]
 
+    def sam_role(self, logical_id: str) -> bool:
+        """`<Function>Role`: the role SAM makes for a function that names none."""
+        fn = self.t["Resources"].get(logical_id.removesuffix("Role"), {})
+        return (logical_id.endswith("Role") and fn.get("Type") == "AWS::Serverless::Function"
+                and "Role" not in fn.get("Properties", {}))
+
     def exists(self, logical_id: str) -> bool:
+        if logical_id not in self.t["Resources"] and self.sam_role(logical_id):
+            return self.exists(logical_id.removesuffix("Role"))
         c = self.t["Resources"][logical_id].get("Condition")
         return c is None or self.condition(c)
 
@@ -187,6 +195,8 @@ class Stack:
                 raise Unresolvable(f"!Ref {name}, a resource whose condition is false")
             if name == "DefaultPermissionsBoundary":
                 return DEFAULT_BOUNDARY_ARN
+            return f"{{Ref {name}}}"
+        if self.sam_role(name):
             return f"{{Ref {name}}}"
         raise Unresolvable(f"!Ref {name}")
 
@@ -1485,6 +1495,29 @@ class LeastPowerPerCaller(Checks):
             self.check(decide(st, "secretsmanager:DescribeSecret", SECRET) == "Allow",
                        "it reads the managed secrets' descriptions")
 
+    # The audit reads the account in pages (issue 25): these, and ListUsers, are the only
+    # actions the scheduled role holds on every resource.
+    ACCOUNT_READS = ("iam:GetAccountAuthorizationDetails", "iam:GenerateCredentialReport",
+                     "iam:GetCredentialReport", "secretsmanager:ListSecrets")
+
+    def test_the_scheduled_role_reads_the_account_in_pages_and_nothing_more_on_every_resource(self) -> None:
+        s = stack(AuditSchedule="rate(1 day)")
+        st = self.scheduled_statements(s)
+        for a in self.ACCOUNT_READS:
+            service, name = a.split(":", 1)
+            p = sar()[service]["privileges"][name]
+            self.check(p["access_level"] in self.READ_LEVELS, f"{a} only reads", p["access_level"])
+            self.check(set(p["resource_types"]) == {""}, f"{a} has no resource type, so * is its only scope",
+                       p["resource_types"])
+            self.check(decide(st, a, "*") == "Allow", f"the scheduled role may call {a}")
+        on_everything = sorted({a for x in st if "*" in as_list(x.get("Resource", []))
+                                for a in as_list(x["Action"])})
+        self.check(on_everything == sorted(("iam:ListUsers", *self.ACCOUNT_READS)),
+                   "nothing else is granted on every resource", on_everything)
+        for forbidden in ("secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue",
+                          "iam:GetLoginProfile", "iam:ListSSHPublicKeys"):
+            self.check(decide(st, forbidden, "*") != "Allow", f"and still no {forbidden}")
+
     def test_schedules_target_the_scheduled_function_and_each_function_serves_its_callers(self) -> None:
         s = stack(AuditSchedule="rate(1 day)", RotationGraceHours="24")
         sched_ref = {"Fn::GetAtt": ["ScheduledFunction", "Arn"]}
@@ -1498,13 +1531,109 @@ class LeastPowerPerCaller(Checks):
                 for t in res["Properties"].get("Targets", []):
                     self.check(t["Arn"] != {"Fn::GetAtt": ["Function", "Arn"]},
                                f"no schedule ({logical}) runs the function with the write role")
+        # The watch's CloudTrail events go to the scheduled function by default
+        # (ChangeResponse quarantine); WatchChanges checks every mode.
         self.check(s.env()["PLANTON_SERVES"] == "custom-resource,rotation",
                    "the write function refuses scheduled events", s.env().get("PLANTON_SERVES"))
-        self.check(s.resource("ScheduledFunction")["Environment"]["Variables"]["PLANTON_SERVES"] == "schedule",
+        self.check(s.resource("ScheduledFunction")["Environment"]["Variables"]["PLANTON_SERVES"] == "schedule,watch",
                    "the scheduled function refuses custom-resource and rotation events")
         token = TEMPLATE_DATA["Outputs"]["ServiceToken"]["Value"]
         self.check(token == {"Fn::GetAtt": ["Function", "Arn"]},
                    "the ServiceToken is the custom-resource function", token)
+
+
+class WatchChanges(Checks):
+    """The watch (issue 24): the rule matches IAM's CloudTrail events for every write
+    the function's model watches, and targets the function whose role can make the
+    chosen answer and no more: alert and quarantine the scheduled function (reads, key
+    deactivation and removing a console password), revert the custom-resource one."""
+
+    FORWARDER = ROOT / "templates" / "watch-forwarder.yaml"
+
+    @staticmethod
+    def watched() -> list[str]:
+        src = (ROOT / "crates" / "planton-model" / "src" / "watch.rs").read_text()
+        block = src.split("pub const WATCHED: &[&str] = &[", 1)[1].split("];", 1)[0]
+        return re.findall(r'"(\w+)"', block)
+
+    def check_pattern(self, pattern: dict, where: str) -> None:
+        self.check(pattern.get("source") == ["aws.iam"], f"{where} matches source aws.iam", pattern.get("source"))
+        self.check(pattern.get("detail-type") == ["AWS API Call via CloudTrail"],
+                   f"{where} matches CloudTrail API calls", pattern.get("detail-type"))
+        detail = pattern.get("detail", {})
+        self.check(detail.get("eventSource") == ["iam.amazonaws.com"], f"{where} matches IAM's calls only")
+        self.check(detail.get("errorCode") == [{"exists": False}], f"{where} leaves failed calls out")
+        names = detail.get("eventName", [])
+        self.check(sorted(names) == sorted(self.watched()),
+                   f"{where} matches exactly the model's WATCHED calls",
+                   sorted(set(names) ^ set(self.watched())))
+        for must in ("AttachUserPolicy", "PutUserPolicy", "AddUserToGroup", "PutGroupPolicy",
+                     "CreatePolicyVersion", "SetDefaultPolicyVersion", "DeleteUserPermissionsBoundary",
+                     "CreateAccessKey", "CreateLoginProfile", "TagUser", "UploadSSHPublicKey",
+                     "CreateServiceSpecificCredential", "UpdateUser", "DeleteUser"):
+            self.check(must in names, f"{where} watches {must}")
+
+    def test_the_rule_matches_every_watched_call_and_targets_by_mode(self) -> None:
+        raw = TEMPLATE_DATA["Resources"]["WatchRule"]["Properties"]
+        self.check_pattern(raw["EventPattern"], "WatchRule")
+        for mode, target, serves_watch in (("alert", "ScheduledFunction", "ScheduledFunction"),
+                                           ("quarantine", "ScheduledFunction", "ScheduledFunction"),
+                                           ("revert", "Function", "Function")):
+            s = stack(ChangeResponse=mode)
+            for fn in ("Function", "ScheduledFunction"):
+                env = s.resource(fn)["Environment"]["Variables"]
+                self.check(env["PLANTON_CHANGE_RESPONSE"] == mode, f"{fn} is told the mode {mode}")
+                self.check(("watch" in env["PLANTON_SERVES"].split(",")) == (fn == serves_watch),
+                           f"with {mode} only {serves_watch} serves the watch", (fn, env["PLANTON_SERVES"]))
+            self.check(s.exists("WatchPolicy") == (mode != "revert"),
+                       f"the scheduled role gets the watch's reads only when it answers ({mode})")
+            self.check(s.exists("WatchRevertPolicy") == (mode == "revert"),
+                       f"the write role gets the watch's reads only for revert ({mode})")
+        self.check(TEMPLATE_DATA["Parameters"]["ChangeResponse"]["Default"] == "quarantine",
+                   "quarantine is the default answer")
+        perm = TEMPLATE_DATA["Resources"]["WatchInvokePermission"]["Properties"]
+        self.check(perm["SourceArn"] == {"Fn::GetAtt": ["WatchRule", "Arn"]},
+                   "only the watch rule may invoke with CloudTrail events", perm["SourceArn"])
+        self.check(perm["FunctionName"] == raw["Targets"][0]["Arn"],
+                   "the permission names the rule's target")
+
+    def test_the_scheduled_roles_watch_policy_reads_and_only_quarantines(self) -> None:
+        st = statements(stack().resource("WatchPolicy")["PolicyDocument"])
+        granted = sorted({a for x in st for a in as_list(x.get("Action", []))})
+        writes = [a for a in granted
+                  if sar()["iam"]["privileges"][a.split(":", 1)[1]]["access_level"] not in ("Read", "List")]
+        self.check(writes == ["iam:DeleteLoginProfile"],
+                   "the watch's only write in the scheduled role removes a console password", writes)
+        self.check(decide(st, "iam:DeleteLoginProfile", user("/service-accounts/x")) == "Allow",
+                   "it can remove a managed user's console password")
+        self.check(decide(st, "iam:DeleteLoginProfile", user("/alice")) != "Allow",
+                   "and no one's outside the path prefix")
+        for forbidden in ("iam:DetachUserPolicy", "iam:DeleteUserPolicy", "iam:RemoveUserFromGroup",
+                          "iam:DeleteAccessKey", "iam:AttachUserPolicy", "iam:CreateLoginProfile",
+                          "iam:CreatePolicyVersion", "iam:TagUser"):
+            self.check(decide(st, forbidden, user("/service-accounts/x")) != "Allow",
+                       f"the watch cannot {forbidden} from the scheduled role")
+        self.check(decide(st, "iam:GetPolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/team/p") == "Allow",
+                   "it reads a customer policy's versions, to judge a new default")
+        self.check(decide(st, "iam:GetGroupPolicy", f"arn:aws:iam::{ACCOUNT}:group/ci") == "Allow",
+                   "it reads a group's policies")
+
+    def test_the_forwarder_sends_the_same_events_from_us_east_1(self) -> None:
+        t, matches = decode_str(self.FORWARDER.read_text())
+        self.check(not matches, "the forwarder template reads", matches)
+        rule = t["Resources"]["ForwardRule"]["Properties"]
+        self.check_pattern(rule["EventPattern"], "the forwarder")
+        target = rule["Targets"][0]
+        self.check("event-bus/default" in json.dumps(target["Arn"]), "it targets the default bus", target["Arn"])
+        self.check(target.get("RoleArn") == {"Fn::GetAtt": ["ForwarderRole", "Arn"]}, "with its own role")
+        role = t["Resources"]["ForwarderRole"]["Properties"]
+        actions = [a for p in role["Policies"] for x in statements(p["PolicyDocument"])
+                   for a in as_list(x["Action"])]
+        self.check(actions == ["events:PutEvents"], "the forwarder's role can only put events", actions)
+        self.check("RunsInUsEast1" in t.get("Rules", {}), "it refuses to deploy outside us-east-1")
+        named = [k for k, r in t["Resources"].items()
+                 if any(n in r.get("Properties", {}) for n in ("Name", "RoleName", "FunctionName"))]
+        self.check(not named, "no named resources, so StackSets can deploy it anywhere", named)
 
 
 class TemplateReads(Checks):

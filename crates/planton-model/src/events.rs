@@ -32,16 +32,20 @@ pub enum Kind {
     UserAdopted,
     /// The audit found the user changed by hand since its last deployment.
     DriftFound,
+    /// The watch saw a hand-made change in a CloudTrail event and observed it on the
+    /// user (`crate::watch`).
+    ChangedOutsideCloudFormation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::KeyCreated,
         Kind::KeyRotated,
         Kind::PreviousKeyDeactivated,
         Kind::KeyDeactivatedByAudit,
         Kind::UserAdopted,
         Kind::DriftFound,
+        Kind::ChangedOutsideCloudFormation,
     ];
 
     pub fn detail_type(self) -> &'static str {
@@ -52,6 +56,7 @@ impl Kind {
             Kind::KeyDeactivatedByAudit => "Planton Access Key Deactivated By Audit",
             Kind::UserAdopted => "Planton IAM User Adopted",
             Kind::DriftFound => "Planton IAM User Drift Found",
+            Kind::ChangedOutsideCloudFormation => "Planton User Changed Outside CloudFormation",
         }
     }
 }

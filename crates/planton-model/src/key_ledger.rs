@@ -9,6 +9,12 @@
 //! never changes, so an entry once written stays true. Entries for versions that no
 //! longer carry a stage are dropped at the next write, which keeps the text short
 //! (a handful of entries against Secrets Manager's 2,048-character limit).
+//!
+//! Each recorded key's creation time is kept beside it ([`CREATED_MARKER`]): IAM's
+//! credential report lists a user's keys without their ids, only when each was made,
+//! so the audit, which reads the whole account from that report, proves which key a
+//! report line stands for by this time, and lists a user's keys one by one only when
+//! it cannot.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +24,12 @@ pub const MARKER: &str = " Key ids by version (written by planton-iam-user): ";
 /// Where the resource's own grace period (`PreviousKeyGraceHours`) is recorded, when it
 /// has one: the grace sweep and scheduled rotations read it from DescribeSecret too.
 pub const GRACE_MARKER: &str = " Previous key grace (written by planton-iam-user): ";
+
+/// Where each recorded key's creation time is kept: `<access key id>=<seconds since
+/// 1970>`, as IAM's CreateDate. Written before the other records, so a reader that does
+/// not know it (an earlier version of the function) keeps it as part of the
+/// description's own text instead of misreading the key record that follows.
+pub const CREATED_MARKER: &str = " Key creation times (written by planton-iam-user): ";
 
 /// Secrets Manager's limit on a secret's description.
 pub const MAX_DESCRIPTION: usize = 2048;
@@ -36,9 +48,47 @@ pub fn parse(description: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The creation times a description records: access key id -> seconds since 1970.
+/// Anything that does not look like an entry is ignored.
+pub fn parse_created(description: &str) -> BTreeMap<String, u64> {
+    let Some((_, tail)) = description.split_once(CREATED_MARKER) else {
+        return BTreeMap::new();
+    };
+    // The section ends where the next record starts.
+    let end = [GRACE_MARKER, MARKER]
+        .iter()
+        .filter_map(|m| tail.find(m))
+        .min()
+        .unwrap_or(tail.len());
+    tail[..end]
+        .trim_end_matches('.')
+        .split(", ")
+        .filter_map(|e| e.split_once('='))
+        .filter(|(k, t)| is_key_id(k) && !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|(k, t)| Some((k.to_string(), t.parse().ok()?)))
+        .collect()
+}
+
+/// The description with `key_id`'s creation time recorded (the other records as they
+/// are). Only a key the description records keeps its time at the next write.
+pub fn with_created(description: &str, key_id: &str, created_secs: u64) -> String {
+    let mut created = parse_created(description);
+    created.insert(key_id.to_string(), created_secs);
+    let entries = parse(description);
+    let keys = entries.iter().map(|(v, k)| (v.as_str(), k.as_str()));
+    render_parts(
+        base(description),
+        &created,
+        parse_grace(description),
+        keys,
+        &|_| true,
+        None,
+    )
+}
+
 /// The description's own text, before any record.
 fn base(description: &str) -> &str {
-    let cut = [MARKER, GRACE_MARKER]
+    let cut = [MARKER, GRACE_MARKER, CREATED_MARKER]
         .iter()
         .filter_map(|m| description.find(m))
         .min()
@@ -61,12 +111,14 @@ pub const MAX_GRACE_HOURS: u32 = 8760;
 pub fn with_grace(description: &str, grace: Option<u32>) -> String {
     let entries = parse(description);
     let keys = entries.iter().map(|(v, k)| (v.as_str(), k.as_str()));
-    render_parts(base(description), grace, keys, &|_| true, None)
+    let created = parse_created(description);
+    render_parts(base(description), &created, grace, keys, &|_| true, None)
 }
 
 /// The description with `entries` recorded after its own text (whatever record it
-/// held before is replaced; a recorded grace period is kept). Entries for versions not
-/// in `staged` are left out, except `keep`, the version being written now.
+/// held before is replaced; a recorded grace period is kept, and so are the creation
+/// times of the keys still recorded). Entries for versions not in `staged` are left
+/// out, except `keep`, the version being written now.
 pub fn render<'a>(
     description: &str,
     entries: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -74,11 +126,13 @@ pub fn render<'a>(
     keep: Option<&str>,
 ) -> String {
     let grace = parse_grace(description);
-    render_parts(base(description), grace, entries, staged, keep)
+    let created = parse_created(description);
+    render_parts(base(description), &created, grace, entries, staged, keep)
 }
 
 fn render_parts<'a>(
     base: &str,
+    created: &BTreeMap<String, u64>,
     grace: Option<u32>,
     entries: impl IntoIterator<Item = (&'a str, &'a str)>,
     staged: &dyn Fn(&str) -> bool,
@@ -89,9 +143,22 @@ fn render_parts<'a>(
         .filter(|(v, k)| is_version_id(v) && is_key_id(k))
         .filter(|(v, _)| staged(v) || Some(*v) == keep)
         .collect();
-    let mut record = grace
-        .map(|h| format!("{GRACE_MARKER}{h} hours."))
-        .unwrap_or_default();
+    // Times only of the keys still recorded: the section stays as short as the record.
+    let times: Vec<String> = created
+        .iter()
+        .filter(|(k, _)| kept.values().any(|v| v == k))
+        .map(|(k, t)| format!("{k}={t}"))
+        .collect();
+    let mut record = if times.is_empty() {
+        String::new()
+    } else {
+        format!("{CREATED_MARKER}{}.", times.join(", "))
+    };
+    record.push_str(
+        &grace
+            .map(|h| format!("{GRACE_MARKER}{h} hours."))
+            .unwrap_or_default(),
+    );
     if !kept.is_empty() {
         let list: Vec<String> = kept.iter().map(|(v, k)| format!("{v}={k}")).collect();
         record.push_str(&format!("{MARKER}{}.", list.join(", ")));
@@ -231,6 +298,73 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn creation_times_are_kept_for_the_recorded_keys_only() {
+        let d = render(BASE, [(V1, K1), (V2, K2)], &|_| true, None);
+        let d = with_created(&d, K1, 1_700_000_000);
+        let d = with_created(&d, K2, 1_700_000_100);
+        let d = with_grace(&d, Some(24));
+        assert!(d.starts_with(BASE), "{d}");
+        assert_eq!(
+            parse_created(&d),
+            [
+                (K1.to_string(), 1_700_000_000),
+                (K2.to_string(), 1_700_000_100)
+            ]
+            .into()
+        );
+        assert_eq!(parse(&d).len(), 2, "{d}");
+        assert_eq!(parse_grace(&d), Some(24), "{d}");
+        // A rotation drops V1's entry: K1's time goes with it; K2's stays.
+        let next = render(&d, [(V2, K2), (V3, K3)], &|v| v != V1, Some(V3));
+        let next = with_created(&next, K3, 1_700_000_200);
+        assert_eq!(
+            parse_created(&next),
+            [
+                (K2.to_string(), 1_700_000_100),
+                (K3.to_string(), 1_700_000_200)
+            ]
+            .into()
+        );
+        assert_eq!(parse_grace(&next), Some(24));
+        assert_eq!(next.matches(CREATED_MARKER).count(), 1, "{next}");
+        // A time for a key the record does not hold is not written.
+        assert!(parse_created(&with_created(BASE, K1, 5)).is_empty());
+        // Anything that is not an entry is ignored.
+        for junk in [
+            "K=1",
+            &format!("{K1}=x"),
+            &format!("{K1}=-1"),
+            &format!("{K1}="),
+        ] {
+            let d = format!("{BASE}{CREATED_MARKER}{junk}.{MARKER}{V1}={K1}.");
+            assert!(parse_created(&d).is_empty(), "{d}");
+            assert_eq!(parse(&d).len(), 1, "{d}");
+        }
+    }
+
+    #[test]
+    fn a_reader_that_does_not_know_creation_times_reads_the_record_unchanged() {
+        let d = render(BASE, [(V1, K1), (V2, K2)], &|_| true, None);
+        let d = with_grace(&with_created(&d, K2, 1_700_000_100), Some(0));
+        // What an earlier version parses: the text after MARKER, split at ", ".
+        let (_, tail) = d.split_once(MARKER).unwrap();
+        let old: Vec<&str> = tail.trim_end_matches('.').split(", ").collect();
+        assert_eq!(old, [format!("{V1}={K1}"), format!("{V2}={K2}")]);
+        // And its notion of the description's own text keeps the times verbatim.
+        let old_base_end = [MARKER, GRACE_MARKER]
+            .iter()
+            .filter_map(|m| d.find(m))
+            .min()
+            .unwrap();
+        assert!(d[..old_base_end].contains(CREATED_MARKER), "{d}");
+        // Rewritten by such a version (its base, then its own record), the times still
+        // read back.
+        let rewritten = format!("{}{MARKER}{V2}={K2}.", &d[..old_base_end]);
+        assert_eq!(parse_created(&rewritten).get(K2), Some(&1_700_000_100));
+        assert!(base(&rewritten) == BASE, "{rewritten}");
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub struct FaultConfig {
     pub max_consecutive_faults_per_request: u32,
     /// Seeds the PRNG that decides random faults; [`FaultProxy::set`] reseeds it.
     pub seed: u64,
+    /// Every forwarded request is served in this account of the emulator (moto's
+    /// `x-moto-account-id` header): an account of the test's own, which no other test
+    /// changes, so what a whole-account read sees is exactly what the test made.
+    pub account: Option<String>,
 }
 
 impl Default for FaultConfig {
@@ -92,6 +96,7 @@ impl Default for FaultConfig {
             slow_op: None,
             max_consecutive_faults_per_request: 3,
             seed: 0x5eed,
+            account: None,
         }
     }
 }
@@ -558,7 +563,8 @@ async fn handle(req: Captured, client: &Upstream, upstream: &str, state: &Shared
         return fault_answer(&op, &f, n);
     }
 
-    let (status, headers, body) = match forward(&req, client, upstream).await {
+    let account = lock(state).config.account.clone();
+    let (status, headers, body) = match forward(&req, client, upstream, account.as_deref()).await {
         Ok(answer) => answer,
         Err(e) => {
             return (
@@ -583,6 +589,7 @@ async fn forward(
     req: &Captured,
     client: &Upstream,
     upstream: &str,
+    account: Option<&str>,
 ) -> Result<Answer, Box<dyn std::error::Error + Send + Sync>> {
     let mut builder = hyper::Request::builder()
         .method(req.method.as_str())
@@ -599,6 +606,12 @@ async fn forward(
         headers.append(
             HeaderName::from_bytes(k.as_bytes())?,
             HeaderValue::from_bytes(v.as_bytes())?,
+        );
+    }
+    if let Some(a) = account {
+        headers.insert(
+            HeaderName::from_static("x-moto-account-id"),
+            HeaderValue::from_str(a)?,
         );
     }
     let request = builder.body(Full::new(Bytes::from(req.body.clone())))?;
