@@ -148,8 +148,8 @@ async fn main() {
         latency.as_millis(),
         std::env::var("PLANTON_MAX_IN_FLIGHT").unwrap_or_else(|_| "default (16)".into())
     );
-    println!("| users | throttled | audit wall | invocations | covered | complete | calls per user | throttled calls | peak in flight | grace sweep |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| users | throttled | audit wall | invocations | covered | complete | calls per user | throttled calls | peak in flight | function's peak RSS | grace sweep |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
 
     let emulator = Emulator::start(root);
     for (k, v) in emulator.env() {
@@ -179,6 +179,15 @@ async fn main() {
                 ..FaultConfig::default()
             });
             proxy.reset_stats();
+            // A report made for this run, as a daily audit finds none younger than four
+            // hours (the emulator makes it at once; IAM takes a while).
+            support::post_test_endpoint(
+                &emulator.url,
+                "/moto-api/planton/credential-report",
+                &json!({"discard": true}),
+            )
+            .await
+            .expect("the credential report is discarded");
             let rt = RuntimeApi::start().await;
             let mut child = rt
                 .command(&binary(), &emulator)
@@ -221,6 +230,15 @@ async fn main() {
             };
             let wall = t.elapsed().as_secs_f64();
             let stats = proxy.stats();
+            // The function process's peak resident memory over the audit (Lambda gives it 128 MB).
+            let peak_rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("VmHWM:"))
+                        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                })
+                .map_or("?".to_string(), |kb| format!("{:.1} MiB", kb / 1024.0));
             let ops: Vec<String> = stats
                 .by_op
                 .iter()
@@ -248,7 +266,7 @@ async fn main() {
             let _ = child.kill();
             let _ = child.wait();
             println!(
-                "| {n} | {:.0}% | {wall:.1} s | {invocations} | {covered} | {} | {:.1} | {} | {} | {sweep_wall:.1} s, {:.1} calls per user, {} managed |",
+                "| {n} | {:.0}% | {wall:.1} s | {invocations} | {covered} | {} | {:.3} | {} | {} | {peak_rss} | {sweep_wall:.1} s, {:.1} calls per user, {} managed |",
                 rate * 100.0,
                 summary["complete"],
                 stats.requests as f64 / n as f64,
