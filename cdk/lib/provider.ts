@@ -611,6 +611,8 @@ export class PlantonIamUserProvider extends Construct implements IPlantonIamUser
         PLANTON_KEY_MAX_IDLE_DAYS: String((props.keyMaxIdle ?? Duration.days(90)).toDays()),
         PLANTON_AUDIT_DEACTIVATE: String(props.auditDeactivatesIdleKeys ?? false),
         PLANTON_ROTATION_GRACE_HOURS: String(graceHours),
+        // The audit lists the managed secrets with this name prefix as a filter.
+        PLANTON_SECRET_NAME_PREFIX: secretNamePrefix,
       },
     });
     this.serviceToken = this.function.functionArn;
