@@ -16,7 +16,7 @@
 use crate::aws::policies::{group_policies, managed_document, GroupPolicies};
 use crate::aws::Clients;
 use crate::error::{Error, Result};
-use crate::model::grants::{refusals, union_refusals, GroupGrants, Held};
+use crate::model::grants::{held, refusals, union_refusals, GroupGrants};
 use crate::model::guardrails::{escalation_in, holder_of, Guardrails};
 use crate::model::spec::UserSpec;
 use crate::model::violation::Violation;
@@ -70,8 +70,6 @@ pub async fn judge(
             (arn.clone(), verdict)
         })
         .collect();
-    let held = held(spec, props, &documents, &groups);
-
     let groups: Vec<(String, std::result::Result<GroupGrants, String>)> = groups
         .into_iter()
         .map(|(name, listing)| {
@@ -85,60 +83,8 @@ pub async fn judge(
         })
         .collect();
     let mut out = refusals(spec, props, &verdicts, &groups, scope, &holder);
-    out.extend(union_refusals(&held, scope));
-    out
-}
-
-/// Every document the user would hold, by where it comes from, for the judgement of
-/// the union: its inline policies, its managed policies and its groups' (those read;
-/// one that could not be read is refused on its own).
-fn held(
-    spec: &UserSpec,
-    props: &serde_json::Value,
-    documents: &BTreeMap<String, std::result::Result<serde_json::Value, String>>,
-    groups: &[(String, Result<GroupPolicies>)],
-) -> Vec<Held> {
-    let mut out: Vec<Held> = spec
-        .inline_policies
-        .iter()
-        .map(|(name, doc)| Held {
-            property: format!("InlinePolicies.{name}"),
-            source: format!("inline policy {name}"),
-            doc: doc.clone(),
-        })
-        .collect();
-    let listed = props.get("ManagedPolicyArns").and_then(|v| v.as_array());
-    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
-        let i = listed
-            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
-            .unwrap_or(sorted);
-        if let Some(Ok(doc)) = documents.get(arn) {
-            out.push(Held {
-                property: format!("ManagedPolicyArns[{i}]"),
-                source: arn.clone(),
-                doc: doc.clone(),
-            });
-        }
-    }
-    for (i, (name, listing)) in groups.iter().enumerate() {
-        let Ok(g) = listing else { continue };
-        for (policy, doc) in &g.inline {
-            out.push(Held {
-                property: format!("Groups[{i}]"),
-                source: format!("group {name}'s inline policy {policy}"),
-                doc: doc.clone(),
-            });
-        }
-        for arn in &g.attached {
-            if let Some(Ok(doc)) = documents.get(arn) {
-                out.push(Held {
-                    property: format!("Groups[{i}]"),
-                    source: format!("group {name}'s {arn}"),
-                    doc: doc.clone(),
-                });
-            }
-        }
-    }
+    let read = |arn: &str| documents.get(arn).and_then(|d| d.as_ref().ok());
+    out.extend(union_refusals(&held(spec, props, read, &groups), scope));
     out
 }
 

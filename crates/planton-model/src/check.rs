@@ -9,7 +9,7 @@
 //! rest ([`fixed_text_rule`]). A managed policy's document is known only for AWS managed
 //! policies ([`crate::aws_managed`]) and for policies and groups the host names.
 
-use crate::grants::{refusals, union_refusals, GroupGrants, Held};
+use crate::grants::{held, refusals, union_refusals, GroupGrants};
 use crate::guardrails::{escalation, Guardrails};
 use crate::judgement::{judge, Finding as Grant, Scope};
 use crate::spec::{parse, partition_of};
@@ -188,7 +188,13 @@ fn grant_refusals(known: &Known, spec: &crate::spec::UserSpec) -> Vec<Violation>
         &Scope::default(),
         &holder,
     );
-    found.extend(union_refusals(&held(known, spec), &Scope::default()));
+    let held = held(
+        spec,
+        &known.props,
+        |arn| known.managed_policies.get(arn),
+        &groups,
+    );
+    found.extend(union_refusals(&held, &Scope::default()));
     found
 }
 
@@ -377,54 +383,6 @@ fn unknown_policy(req: &Request, i: usize) -> String {
 fn is_unknown(v: &Value) -> bool {
     v.as_str()
         .is_some_and(|s| !s.is_empty() && s.chars().all(|c| c == UNRESOLVED))
-}
-
-/// Every document the host knows the user would hold, for the judgement of the union.
-fn held(req: &Known, spec: &crate::spec::UserSpec) -> Vec<Held> {
-    let mut out: Vec<Held> = spec
-        .inline_policies
-        .iter()
-        .map(|(name, doc)| Held {
-            property: format!("InlinePolicies.{name}"),
-            source: format!("inline policy {name}"),
-            doc: doc.clone(),
-        })
-        .collect();
-    let listed = req.props.get("ManagedPolicyArns").and_then(Value::as_array);
-    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
-        let i = listed
-            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
-            .unwrap_or(sorted);
-        if let Some(doc) = req.managed_policies.get(arn) {
-            out.push(Held {
-                property: format!("ManagedPolicyArns[{i}]"),
-                source: arn.clone(),
-                doc: doc.clone(),
-            });
-        }
-    }
-    for (i, name) in spec.groups.iter().enumerate() {
-        let Some(g) = req.groups.get(name) else {
-            continue;
-        };
-        for (policy, doc) in &g.policies {
-            out.push(Held {
-                property: format!("Groups[{i}]"),
-                source: format!("group {name}'s inline policy {policy}"),
-                doc: doc.clone(),
-            });
-        }
-        for arn in &g.managed_policy_arns {
-            if let Some(doc) = req.managed_policies.get(arn) {
-                out.push(Held {
-                    property: format!("Groups[{i}]"),
-                    source: format!("group {name}'s {arn}"),
-                    doc: doc.clone(),
-                });
-            }
-        }
-    }
-    out
 }
 
 /// The verdict on a managed policy the host can judge: a document it names, or an AWS

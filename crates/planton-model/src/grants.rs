@@ -38,16 +38,10 @@ pub fn refusals(
     holder: &Holder,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let listed = props.get("ManagedPolicyArns").and_then(Value::as_array);
-    let at = |arn: &str, sorted: usize| {
-        listed
-            .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
-            .unwrap_or(sorted)
-    };
     for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
         if let Some(why) = verdicts.get(arn.as_str()).and_then(Option::as_ref) {
             out.push(Violation::new(
-                format!("ManagedPolicyArns[{}]", at(arn, sorted)),
+                format!("ManagedPolicyArns[{}]", listed_at(props, arn, sorted)),
                 format!("{arn}: {why}"),
             ));
         }
@@ -78,6 +72,67 @@ pub fn refusals(
                     at.clone(),
                     format!("group {name} has inline policy {policy}: {what}"),
                 ));
+            }
+        }
+    }
+    out
+}
+
+/// Where the template lists `arn` among its `ManagedPolicyArns` (the spec keeps them
+/// sorted, a Reason names the template's index), or `sorted` when it does not.
+fn listed_at(props: &Value, arn: &str, sorted: usize) -> usize {
+    props
+        .get("ManagedPolicyArns")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().position(|v| v.as_str() == Some(arn)))
+        .unwrap_or(sorted)
+}
+
+/// Every document the user would hold whose text the caller has, for
+/// [`union_refusals`]: its inline policies, the managed policies `managed` gives a
+/// document for (the template's and its groups' attached ones) and its groups' inline
+/// policies, each named where a Reason names it. The function passes what it read from
+/// IAM, a host what its template or construct tree holds.
+pub fn held<'a>(
+    spec: &UserSpec,
+    props: &Value,
+    managed: impl Fn(&str) -> Option<&'a Value>,
+    groups: &[(String, Result<GroupGrants, String>)],
+) -> Vec<Held> {
+    let mut out: Vec<Held> = spec
+        .inline_policies
+        .iter()
+        .map(|(name, doc)| Held {
+            property: format!("InlinePolicies.{name}"),
+            source: format!("inline policy {name}"),
+            doc: doc.clone(),
+        })
+        .collect();
+    for (sorted, arn) in spec.managed_policy_arns.iter().enumerate() {
+        if let Some(doc) = managed(arn) {
+            out.push(Held {
+                property: format!("ManagedPolicyArns[{}]", listed_at(props, arn, sorted)),
+                source: arn.clone(),
+                doc: doc.clone(),
+            });
+        }
+    }
+    for (i, (name, listing)) in groups.iter().enumerate() {
+        let Ok(g) = listing else { continue };
+        for (policy, doc) in &g.inline {
+            out.push(Held {
+                property: format!("Groups[{i}]"),
+                source: format!("group {name}'s inline policy {policy}"),
+                doc: doc.clone(),
+            });
+        }
+        for arn in &g.attached {
+            if let Some(doc) = managed(arn) {
+                out.push(Held {
+                    property: format!("Groups[{i}]"),
+                    source: format!("group {name}'s {arn}"),
+                    doc: doc.clone(),
+                });
             }
         }
     }
